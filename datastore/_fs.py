@@ -1,0 +1,164 @@
+"""Local-filesystem primitives the store is built on (atomic writes, exclusive rename, locks).
+
+Every filesystem effect of the datastore that matters for correctness goes through this module, so
+an fsspec backend can replace it later. Note for that day: publishing relies on a directory rename
+that fails when the target already exists and on `flock`; object stores have neither, so a remote
+backend needs a different commit primitive (e.g. a conditional put of `manifest.json`), not just a
+different `open`.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+# Temp files are hidden (leading dot) so pyarrow/pandas directory readers skip them even if a crash
+# leaves one behind, and carry a uuid so concurrent writers of the same target never collide.
+_TEMP_RE = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp$")
+
+
+class _HashingWriter:
+    """File-like wrapper that hashes and counts bytes as they are written, saving a re-read."""
+
+    def __init__(self, handle: BinaryIO):
+        self._handle = handle
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        view = memoryview(data).cast("B")  # pyarrow may pass multi-byte buffers
+        self.digest.update(view)
+        self.size += len(view)
+        return self._handle.write(view)
+
+    def flush(self) -> None:
+        self._handle.flush()
+
+    def tell(self) -> int:
+        return self.size  # append-only, so the position is the byte count
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
+
+
+def temp_path_for(path: Path) -> Path:
+    """A unique hidden temp path next to `path` (same directory, so `os.replace` is atomic)."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether `name` is a temp file made by `temp_path_for` (e.g. left by a killed writer)."""
+    return bool(_TEMP_RE.match(name))
+
+
+def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> tuple[str, int]:
+    """Write a file via a temp file + fsync + `os.replace`; return its (sha256, size).
+
+    Readers see either the old file or the complete new one, never a torn write, and a retried
+    write of the same path replaces the previous attempt instead of adding a second file.
+    """
+    tmp = temp_path_for(path)
+    try:
+        with open(tmp, "wb") as handle:
+            writer = _HashingWriter(handle)
+            write(writer)  # type: ignore[arg-type]  # duck-typed binary sink
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return writer.digest.hexdigest(), writer.size
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> tuple[str, int]:
+    """`atomic_write` for an in-memory payload."""
+    return atomic_write(path, lambda handle: handle.write(data))
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a directory entry change (rename/replace) to disk; best effort where unsupported."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def rename_if_absent(src: Path, dst: Path) -> bool:
+    """Rename directory `src` to `dst`; return False (and change nothing) if `dst` already exists.
+
+    POSIX `rename` refuses to replace a non-empty directory, which is what makes version allocation
+    race-free: of two commits renaming onto the same `vN`, exactly one wins. (It would replace an
+    *empty* directory; the store never creates empty version directories.)
+    """
+    try:
+        os.rename(src, dst)
+    except OSError as exc:
+        if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR) and os.path.lexists(dst):
+            return False
+        raise
+    return True
+
+
+@contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive `flock` on `path` (created if missing) for the duration of the block.
+
+    `flock` locks belong to the open file description, so this serialises threads of one process
+    as well as separate processes on the same host.
+    """
+    with open(path, "a+b") as handle:  # append mode: create without truncating
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def iter_files(root: Path) -> Iterator[Path]:
+    """Every regular file under `root`, recursively, in a stable (sorted) order."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()  # os.walk honours in-place sorting, which makes the order deterministic
+        for name in sorted(filenames):
+            yield Path(dirpath) / name
+
+
+def newest_mtime(root: Path) -> float:
+    """Most recent modification time of `root` or anything below it.
+
+    A directory's own mtime only changes when its direct entries change, so a long-running writer
+    filling `data/` would otherwise look idle.
+    """
+    newest = root.stat().st_mtime
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in [".", *filenames]:
+            try:
+                newest = max(newest, os.stat(os.path.join(dirpath, name)).st_mtime)
+            except FileNotFoundError:
+                continue  # removed while we walked: irrelevant to the age
+    return newest
+
+
+def remove_tree(path: Path) -> bool:
+    """Delete a directory tree; return False if it was already gone."""
+    try:
+        shutil.rmtree(path)
+    except FileNotFoundError:
+        return False
+    return True

@@ -1,0 +1,42 @@
+"""Fitted models cached by key under `<root>/.models/<key>/`, published by atomic rename."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from datastore import _fs
+from synthpipe.errors import ConfigError
+
+KEY_PATTERN = re.compile(r"^[0-9a-f]{8,64}$")
+
+
+class ModelCache:
+    """A directory per key; a key's directory exists only once fully written."""
+
+    def __init__(self, root: str | Path):
+        self.directory = Path(root) / ".models"
+
+    def path(self, key: str) -> Path:
+        if not KEY_PATTERN.fullmatch(key):
+            raise ConfigError(f"Model cache key {key!r} must be 8-64 lowercase hex characters.")
+        return self.directory / key
+
+    def get(self, key: str) -> Path | None:
+        path = self.path(key)
+        return path if path.is_dir() else None
+
+    def put(self, key: str, write: Callable[[Path], object]) -> Path:
+        """Run `write(tmp_dir)` and publish it as `key`. If another process published the same
+        key meanwhile, keep theirs (same key => same model) and drop ours."""
+        target = self.path(key)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tmp = self.directory / f".tmp-{key}-{uuid.uuid4().hex}"
+        try:
+            write(tmp)
+            _fs.rename_if_absent(tmp, target)
+        finally:
+            _fs.remove_tree(tmp)
+        return target

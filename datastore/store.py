@@ -1,0 +1,207 @@
+"""The dataset store: start versions, list them, resolve refs like "adult@latest", clean up.
+
+Local filesystem only for now (pathlib/os); the primitives that must be atomic live in
+`datastore._fs` so an fsspec backend can replace them later. `StagedVersion`, `DatasetVersion` and
+`VersionInfo` are defined in `datastore.staging` / `datastore.version` and re-exported here.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from pathlib import Path
+
+from datastore import _fs
+from datastore.layout import (
+    DATA_DIR,
+    STAGING_DIR,
+    check_dataset_name,
+    parse_ref,
+    version_dir_name,
+)
+from datastore.staging import StagedVersion
+from datastore.version import (
+    DatasetVersion,
+    VersionInfo,
+    load_version,
+    read_latest,
+    read_manifest,
+    version_numbers,
+)
+from synthpipe.errors import (
+    ConfigError,
+    DatasetNotFoundError,
+    IntegrityError,
+    QuarantinedVersionError,
+)
+
+__all__ = ["DatasetStore", "DatasetVersion", "StagedVersion", "VersionInfo", "default_root"]
+
+ROOT_ENV_VAR = "SYNTHPIPE_DATA_ROOT"
+
+
+def default_root() -> Path:
+    """The store root: `$SYNTHPIPE_DATA_ROOT` if set, else `./data` (relative to the CWD)."""
+    value = os.environ.get(ROOT_ENV_VAR)
+    return Path(value) if value else Path("data")
+
+
+def _is_dataset_name(name: str) -> bool:
+    # Dot-dirs (.staging) and hand-made directories with invalid names are not datasets.
+    try:
+        check_dataset_name(name)
+    except ConfigError:
+        return False
+    return True
+
+
+class DatasetStore:
+    """Versioned datasets under one root directory (see docs/architecture.md for the layout)."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None):
+        # Absolute, because StagedVersion carries it to tasks that may run with another CWD.
+        raw = default_root() if root is None else Path(root)
+        self.root = Path(os.path.abspath(raw.expanduser()))
+
+    def __repr__(self) -> str:
+        return f"DatasetStore(root={str(self.root)!r})"
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def begin(self, dataset: str) -> StagedVersion:
+        """Start a new version of `dataset` in a private staging directory."""
+        check_dataset_name(dataset)
+        path = self.root / STAGING_DIR / f"{dataset}-{uuid.uuid4().hex}"
+        (path / DATA_DIR).mkdir(parents=True)
+        return StagedVersion(root=str(self.root), dataset=dataset, path=str(path))
+
+    def clean_staging(self, older_than_s: float = 86400) -> int:
+        """Remove staging directories untouched for `older_than_s` seconds; return how many.
+
+        They are left by processes killed before commit. With a small `older_than_s` this also
+        removes versions other processes are still writing, so keep it above the longest run.
+        """
+        if older_than_s < 0:
+            raise ConfigError(f"older_than_s must be >= 0, got {older_than_s!r}.")
+        staging_root = self.root / STAGING_DIR
+        if not staging_root.is_dir():
+            return 0
+        now = time.time()
+        removed = 0
+        for entry in sorted(staging_root.iterdir()):
+            if entry.is_symlink() or not entry.is_dir():
+                continue
+            try:
+                age = now - _fs.newest_mtime(entry)
+            except FileNotFoundError:
+                continue  # committed or aborted while we looked
+            if age >= older_than_s and _fs.remove_tree(entry):
+                removed += 1
+        return removed
+
+    # -- listing -------------------------------------------------------------------------------
+
+    def list_datasets(self) -> list[str]:
+        """Names of datasets with at least one version (published or quarantined), sorted."""
+        try:
+            entries = list(self.root.iterdir())
+        except FileNotFoundError:
+            return []
+        return sorted(
+            entry.name
+            for entry in entries
+            if _is_dataset_name(entry.name)
+            and entry.is_dir()
+            and version_numbers(entry, with_manifest=True)
+        )
+
+    def list_versions(self, dataset: str) -> list[VersionInfo]:
+        """Every complete version of `dataset`, oldest first (empty if the dataset is unknown)."""
+        dataset_dir = self.root / check_dataset_name(dataset)
+        latest = read_latest(dataset_dir)
+        infos = []
+        for number in version_numbers(dataset_dir, with_manifest=True):
+            path = dataset_dir / version_dir_name(number)
+            manifest = read_manifest(path)
+            infos.append(
+                VersionInfo(
+                    dataset=dataset,
+                    version=number,
+                    status=manifest.status,
+                    rows=manifest.rows,
+                    created_at=manifest.created_at,
+                    is_latest=number == latest,
+                    path=path,
+                )
+            )
+        return infos
+
+    def latest_version(self, dataset: str) -> int | None:
+        """The newest published version number (from `LATEST`), or None if none is published."""
+        return read_latest(self.root / check_dataset_name(dataset))
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def open(self, ref: str, *, allow_quarantined: bool = False) -> DatasetVersion:
+        """Resolve `ref` ("name", "name@latest", "name@3", "name@v3") to a version.
+
+        Quarantined versions raise QuarantinedVersionError unless `allow_quarantined=True`.
+        """
+        dataset, version = parse_ref(ref)
+        dataset_dir = self.root / dataset
+        existing = version_numbers(dataset_dir, with_manifest=True)
+        if not existing:
+            known = self.list_datasets()
+            raise DatasetNotFoundError(
+                f"Dataset {dataset!r} not found in {self.root}. "
+                + (f"Available datasets: {', '.join(known)}." if known else "The store is empty.")
+                + f" Check the name, or point {ROOT_ENV_VAR} / root= at another store."
+            )
+        if version is None:
+            version = self._resolve_latest(dataset, dataset_dir)
+        elif version not in existing:
+            raise DatasetNotFoundError(
+                f"Version {version} of dataset {dataset!r} not found in {self.root}. Existing "
+                f"versions: {self._describe_versions(dataset)}. Use one of those or "
+                f"'{dataset}@latest'."
+            )
+        opened = load_version(dataset_dir, dataset, version)
+        if opened.status == "quarantined" and not allow_quarantined:
+            failed = ", ".join(opened.manifest.validation.failed_checks) or "(none recorded)"
+            raise QuarantinedVersionError(
+                f"{opened.ref} is quarantined: it failed validation checks: {failed}. It is kept "
+                f"for inspection; read it anyway with open({opened.ref!r}, "
+                "allow_quarantined=True), or use a published version."
+            )
+        return opened
+
+    def _resolve_latest(self, dataset: str, dataset_dir: Path) -> int:
+        latest = read_latest(dataset_dir)
+        if latest is None:
+            infos = self.list_versions(dataset)
+            quarantined = [str(i.version) for i in infos if i.status == "quarantined"]
+            if len(quarantined) == len(infos):
+                raise DatasetNotFoundError(
+                    f"Dataset {dataset!r} has no published version: only quarantined versions "
+                    f"exist ({', '.join(quarantined)}). Fix the failing checks and rerun, or read "
+                    f"one with open('{dataset}@{quarantined[-1]}', allow_quarantined=True)."
+                )
+            # Published versions but no LATEST: a commit died between its rename and its LATEST
+            # update. Refuse to guess; the versions themselves are complete and readable by number.
+            raise DatasetNotFoundError(
+                f"Dataset {dataset!r} has published versions ({self._describe_versions(dataset)}) "
+                f"but no {dataset_dir / 'LATEST'} file (an interrupted commit?). Open a version "
+                f"by number, e.g. '{dataset}@{infos[-1].version}'."
+            )
+        if not (dataset_dir / version_dir_name(latest)).is_dir():
+            raise IntegrityError(
+                f"{dataset_dir / 'LATEST'} points to version {latest}, which does not exist "
+                f"(existing: {self._describe_versions(dataset)}). Write an existing published "
+                "version number into LATEST."
+            )
+        return latest
+
+    def _describe_versions(self, dataset: str) -> str:
+        infos = self.list_versions(dataset)
+        return ", ".join(f"{i.version} ({i.status})" for i in infos) or "none"

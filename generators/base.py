@@ -1,0 +1,197 @@
+"""The one protocol every generator family implements: fit / sample / save / load.
+
+Public methods validate their input and hold the shared bookkeeping; subclasses implement the
+private `_fit`, `_sample`, `_save` and `_load` (the SDV pattern). A generator's typed config is
+saved as `generator.json` beside its weights so `Generator.load(dir)` rebuilds it (the diffusers
+pattern).
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Self
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from synthpipe.errors import ConfigError, DataError, NotFittedError
+
+Modality = Literal["tabular", "image"]
+Conditions = Mapping[str, Any] | pd.DataFrame
+CONFIG_FILE = "generator.json"
+FORMAT_VERSION = 1
+
+
+class GeneratorConfig(BaseModel):
+    """Base of every generator's typed config: unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def parse_config(config_class: type[GeneratorConfig], name: str, params: Mapping[str, Any]):
+    """Validate `params` into `config_class`, turning pydantic errors into one ConfigError."""
+    try:
+        return config_class.model_validate(dict(params))
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(config)"
+            problems.append(f"  - {key}: {err['msg']} (got {err.get('input')!r})")
+        allowed = ", ".join(config_class.model_fields)
+        raise ConfigError(
+            f"Invalid parameters for generator {name!r}:\n" + "\n".join(problems) + "\n"
+            f"Allowed parameters: {allowed}."
+        ) from None
+
+
+class Generator(ABC):
+    """A generative model behind the common protocol.
+
+    Subclasses set `config_class` and `modality`; `name` is set by `@register`.
+    """
+
+    name: ClassVar[str] = ""
+    modality: ClassVar[Modality]
+    config_class: ClassVar[type[GeneratorConfig]]
+
+    def __init__(self, config: GeneratorConfig | Mapping[str, Any] | None = None, **params: Any):
+        if isinstance(config, GeneratorConfig):
+            if params:
+                config = config.model_copy(update=params)
+            self.config = parse_config(self.config_class, self.name, config.model_dump())
+        else:
+            self.config = parse_config(self.config_class, self.name, {**(config or {}), **params})
+        self.columns: list[str] | None = None
+
+    @property
+    def fitted(self) -> bool:
+        return self.columns is not None
+
+    # ---- public protocol -------------------------------------------------------------------
+    def fit(self, real: pd.DataFrame, *, seed: int = 0) -> Self:
+        """Learn from `real`; the same data, config and seed give the same fitted model on CPU."""
+        self._check_real(real)
+        self._fit(real, seed=seed)
+        self.columns = self._output_columns(real)
+        return self
+
+    def sample(
+        self, n: int, *, seed: int = 0, conditions: Conditions | None = None
+    ) -> pd.DataFrame:
+        """Draw `n` rows; `conditions` fixes column values (one mapping for all rows, or a frame
+        with one row per sample)."""
+        if not self.fitted:
+            raise NotFittedError(
+                f"Generator {self.name!r} is not fitted; call fit(real) or load(dir) first."
+            )
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ConfigError(f"sample(n=...) needs a positive integer number of rows; got {n!r}.")
+        frame = self._sample(n, seed=seed, conditions=self._condition_frame(conditions, n))
+        return frame.reset_index(drop=True)
+
+    def save(self, path: str | Path) -> Path:
+        """Write config and weights into directory `path` (created if needed)."""
+        if not self.fitted:
+            raise NotFittedError(f"Generator {self.name!r} is not fitted; nothing to save.")
+        directory = Path(path)
+        directory.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "format_version": FORMAT_VERSION,
+            "generator": self.name,
+            "config": self.config.model_dump(mode="json"),
+            "columns": self.columns,
+        }
+        (directory / CONFIG_FILE).write_text(json.dumps(payload, indent=2))
+        self._save(directory)
+        return directory
+
+    @classmethod
+    def load(cls, path: str | Path) -> Generator:
+        """Rebuild a saved generator; on the base class the saved name picks the family."""
+        from generators.registry import get_generator_class
+
+        directory = Path(path)
+        config_path = directory / CONFIG_FILE
+        if not config_path.is_file():
+            raise DataError(
+                f"{config_path} does not exist: {directory} is not a saved generator "
+                "(save one with generator.save(dir))."
+            )
+        payload = json.loads(config_path.read_text())
+        klass = get_generator_class(payload["generator"])
+        if cls is not Generator and not issubclass(klass, cls):
+            raise ConfigError(
+                f"{directory} holds a {payload['generator']!r} generator, not a {cls.name!r} one."
+            )
+        generator = klass(payload["config"])
+        generator._load(directory)
+        generator.columns = list(payload["columns"])
+        return generator
+
+    # ---- input checks (tabular by default; other modalities override) -----------------------
+    def _output_columns(self, real: Any) -> list[str]:
+        """The columns `sample` returns (and `conditions` may name)."""
+        return [str(c) for c in real.columns]
+
+    def _check_real(self, real: pd.DataFrame) -> None:
+        if not isinstance(real, pd.DataFrame):
+            raise DataError(
+                f"Generator {self.name!r} fits a pandas DataFrame; got {type(real).__name__}."
+            )
+        if real.shape[1] == 0:
+            raise DataError("The training data has no columns.")
+        if len(real) < 2:
+            raise DataError(
+                f"The training data has {len(real)} row(s); at least 2 are needed to learn from."
+            )
+        duplicated = sorted({str(c) for c in real.columns[real.columns.duplicated()]})
+        if duplicated:
+            raise DataError(f"The training data has duplicated column names: {duplicated}.")
+        empty = [str(c) for c in real.columns if real[c].isna().all()]
+        if empty:
+            raise DataError(
+                f"Column(s) {empty} are entirely missing in the training data; "
+                "drop them or fill them before fitting."
+            )
+
+    def _condition_frame(self, conditions: Conditions | None, n: int) -> pd.DataFrame | None:
+        if conditions is None:
+            return None
+        if isinstance(conditions, pd.DataFrame):
+            if len(conditions) != n:
+                raise ConfigError(
+                    f"A conditions frame needs one row per sample: got {len(conditions)} rows "
+                    f"for n={n}."
+                )
+            frame = conditions.reset_index(drop=True)
+        elif isinstance(conditions, Mapping):
+            frame = pd.DataFrame({k: [v] * n for k, v in conditions.items()})
+        else:
+            raise ConfigError(
+                f"conditions must be a mapping or a DataFrame; got {type(conditions).__name__}."
+            )
+        unknown = [str(c) for c in frame.columns if c not in (self.columns or [])]
+        if unknown:
+            raise DataError(
+                f"Condition column(s) {unknown} are not in the training data; "
+                f"available columns: {self.columns}."
+            )
+        if frame.shape[1] == 0:
+            return None
+        return frame
+
+    # ---- what a family implements ----------------------------------------------------------
+    @abstractmethod
+    def _fit(self, real: pd.DataFrame, *, seed: int) -> None: ...
+
+    @abstractmethod
+    def _sample(self, n: int, *, seed: int, conditions: pd.DataFrame | None) -> pd.DataFrame: ...
+
+    @abstractmethod
+    def _save(self, directory: Path) -> None: ...
+
+    @abstractmethod
+    def _load(self, directory: Path) -> None: ...

@@ -1,0 +1,47 @@
+"""Generators by name: an explicit dict filled by `@register`, no discovery magic."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from generators.base import Generator
+from synthpipe.errors import ConfigError, UnknownGeneratorError
+
+G = TypeVar("G", bound=type[Generator])
+_REGISTRY: dict[str, type[Generator]] = {}
+
+
+def register(name: str) -> Callable[[G], G]:
+    """Class decorator adding a generator family under `name`."""
+
+    def decorate(klass: G) -> G:
+        if name in _REGISTRY:
+            raise ConfigError(
+                f"A generator named {name!r} is already registered ({_REGISTRY[name].__name__})."
+            )
+        klass.name = name
+        _REGISTRY[name] = klass
+        return klass
+
+    return decorate
+
+
+def available_generators(modality: str | None = None) -> list[str]:
+    """Registered names, optionally only those of one modality (`tabular`, `image`)."""
+    return sorted(n for n, k in _REGISTRY.items() if modality in (None, k.modality))
+
+
+def get_generator_class(name: str) -> type[Generator]:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        available = ", ".join(available_generators())
+        raise UnknownGeneratorError(
+            f"Unknown generator {name!r}. Available generators: {available}."
+        ) from None
+
+
+def create_generator(name: str, params: Mapping[str, Any] | None = None) -> Generator:
+    """Build the generator registered as `name` with validated `params`."""
+    return get_generator_class(name)(params or {})

@@ -1,0 +1,51 @@
+"""One root exception for everything Synthpipe raises on purpose.
+
+Messages name the parameter, file or column involved, the value given and how to fix it, so a
+user never has to read a traceback to know what to change.
+"""
+
+from __future__ import annotations
+
+
+class SynthpipeError(Exception):
+    """Root of every error Synthpipe raises deliberately."""
+
+
+class ConfigError(SynthpipeError, ValueError):
+    """A job, generator or validator configuration is invalid."""
+
+
+class DataError(SynthpipeError, ValueError):
+    """Input data cannot be used: missing, empty, unreadable or inconsistent."""
+
+
+class NotFittedError(SynthpipeError, RuntimeError):
+    """A generator was asked to sample or save before `fit`."""
+
+
+class UnknownGeneratorError(ConfigError, KeyError):
+    """No generator is registered under the requested name."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class DatasetNotFoundError(SynthpipeError, LookupError):
+    """The requested dataset or version does not exist in the store."""
+
+
+class QuarantinedVersionError(SynthpipeError, LookupError):
+    """The requested version failed its validation gates and is quarantined."""
+
+
+class IntegrityError(SynthpipeError):
+    """Stored files do not match their manifest (sha256, size or row count)."""
+
+
+class ValidationFailedError(SynthpipeError):
+    """A run's output failed its validation gates; the version was quarantined."""
+
+    def __init__(self, message: str, *, failed_checks: list[str], version: str | None = None):
+        super().__init__(message)
+        self.failed_checks = failed_checks
+        self.version = version

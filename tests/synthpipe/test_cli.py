@@ -1,0 +1,156 @@
+"""The `synth` command line, driven through typer's runner (and once as a real subprocess)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from synthpipe.cli import app
+from synthpipe.sources import load_builtin
+
+runner = CliRunner()
+
+
+def _write_job(path, root, **overrides):
+    job = {
+        "dataset": "wine-cli",
+        "source": {"builtin": "wine"},
+        "generator": {"name": "gaussian_copula"},
+        "rows": 200,
+        "root": str(root),
+    }
+    job.update(overrides)
+    path.write_text(yaml.safe_dump(job))
+    return path
+
+
+def test_cli_import_is_light():
+    # Run: `synth --help` must not pay for the heavy libraries.
+    code = (
+        "import sys, synthpipe.cli; "
+        "print(sorted(m for m in ('sdv', 'prefect', 'torch', 'great_expectations', 'sdmetrics') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+    # Assert
+    assert out.stdout.strip() == "[]"
+
+
+def test_cli_generators_lists_registry():
+    # Run
+    result = runner.invoke(app, ["generators"])
+
+    # Assert
+    assert result.exit_code == 0
+    assert "ctgan\ttabular" in result.output and "gaussian_copula\ttabular" in result.output
+
+
+def test_cli_run_invalid_job_exits_2_with_the_problem(tmp_path):
+    # Setup
+    job = _write_job(tmp_path / "job.yaml", tmp_path, rows=-5)
+
+    # Run
+    result = runner.invoke(app, ["run", str(job)])
+
+    # Assert
+    assert result.exit_code == 2
+    assert "rows: Input should be greater than or equal to 1" in result.output
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_cli_run_then_list_and_show(tmp_path):
+    # Setup
+    job = _write_job(tmp_path / "job.yaml", tmp_path / "store")
+
+    # Run
+    ran = runner.invoke(app, ["run", str(job)])
+    listed = runner.invoke(app, ["datasets", "list", "--root", str(tmp_path / "store")])
+    shown = runner.invoke(app, ["datasets", "show", "wine-cli", "--root", str(tmp_path / "store")])
+
+    # Assert
+    assert ran.exit_code == 0, ran.output
+    assert "Published wine-cli@1 (200 rows)" in ran.output
+    assert "wine-cli@1\tpublished\t200 rows" in listed.output and "<- latest" in listed.output
+    assert shown.exit_code == 0
+    assert "status=published" in shown.output and "target:string" in shown.output
+    assert "PASSED" in shown.output
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_cli_run_failing_gate_exits_1_and_lists_quarantine(tmp_path):
+    # Setup
+    job = _write_job(tmp_path / "job.yaml", tmp_path, validation={"quality_min": 0.999})
+
+    # Run
+    ran = runner.invoke(app, ["run", str(job)])
+    listed = runner.invoke(app, ["datasets", "list", "--root", str(tmp_path)])
+
+    # Assert
+    assert ran.exit_code == 1
+    assert "ValidationFailedError" in ran.output and "quality.overall" in ran.output
+    assert "wine-cli@1\tquarantined" in listed.output and "latest" not in listed.output
+
+
+def test_cli_validate_copy_passes_and_writes_reports(tmp_path):
+    # Setup
+    wine = load_builtin("wine")
+    wine.to_csv(tmp_path / "real.csv", index=False)
+    wine.sample(frac=1.0, random_state=0).to_parquet(tmp_path / "synthetic.parquet")
+
+    # Run
+    result = runner.invoke(
+        app,
+        [
+            "validate",
+            "--real",
+            str(tmp_path / "real.csv"),
+            "--synthetic",
+            str(tmp_path / "synthetic.parquet"),
+            "--out",
+            str(tmp_path / "report"),
+        ],
+    )
+
+    # Assert
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "report" / "validation.json").stat().st_size > 0
+    assert "PASSED" in (tmp_path / "report" / "validation.md").read_text()
+
+
+def test_cli_validate_corrupted_synthetic_fails_naming_checks(tmp_path):
+    # Setup
+    wine = load_builtin("wine")
+    wine.to_csv(tmp_path / "real.csv", index=False)
+    broken = wine.copy()
+    broken["alcohol"] = broken["alcohol"] * 10
+    broken.to_csv(tmp_path / "synthetic.csv", index=False)
+
+    # Run
+    result = runner.invoke(
+        app,
+        [
+            "validate",
+            "--real",
+            str(tmp_path / "real.csv"),
+            "--synthetic",
+            str(tmp_path / "synthetic.csv"),
+        ],
+    )
+
+    # Assert
+    assert result.exit_code == 1
+    assert "Validation FAILED" in result.output and "alcohol" in result.output
+
+
+def test_cli_datasets_show_unknown_dataset_fails(tmp_path):
+    # Run
+    result = runner.invoke(app, ["datasets", "show", "nope@latest", "--root", str(tmp_path)])
+
+    # Assert
+    assert result.exit_code == 1
+    assert "nope" in result.output

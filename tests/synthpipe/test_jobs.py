@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from synthpipe.errors import ConfigError
+from synthpipe.jobs import load_job, parse_job
+
+JOBS_DIR = Path(__file__).resolve().parents[2] / "jobs"
+
+
+def _job(**overrides) -> dict:
+    job = {
+        "dataset": "wine-test",
+        "source": {"builtin": "wine"},
+        "generator": {"name": "gaussian_copula"},
+        "rows": 100,
+    }
+    job.update(overrides)
+    return job
+
+
+@pytest.mark.parametrize("path", sorted(JOBS_DIR.glob("*.yaml")), ids=lambda p: p.name)
+def test_load_job_every_example_job_is_valid(path):
+    # Run
+    job = load_job(path)
+
+    # Assert
+    assert job.rows > 0 and job.dataset
+
+
+def test_parse_job_defaults_are_applied():
+    # Run
+    job = parse_job(_job())
+
+    # Assert
+    assert (job.seed, job.shard_rows, job.conditions, job.root) == (0, 100_000, None, None)
+    assert job.validation.quality_min == pytest.approx(0.7)
+
+
+def test_parse_job_unknown_key_names_it_and_allowed_keys():
+    # Run / Assert
+    with pytest.raises(ConfigError) as info:
+        parse_job(_job(generator={"name": "tvae", "parms": {}}))
+    assert "generator.parms: unknown key 'parms'; allowed keys: name, params" in str(info.value)
+
+
+def test_parse_job_unknown_top_level_key_lists_job_keys():
+    # Run / Assert
+    with pytest.raises(ConfigError, match=re.escape("unknown key 'row'; allowed keys: dataset")):
+        parse_job(_job(row=5))
+
+
+def test_parse_job_unknown_generator_lists_available():
+    # Run / Assert
+    with pytest.raises(ConfigError, match=re.escape("Unknown generator 'gpt'. Available")):
+        parse_job(_job(generator={"name": "gpt"}))
+
+
+def test_parse_job_bad_generator_param_fails_at_load_time():
+    # Run / Assert
+    with pytest.raises(ConfigError, match=re.escape("Invalid parameters for generator 'ctgan'")):
+        parse_job(_job(generator={"name": "ctgan", "params": {"epochs": -1}}))
+
+
+@pytest.mark.parametrize("source", [{}, {"builtin": "wine", "path": "x.csv"}])
+def test_parse_job_source_needs_exactly_one_of_builtin_or_path(source):
+    # Run / Assert
+    with pytest.raises(ConfigError, match="give exactly one of 'builtin' or 'path'"):
+        parse_job(_job(source=source))
+
+
+def test_parse_job_bad_dataset_name_shows_pattern():
+    # Run / Assert
+    with pytest.raises(ConfigError, match=re.escape("dataset: String should match pattern")):
+        parse_job(_job(dataset="My Data!"))
+
+
+def test_parse_job_unknown_sdtype_lists_valid_ones():
+    # Run / Assert
+    with pytest.raises(ConfigError, match=re.escape("unknown sdtypes {'target': 'label'}")):
+        parse_job(_job(column_sdtypes={"target": "label"}))
+
+
+def test_parse_job_unknown_threshold_key_is_an_error():
+    # Run / Assert
+    with pytest.raises(ConfigError, match=re.escape("validation.quality: unknown key 'quality'")):
+        parse_job(_job(validation={"quality": 0.5}))
+
+
+def test_parse_job_reports_every_problem_at_once():
+    # Run / Assert
+    with pytest.raises(ConfigError) as info:
+        parse_job(_job(rows=0, seed=-1))
+    assert "rows:" in str(info.value) and "seed:" in str(info.value)
+
+
+def test_generator_params_adds_job_sdtypes_for_sdv_generators():
+    # Setup
+    job = parse_job(_job(column_sdtypes={"target": "categorical"}))
+
+    # Run / Assert
+    assert job.generator_params() == {"column_sdtypes": {"target": "categorical"}}
+
+
+def test_load_job_missing_file(tmp_path):
+    # Run / Assert
+    with pytest.raises(ConfigError, match=re.escape(f"Job file {tmp_path / 'x.yaml'} does not")):
+        load_job(tmp_path / "x.yaml")
+
+
+def test_load_job_not_a_mapping(tmp_path):
+    # Setup
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump([1, 2]))
+
+    # Run / Assert
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        load_job(tmp_path / "job.yaml")
+
+
+def test_load_job_invalid_yaml(tmp_path):
+    # Setup
+    (tmp_path / "job.yaml").write_text("dataset: [unclosed\n")
+
+    # Run / Assert
+    with pytest.raises(ConfigError, match="is not valid YAML"):
+        load_job(tmp_path / "job.yaml")

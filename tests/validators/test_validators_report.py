@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from validators import CheckResult, ValidationReport
+
+
+def _report(*checks: CheckResult) -> ValidationReport:
+    return ValidationReport(
+        checks=list(checks),
+        real_rows=100,
+        synthetic_rows=1_000,
+        evaluated_rows=500,
+        sample_seed=7,
+        thresholds={"quality_min": 0.7},
+        created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        gx_result={"frames": [{"rows": 1_000, "result": {"success": False}}]},
+    )
+
+
+QUALITY_LOW = CheckResult(
+    name="quality.overall",
+    category="fidelity",
+    value=0.5,
+    threshold=0.7,
+    comparison=">=",
+    passed=False,
+    data={"properties": {"Column Shapes": 0.6, "Column Pair Trends": None}},
+)
+VALIDITY_OK = CheckResult(
+    name="diagnostic.data_validity",
+    category="diagnostic",
+    value=0.99,
+    threshold=0.95,
+    comparison=">=",
+    passed=True,
+)
+GX_FAILED = CheckResult(
+    name="gx.expect_column_values_to_be_between:alcohol",
+    category="schema",
+    value=5.6,
+    threshold=0.0,
+    comparison="<=",
+    passed=False,
+    detail="alcohol: 10 of 178 values (5.62%) outside [10.8, 15]",
+)
+GX_PASSED = CheckResult(
+    name="gx.expect_column_values_to_not_be_null:alcohol",
+    category="schema",
+    value=0.0,
+    threshold=5.0,
+    comparison="<=",
+    passed=True,
+)
+
+
+def test_validation_report_json_round_trip():
+    # Setup
+    report = _report(QUALITY_LOW, VALIDITY_OK, GX_FAILED, GX_PASSED)
+
+    # Run
+    restored = ValidationReport.from_json(report.to_json())
+
+    # Assert
+    assert restored == report
+    assert restored.created_at.tzinfo is not None
+
+
+def test_validation_report_failed_checks_lists_failed_gates_in_order():
+    # Setup
+    report = _report(QUALITY_LOW, VALIDITY_OK, GX_FAILED, GX_PASSED)
+
+    # Run
+    failed = report.failed_checks
+
+    # Assert
+    assert report.passed is False
+    assert failed == ["quality.overall", "gx.expect_column_values_to_be_between:alcohol"]
+
+
+def test_validation_report_advisory_failure_does_not_fail():
+    # Setup
+    advisory = GX_FAILED.model_copy(update={"gate": False})
+
+    # Run
+    report = _report(VALIDITY_OK, advisory)
+
+    # Assert
+    assert report.passed is True
+    assert report.failed_checks == []
+    assert "| `diagnostic.data_validity` | 0.99 | >= 0.95 | pass |" in report.to_markdown()
+
+
+def test_validation_report_to_markdown_shows_verdicts_and_gx_counts():
+    # Setup
+    report = _report(QUALITY_LOW, VALIDITY_OK, GX_FAILED, GX_PASSED)
+
+    # Run
+    markdown = report.to_markdown()
+
+    # Assert
+    assert markdown.splitlines()[0] == "**Validation FAILED (2 gate checks failed)**"
+    assert "| `quality.overall` | 0.5 | >= 0.7 | **FAIL** |" in markdown
+    assert "| `diagnostic.data_validity` | 0.99 | >= 0.95 | pass |" in markdown
+    assert "Great Expectations: 1 passed, 1 failed of 2." in markdown
+    assert f"- `{GX_FAILED.name}`: {GX_FAILED.detail}" in markdown
+    assert GX_PASSED.name not in markdown  # per-expectation rows are listed only when failed
+
+
+def test_validation_report_check_unknown_name_raises():
+    # Setup
+    report = _report(VALIDITY_OK)
+
+    # Run / Assert
+    with pytest.raises(KeyError, match=re.escape("No check named 'quality.overall'")):
+        report.check("quality.overall")

@@ -1,0 +1,209 @@
+"""SDMetrics fidelity and diagnostic scores as gate checks.
+
+SDMetrics 0.32 scores SDV 2.0's `ordinal` sdtype itself (TVComplement for Column Shapes, discrete
+for Column Pair Trends, CategoryAdherence for Data Validity), so the detected metadata is passed
+through unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from synthpipe.metadata import TABLE_NAME, detect_metadata, metadata_dict
+from validators._frames import numpy_backed
+from validators.report import Category, CheckResult
+from validators.thresholds import Thresholds
+
+LOWEST_SHOWN = 3
+
+
+def sdmetrics_checks(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    thresholds: Thresholds,
+    column_sdtypes: Mapping[str, str] | None = None,
+    *,
+    fidelity_real: pd.DataFrame | None = None,
+) -> list[CheckResult]:
+    """Quality (overall, Column Shapes, Column Pair Trends) and diagnostic (Data Validity, Data
+    Structure) checks of `synthetic` against `real`, with per-column scores in `data`.
+
+    `fidelity_real` (default `real`) is what the quality scores compare with, e.g. the real rows
+    meeting a conditional job's conditions; the diagnostic keeps `real` as the valid domain.
+
+    Scores every row given: sampling is the caller's job. `synthetic` must hold every column of
+    `real`; extra columns and differing dtypes lower Data Structure and are named in its detail.
+    Extension dtypes are compared as their NumPy / object equivalent (`numpy_backed`). Metadata
+    comes from `synthpipe.metadata.detect_metadata(real, column_sdtypes)`. A metric SDMetrics
+    cannot compute for a column is left out of its average (SDMetrics' rule) and named, with the
+    error, in the check's detail and per-column `data` entry.
+    """
+    from sdmetrics.reports import DiagnosticReport, QualityReport
+
+    real, synthetic = numpy_backed(real), numpy_backed(synthetic)
+    fidelity_real = real if fidelity_real is None else numpy_backed(fidelity_real)
+    metadata = {"tables": {TABLE_NAME: metadata_dict(detect_metadata(real, column_sdtypes))}}
+    quality, diagnostic = QualityReport(), DiagnosticReport()
+    with warnings.catch_warnings():
+        # SDMetrics' own pandas deprecations (fillna downcasting); nothing a user can act on.
+        warnings.simplefilter("ignore", FutureWarning)
+        # The quality report requires exactly the metadata's columns; structure is diagnosed below.
+        quality.generate(
+            {TABLE_NAME: fidelity_real},
+            {TABLE_NAME: synthetic[list(real.columns)]},
+            metadata,
+            verbose=False,
+        )
+        diagnostic.generate({TABLE_NAME: real}, {TABLE_NAME: synthetic}, metadata, verbose=False)
+
+    shapes = _column_scores(quality.get_details("Column Shapes"))
+    pairs = _pair_scores(quality.get_details("Column Pair Trends"))
+    validity = _column_scores(diagnostic.get_details("Data Validity"))
+    properties = dict(quality.get_properties()[["Property", "Score"]].itertuples(index=False))
+    extra = [c for c in synthetic.columns if c not in real.columns]
+    # Data Structure compares (name, dtype) pairs, so name the columns whose dtypes differ too.
+    dtypes = {
+        c: f"real {real[c].dtype}, synthetic {synthetic[c].dtype}"
+        for c in real.columns
+        if real[c].dtype != synthetic[c].dtype
+    }
+    return [
+        _score_check(
+            "quality.overall",
+            "fidelity",
+            quality.get_score(),
+            thresholds.quality_min,
+            "mean of Column Shapes and Column Pair Trends",
+            {"properties": {k: _number(v) for k, v in properties.items()}},
+        ),
+        _score_check(
+            "quality.column_shapes",
+            "fidelity",
+            properties["Column Shapes"],
+            thresholds.column_shapes_min,
+            _lowest(shapes),
+            {"columns": shapes},
+        ),
+        _score_check(
+            "quality.column_pair_trends",
+            "fidelity",
+            properties["Column Pair Trends"],
+            thresholds.column_pair_trends_min,
+            _lowest(pairs),
+            {"pairs": pairs},
+            applicable=bool(pairs),
+        ),
+        _score_check(
+            "diagnostic.data_validity",
+            "diagnostic",
+            _property_score(diagnostic, "Data Validity"),
+            thresholds.validity_min,
+            _lowest(validity),
+            {"columns": validity},
+        ),
+        _score_check(
+            "diagnostic.data_structure",
+            "diagnostic",
+            _property_score(diagnostic, "Data Structure"),
+            thresholds.structure_min,
+            _structure_detail(extra, dtypes),
+            {"extra_columns": extra, "dtype_differences": dtypes},
+        ),
+    ]
+
+
+def _structure_detail(extra: list[str], dtypes: dict[str, str]) -> str:
+    parts = [f"synthetic has extra columns {extra}"] if extra else []
+    parts += [f"dtypes differ: {dtypes}"] if dtypes else []
+    return "; ".join(parts) or "same column names and dtypes as real"
+
+
+def _score_check(
+    name: str,
+    category: Category,
+    score: float,
+    threshold: float,
+    detail: str,
+    data: dict[str, Any],
+    *,
+    applicable: bool = True,
+) -> CheckResult:
+    value = _number(score)
+    if not applicable:
+        # e.g. no column pairs in a one-column table: nothing to score, nothing to fail.
+        return CheckResult(
+            name=name,
+            category=category,
+            value=None,
+            threshold=threshold,
+            comparison=">=",
+            passed=True,
+            detail="not applicable: nothing to score",
+            data=data,
+        )
+    if value is None:
+        detail = f"SDMetrics could not compute the score; {detail}"
+    return CheckResult(
+        name=name,
+        category=category,
+        value=value,
+        threshold=threshold,
+        comparison=">=",
+        passed=value is not None and value >= threshold,
+        detail=detail,
+        data=data,
+    )
+
+
+def _property_score(report: Any, name: str) -> float:
+    properties = report.get_properties()
+    return float(properties.loc[properties["Property"] == name, "Score"].iloc[0])
+
+
+def _column_scores(details: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    return {
+        row["Column"]: _metric(row["Metric"], row["Score"], row.get("Error"))
+        for row in details.to_dict("records")
+    }
+
+
+def _pair_scores(details: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    return {
+        f"{row['Column 1']} | {row['Column 2']}": _metric(
+            row["Metric"], row["Score"], row.get("Error")
+        )
+        for row in details.to_dict("records")
+    }
+
+
+def _metric(metric: str, score: float, error: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {"metric": metric, "score": _number(score)}
+    if isinstance(error, str):
+        entry["error"] = error
+    return entry
+
+
+def _lowest(scores: dict[str, dict[str, Any]]) -> str:
+    """A one-line summary: the lowest scores and anything SDMetrics could not score."""
+    scored = sorted(
+        (e["score"], k, e["metric"]) for k, e in scores.items() if e["score"] is not None
+    )
+    parts = [f"{k} {s:.3f} ({m})" for s, k, m in scored[:LOWEST_SHOWN]]
+    text = "lowest: " + ", ".join(parts) if parts else "no scores"
+    errors = {k: e["error"] for k, e in scores.items() if "error" in e}
+    if errors:
+        first = next(iter(errors.items()))
+        text += f"; not scored: {sorted(errors)} (e.g. {first[0]}: {first[1]})"
+    return text
+
+
+def _number(value: Any) -> float | None:
+    """A float for JSON, with SDMetrics' NaN (not computed) as None."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)

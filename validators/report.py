@@ -1,0 +1,142 @@
+"""Typed validation results: one `CheckResult` per check, gathered in a `ValidationReport`.
+
+Check names are stable and machine-friendly so flows, manifests and dashboards can refer to them:
+
+| name                                  | category   | what |
+|---------------------------------------|------------|------|
+| `quality.overall`                     | fidelity   | SDMetrics quality score |
+| `quality.column_shapes`               | fidelity   | SDMetrics Column Shapes |
+| `quality.column_pair_trends`          | fidelity   | SDMetrics Column Pair Trends |
+| `diagnostic.data_validity`            | diagnostic | SDMetrics Data Validity |
+| `diagnostic.data_structure`           | diagnostic | SDMetrics Data Structure |
+| `expectations.success`                | schema     | every schema check below passed |
+| `rows.total`                          | schema     | total rows of part files == planned rows |
+| `gx.<expectation_type>[:<column>]`    | schema     | one Great Expectations expectation |
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Category = Literal["schema", "fidelity", "diagnostic"]
+Comparison = Literal[">=", "<=", "=="]
+
+GX_PREFIX = "gx."
+
+
+class CheckResult(BaseModel):
+    """The outcome of one check.
+
+    `value` is compared with `threshold` by `comparison` where a check has a numeric verdict
+    (None otherwise, e.g. a dtype check); `detail` is a one-line human explanation and `data`
+    holds JSON-able specifics (per-column scores, offending values).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    category: Category
+    value: float | None
+    threshold: float | None
+    comparison: Comparison | None
+    passed: bool
+    detail: str = ""
+    data: dict[str, Any] = Field(default_factory=dict)
+    gate: bool = Field(
+        True,
+        description="Whether this check decides the report's verdict; false keeps it advisory "
+        "(schema checks when `expectations_must_pass` is false).",
+    )
+
+
+class ValidationReport(BaseModel):
+    """Every check of one validation run plus what it ran on.
+
+    `evaluated_rows` is the number of synthetic rows the sampled SDMetrics scores saw (at most
+    `max_rows_for_metrics`); expectations always see every synthetic row.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    checks: list[CheckResult]
+    real_rows: int
+    synthetic_rows: int
+    evaluated_rows: int
+    sample_seed: int
+    thresholds: dict[str, Any]
+    created_at: datetime
+    gx_result: dict[str, Any] | None = None
+
+    @property
+    def passed(self) -> bool:
+        """True when every gate check passed."""
+        return all(check.passed for check in self.checks if check.gate)
+
+    @property
+    def failed_checks(self) -> list[str]:
+        """Names of the failed gate checks, in report order (empty when `passed`)."""
+        return [check.name for check in self.checks if check.gate and not check.passed]
+
+    def check(self, name: str) -> CheckResult:
+        """The check called `name`; KeyError naming the available checks if there is none."""
+        for check in self.checks:
+            if check.name == name:
+                return check
+        raise KeyError(f"No check named {name!r}; checks: {[c.name for c in self.checks]}")
+
+    def to_json(self) -> str:
+        """The full report as JSON (what `from_json` reads back)."""
+        return self.model_dump_json(indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> ValidationReport:
+        """Read a report written by `to_json`."""
+        return cls.model_validate_json(text)
+
+    def to_markdown(self) -> str:
+        """A short summary: verdict, summary checks table, and GX expectations passed/failed."""
+        failed = self.failed_checks
+        verdict = "PASSED" if self.passed else f"FAILED ({len(failed)} gate checks failed)"
+        lines = [
+            f"**Validation {verdict}**",
+            "",
+            f"Real rows: {self.real_rows:,}; synthetic rows: {self.synthetic_rows:,}; "
+            f"rows scored by SDMetrics: {self.evaluated_rows:,} (seed {self.sample_seed}).",
+            "",
+            "| check | value | threshold | verdict |",
+            "|---|---|---|---|",
+        ]
+        for check in self.checks:
+            if check.name.startswith(GX_PREFIX):
+                continue
+            threshold = (
+                "" if check.threshold is None else f"{check.comparison} {_fmt(check.threshold)}"
+            )
+            lines.append(
+                f"| `{check.name}` | {_fmt(check.value)} | {threshold} | {_verdict(check)} |"
+            )
+        expectations = [c for c in self.checks if c.name.startswith(GX_PREFIX)]
+        if expectations:
+            bad = [c for c in expectations if not c.passed]
+            lines += [
+                "",
+                f"Great Expectations: {len(expectations) - len(bad)} passed, {len(bad)} failed "
+                f"of {len(expectations)}.",
+            ]
+            lines += [f"- `{c.name}`: {c.detail}" for c in bad]
+        return "\n".join(lines) + "\n"
+
+
+def _verdict(check: CheckResult) -> str:
+    if check.passed:
+        return "pass"
+    return "**FAIL**" if check.gate else "fail (advisory)"
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.4g}"

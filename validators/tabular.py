@@ -1,0 +1,227 @@
+"""`validate_table`: every check of a synthetic table against its real source, in one report."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from synthpipe.errors import DataError
+from validators.expectations import ROW_COUNT, derive_expectations, run_expectations
+from validators.quality import sdmetrics_checks
+from validators.report import CheckResult, ValidationReport
+from validators.thresholds import Thresholds
+
+
+def validate_table(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame | Sequence[str | Path],
+    *,
+    thresholds: Thresholds | None = None,
+    column_sdtypes: Mapping[str, str] | None = None,
+    expected_rows: int | None = None,
+    seed: int = 0,
+    fidelity_real: pd.DataFrame | None = None,
+) -> ValidationReport:
+    """Validate `synthetic` against `real` and return the report with its gate verdict.
+
+    `fidelity_real` (default `real`) is what the SDMetrics quality scores compare with: for a
+    conditional job, the real rows meeting its conditions. Expectations and the diagnostic keep
+    all of `real` as the domain of valid values.
+
+    `synthetic` is a DataFrame or a list of Parquet part files of one table. Part files are read
+    one at a time, so the whole table is never in memory:
+
+    - Great Expectations: the suite derived from `real` runs on every synthetic row (each part
+      separately); one check per expectation, rolled up into `expectations.success`.
+    - SDMetrics: quality and diagnostic scores on a seeded subsample of at most
+      `thresholds.max_rows_for_metrics` synthetic rows (drawn across parts by row position
+      without loading them all) and as many real rows; `evaluated_rows` records the size.
+
+    `expected_rows` is the planned row count of the whole table. For a DataFrame it is the GX
+    row-count expectation's `expected_rows`. Part sizes are a storage detail with no plan of
+    their own, so for part files the row-count expectation is left out of the per-part suite and
+    the planned total is checked against the parts' Parquet footers as `rows.total`. Without
+    `expected_rows` no row count is checked. The same `seed` gives the same subsample for a
+    DataFrame and for the same rows split into parts.
+
+    Raises DataError when `real` has no columns or rows, `synthetic` has no rows or lacks a
+    column of `real` (named), or a part file is missing or unreadable.
+    """
+    thresholds = thresholds or Thresholds()
+    _require_real(real)
+    table = (
+        _FrameTable(synthetic)
+        if isinstance(synthetic, pd.DataFrame)
+        else _PartsTable([Path(p) for p in synthetic])
+    )
+    table.require_columns(list(real.columns))
+
+    limit = thresholds.max_rows_for_metrics
+    real_sample = real.iloc[_positions(len(real), limit, seed)]
+    synthetic_sample = table.take(_positions(table.rows, limit, seed))
+    fidelity_sample = None
+    if fidelity_real is not None:
+        _require_real(fidelity_real)
+        fidelity_sample = fidelity_real.iloc[_positions(len(fidelity_real), limit, seed)]
+    fidelity = sdmetrics_checks(
+        real_sample, synthetic_sample, thresholds, column_sdtypes, fidelity_real=fidelity_sample
+    )
+
+    spec = derive_expectations(real, thresholds)
+    if isinstance(table, _FrameTable) and expected_rows is not None:
+        frames: Iterable[tuple[pd.DataFrame, int]] = [(table.frame, expected_rows)]
+    else:
+        # No planned size per frame: the row count is checked as `rows.total` or not at all.
+        spec = [entry for entry in spec if entry["type"] != ROW_COUNT]
+        frames = table.frames()
+    schema, gx_result = run_expectations(spec, frames)
+    if isinstance(table, _PartsTable) and expected_rows is not None:
+        schema.insert(0, _rows_total(table, expected_rows))
+    gate = thresholds.expectations_must_pass
+    schema = [check.model_copy(update={"gate": gate}) for check in schema]
+
+    return ValidationReport(
+        checks=[*fidelity, _rollup(schema, gate), *schema],
+        real_rows=len(real),
+        synthetic_rows=table.rows,
+        evaluated_rows=len(synthetic_sample),
+        sample_seed=seed,
+        thresholds=thresholds.model_dump(),
+        created_at=datetime.now(UTC),
+        gx_result=gx_result,
+    )
+
+
+def _require_real(real: pd.DataFrame) -> None:
+    if real.shape[1] == 0:
+        raise DataError("The real table has no columns; there is nothing to validate against.")
+    if len(real) == 0:
+        raise DataError(
+            f"The real table has 0 rows (columns {list(real.columns)}); validation derives its "
+            "expectations and scores from real rows, so pass the source data."
+        )
+    duplicated = sorted({str(c) for c in real.columns[real.columns.duplicated()]})
+    if duplicated:
+        raise DataError(f"The real table has duplicate column names {duplicated}; rename them.")
+
+
+def _positions(total: int, limit: int, seed: int) -> np.ndarray:
+    """Sorted row positions of a seeded sample of `min(total, limit)` rows (all rows if fewer)."""
+    if total <= limit:
+        return np.arange(total)
+    return np.sort(np.random.default_rng(seed).choice(total, size=limit, replace=False))
+
+
+def _missing_columns_error(where: str, missing: list[Any], real_columns: list[Any]) -> DataError:
+    return DataError(
+        f"{where} lacks columns of the real table: {missing}. Real columns: {real_columns}; "
+        "the generator must produce every real column."
+    )
+
+
+class _FrameTable:
+    """A synthetic table held as one DataFrame."""
+
+    def __init__(self, frame: pd.DataFrame):
+        if len(frame) == 0:
+            raise DataError(
+                f"The synthetic table has 0 rows (columns {list(frame.columns)}); "
+                "there is nothing to validate."
+            )
+        self.frame = frame
+        self.rows = len(frame)
+
+    def require_columns(self, columns: list[Any]) -> None:
+        missing = [c for c in columns if c not in self.frame.columns]
+        if missing:
+            raise _missing_columns_error("The synthetic table", missing, columns)
+
+    def take(self, positions: np.ndarray) -> pd.DataFrame:
+        return self.frame.iloc[positions]
+
+    def frames(self) -> Iterator[tuple[pd.DataFrame, int]]:
+        yield self.frame, self.rows
+
+
+class _PartsTable:
+    """A synthetic table stored as Parquet part files, read one part at a time."""
+
+    def __init__(self, paths: list[Path]):
+        import pyarrow.parquet as pq
+
+        if not paths:
+            raise DataError("No synthetic part files were given; pass a DataFrame or part paths.")
+        self.paths = paths
+        self.part_rows = []
+        self.schemas = []
+        for path in paths:
+            try:
+                metadata = pq.ParquetFile(path).metadata
+            except (OSError, ValueError) as exc:  # missing file, or not Parquet (ArrowInvalid)
+                raise DataError(
+                    f"Synthetic part file {path} cannot be read as Parquet: {exc}"
+                ) from exc
+            self.part_rows.append(metadata.num_rows)
+            self.schemas.append(metadata.schema.to_arrow_schema().names)
+        self.rows = sum(self.part_rows)
+        if self.rows == 0:
+            raise DataError(f"The synthetic part files {[str(p) for p in paths]} hold 0 rows.")
+
+    def require_columns(self, columns: list[Any]) -> None:
+        for path, names in zip(self.paths, self.schemas, strict=True):
+            missing = [c for c in columns if c not in names]
+            if missing:
+                raise _missing_columns_error(f"Synthetic part file {path}", missing, columns)
+
+    def take(self, positions: np.ndarray) -> pd.DataFrame:
+        import pyarrow.parquet as pq
+
+        # One part in memory at a time (pyarrow's Dataset.take peaks near the whole table).
+        pieces, start = [], 0
+        for path, rows in zip(self.paths, self.part_rows, strict=True):
+            local = positions[(positions >= start) & (positions < start + rows)] - start
+            if len(local):
+                pieces.append(pq.read_table(path).take(local).to_pandas())
+            start += rows
+        return pd.concat(pieces, ignore_index=True)
+
+    def frames(self) -> Iterator[tuple[pd.DataFrame, int]]:
+        import pyarrow.parquet as pq
+
+        for path, rows in zip(self.paths, self.part_rows, strict=True):
+            yield pq.read_table(path).to_pandas(), rows
+
+
+def _rows_total(table: _PartsTable, expected_rows: int) -> CheckResult:
+    per_part = {str(p): n for p, n in zip(table.paths, table.part_rows, strict=True)}
+    return CheckResult(
+        name="rows.total",
+        category="schema",
+        value=table.rows,
+        threshold=expected_rows,
+        comparison="==",
+        passed=table.rows == expected_rows,
+        detail=f"{table.rows:,} rows in {len(per_part)} parts, expected {expected_rows:,}",
+        data={"part_rows": per_part},
+    )
+
+
+def _rollup(schema: list[CheckResult], gate: bool) -> CheckResult:
+    failed = [check.name for check in schema if not check.passed]
+    return CheckResult(
+        name="expectations.success",
+        category="schema",
+        value=(len(schema) - len(failed)) / len(schema),
+        threshold=1.0,
+        comparison=">=",
+        passed=not failed,
+        detail=f"{len(schema) - len(failed)} of {len(schema)} schema checks passed"
+        + (f"; failed: {failed}" if failed else ""),
+        data={"failed": failed},
+        gate=gate,
+    )

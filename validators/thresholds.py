@@ -1,0 +1,88 @@
+"""Gate thresholds for validating a synthetic table against its real source.
+
+A job's `validation:` block is parsed into `Thresholds`; an unknown key is an error that names it.
+
+| field                     | default | meaning |
+|---------------------------|---------|---------|
+| `quality_min`             | 0.70    | min SDMetrics quality score (mean of the two below) |
+| `column_shapes_min`       | 0.70    | min Column Shapes score (per-column KS / TV complement) |
+| `column_pair_trends_min`  | 0.60    | min Column Pair Trends (correlation / contingency) |
+| `validity_min`            | 0.95    | min Data Validity (values in real ranges / categories) |
+| `structure_min`           | 1.0     | min Data Structure (same column names as real) |
+| `expectations_must_pass`  | true    | the GX suite derived from the real data is a gate |
+| `range_tolerance`         | 0.05    | numeric min/max widened by this fraction of the real range |
+| `null_fraction_tolerance` | 0.05    | allowed null fraction above the real column's |
+| `max_rows_for_metrics`    | 20,000  | SDMetrics scores a seeded sample of at most this many rows |
+
+Expectations always run on every synthetic row; only the SDMetrics scores are sampled, and the
+report records how many rows they saw.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+SCORE_FIELDS = (
+    "quality_min",
+    "column_shapes_min",
+    "column_pair_trends_min",
+    "validity_min",
+    "structure_min",
+    "null_fraction_tolerance",
+)
+
+
+class Thresholds(BaseModel):
+    """Pass/fail thresholds of the validation gates (see the module docstring for the table)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    quality_min: float = Field(
+        0.70, description="Minimum SDMetrics overall quality score, in [0, 1]. Default 0.70."
+    )
+    column_shapes_min: float = Field(
+        0.70, description="Minimum SDMetrics Column Shapes score, in [0, 1]. Default 0.70."
+    )
+    column_pair_trends_min: float = Field(
+        0.60, description="Minimum SDMetrics Column Pair Trends score, in [0, 1]. Default 0.60."
+    )
+    validity_min: float = Field(
+        0.95,
+        description="Minimum SDMetrics diagnostic Data Validity score, in [0, 1]. Default 0.95.",
+    )
+    structure_min: float = Field(
+        1.0,
+        description="Minimum SDMetrics diagnostic Data Structure score, in [0, 1]. Default 1.0.",
+    )
+    expectations_must_pass: bool = Field(
+        True,
+        description="Whether every expectation of the suite derived from the real data must pass "
+        "for the report to pass; false keeps them as advisory checks. Default true.",
+    )
+    range_tolerance: float = Field(
+        0.05,
+        ge=0,
+        description="Numeric min/max expectations are widened on each side by this fraction of "
+        "the real column's range (max - min); >= 0. Default 0.05.",
+    )
+    null_fraction_tolerance: float = Field(
+        0.05,
+        description="A synthetic column may have up to this much more null fraction than the real "
+        "column, in [0, 1]. Default 0.05.",
+    )
+    max_rows_for_metrics: int = Field(
+        20_000,
+        ge=1,
+        description="SDMetrics reports run on a seeded subsample of at most this many synthetic "
+        "rows and real rows; the report records the evaluated size. Default 20000.",
+    )
+
+    @field_validator(*SCORE_FIELDS)
+    @classmethod
+    def _in_unit_interval(cls, value: float, info: ValidationInfo) -> float:
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(
+                f"{info.field_name} is a score or fraction in [0, 1], got {value}; "
+                f"e.g. {info.field_name}: {cls.model_fields[info.field_name].default}"
+            )
+        return value
