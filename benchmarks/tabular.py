@@ -34,7 +34,7 @@ import json, sys, time, warnings
 warnings.simplefilter("ignore")
 from sdv.metadata import Metadata
 import sdv.single_table
-from sdv.evaluation.single_table import evaluate_quality
+from sdv.evaluation import evaluate_quality
 from synthpipe.sources import load_builtin
 cls_name, rows, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 params = json.loads(sys.argv[4])
@@ -48,8 +48,7 @@ out = synth.sample(num_rows=rows); t2 = time.perf_counter()
 fake = out["t"] if isinstance(out, dict) else out
 score = None
 if rows <= 100_000:
-    table_metadata = metadata.to_dict()["tables"]["t"]
-    score = evaluate_quality(real, fake, table_metadata, verbose=False).get_score()
+    score = evaluate_quality({"t": real}, {"t": fake}, metadata, verbose=False).get_score()
 print(json.dumps({"fit_s": t1 - t0, "sample_s": t2 - t1, "quality": score, "rows": len(fake)}))
 """
 

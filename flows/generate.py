@@ -179,6 +179,7 @@ def generate_dataset(job: JobConfig) -> str:
     rows_matching(real.frame, job.conditions)  # bad conditions fail before the fit, not after
     model = fit_generator(job, real, str(store.root))
     schema = pa.Schema.from_pandas(real.frame, preserve_index=False)
+    store.clean_staging()  # leftovers of killed runs (older than a day); never a live one
     staged = store.begin(job.dataset)
     try:
         shards = []

@@ -139,4 +139,6 @@ def _verdict(check: CheckResult) -> str:
 def _fmt(value: float | None) -> str:
     if value is None:
         return "n/a"
+    if float(value).is_integer():
+        return f"{int(value):,}"  # counts such as rows.total, not 1e+04
     return f"{value:.4g}"
