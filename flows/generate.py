@@ -1,4 +1,7 @@
-"""The generation flow: load source -> fit (cached) -> sample shards -> validate -> publish."""
+"""The generation flow: load source -> fit (cached) -> sample shards -> validate -> publish.
+
+One flow for tables and images; the few steps that differ branch on the generator's modality.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -17,21 +19,25 @@ from prefect.runtime import flow_run
 from tqdm.auto import tqdm
 
 from datastore import DatasetStore, DatasetVersion, FileEntry, StagedVersion
+from datastore.images import (
+    GRID_FILE,
+    IMAGE_SCHEMA,
+    IMAGEFOLDER_DIR,
+    image_records,
+    sample_grid,
+    write_imagefolder,
+)
 from datastore.model_cache import ModelCache
-from generators import Generator, create_generator
+from generators import Generator, create_generator, get_generator_class
+from generators.images.data import balanced_labels
 from generators.seeding import derive_seed
 from synthpipe.errors import SynthpipeError, ValidationFailedError
-from synthpipe.jobs import JobConfig, SourceConfig
+from synthpipe.jobs import JobConfig
 from synthpipe.lineage import git_state, model_key, package_versions
-from synthpipe.sources import fingerprint, load_builtin, load_table, rows_matching
+from synthpipe.real_data import RealData, check_conditions, load_real
+from synthpipe.sources import rows_matching
 from validators import ValidationReport, validate_table
-
-
-@dataclass(frozen=True)
-class RealData:
-    frame: pd.DataFrame
-    fingerprint: str
-    origin: str
+from validators.images import validate_images
 
 
 @dataclass(frozen=True)
@@ -42,35 +48,54 @@ class FittedModel:
     fit_seconds: float
 
 
+@dataclass(frozen=True)
+class Shard:
+    index: int
+    rows: int
+    seed: int
+    first_index: int  # position of the shard's first row in the whole version
+
+
 def _transient_only(task: Any, task_run: Any, state: Any) -> bool:
     """Retry infrastructure hiccups, not our own errors: bad data fails the same way again."""
     error = state.result(raise_on_failure=False)
     return not isinstance(error, SynthpipeError)
 
 
-def shard_plan(rows: int, shard_rows: int) -> list[int]:
-    """Rows per shard: full shards then the remainder."""
+def shard_plan(rows: int, shard_rows: int, seed: int = 0) -> list[Shard]:
+    """Full shards then the remainder, each with its own seed derived from the job's."""
     full, rest = divmod(rows, shard_rows)
-    return [shard_rows] * full + ([rest] if rest else [])
+    sizes = [shard_rows] * full + ([rest] if rest else [])
+    starts = [sum(sizes[:i]) for i in range(len(sizes))]
+    return [
+        Shard(index=i, rows=n, seed=derive_seed(seed, i), first_index=start)
+        for i, (n, start) in enumerate(zip(sizes, starts, strict=True))
+    ]
 
 
 @task(retries=2, retry_delay_seconds=2, retry_condition_fn=_transient_only, cache_policy=NO_CACHE)
-def load_source(source: SourceConfig) -> RealData:
-    frame = load_builtin(source.builtin) if source.builtin else load_table(source.path)
-    origin = f"builtin:{source.builtin}" if source.builtin else str(Path(source.path).resolve())
-    get_run_logger().info("Loaded %s: %d rows x %d columns", origin, *frame.shape)
-    return RealData(frame=frame, fingerprint=fingerprint(frame), origin=origin)
+def load_source(job: JobConfig, root: str) -> RealData:
+    real = load_real(job, root)
+    check_conditions(real, job.conditions)  # bad conditions fail before the fit, not after
+    get_run_logger().info(
+        "Loaded %s: %d training and %d holdout records",
+        real.origin,
+        len(real.train),
+        len(real.holdout_indices),
+    )
+    return real
 
 
 @task(cache_policy=NO_CACHE)
 def fit_generator(job: JobConfig, real: RealData, root: str) -> FittedModel:
-    """Fit, or reuse the model cached for the same source, generator config and seed."""
+    """Fit, or reuse the model cached for the same training data, learned config and seed."""
     logger = get_run_logger()
     params = job.generator_params()
+    config = get_generator_class(job.generator.name).config_class.model_validate(params)
     key = model_key(
-        source_fingerprint=real.fingerprint,
+        source_fingerprint=real.train_fingerprint,
         generator=job.generator.name,
-        params=params,
+        params=config.learned_params(),
         seed=job.seed,
     )
     cache = ModelCache(root)
@@ -78,42 +103,71 @@ def fit_generator(job: JobConfig, real: RealData, root: str) -> FittedModel:
     if cached is not None:
         logger.info("Reusing fitted %s model %s", job.generator.name, key)
         return FittedModel(key=key, path=str(cached), reused=True, fit_seconds=0.0)
-    logger.info("Fitting %s on %d rows", job.generator.name, len(real.frame))
+    logger.info("Fitting %s on %d records", job.generator.name, len(real.train))
     started = time.perf_counter()
-    generator = create_generator(job.generator.name, params).fit(real.frame, seed=job.seed)
+    generator = create_generator(job.generator.name, params).fit(real.train, seed=job.seed)
     seconds = time.perf_counter() - started
     path = cache.put(key, generator.save)
     return FittedModel(key=key, path=str(path), reused=False, fit_seconds=seconds)
 
 
+def load_generator(job: JobConfig, model: FittedModel) -> Generator:
+    """The cached model with this job's run options (e.g. a sampler), which never retrain."""
+    generator = Generator.load(model.path)
+    params = job.generator_params()
+    return generator.with_run_options(
+        **{k: v for k, v in params.items() if k in generator.config.RUN_FIELDS}
+    )
+
+
+def _conditions(job: JobConfig, generator: Generator, rows: int) -> Any:
+    if job.balanced_labels:
+        return balanced_labels(rows, generator.spec.label_names)
+    return job.conditions
+
+
 @task(retries=2, retry_delay_seconds=2, retry_condition_fn=_transient_only, cache_policy=NO_CACHE)
 def sample_shard(
-    model_path: str,
-    staged: StagedVersion,
-    index: int,
-    rows: int,
-    seed: int,
-    conditions: dict[str, Any] | None,
-    schema: Any,
+    job: JobConfig, model: FittedModel, staged: StagedVersion, shard: Shard, schema: Any
 ) -> FileEntry:
     """Sample one shard and write it as its own part file (a retry overwrites, never adds)."""
-    generator = Generator.load(model_path)
-    frame = generator.sample(rows, seed=seed, conditions=conditions)
-    return staged.write_part(index, frame, schema=schema)
+    generator = load_generator(job, model)
+    conditions = _conditions(job, generator, shard.rows)
+    frame = generator.sample(shard.rows, seed=shard.seed, conditions=conditions)
+    if generator.modality == "image":
+        frame = image_records(frame, seed=shard.seed, first_index=shard.first_index)
+    return staged.write_part(shard.index, frame, schema=schema)
 
 
 @task(cache_policy=NO_CACHE)
 def validate_output(job: JobConfig, real: RealData, staged: StagedVersion) -> ValidationReport:
     parts = sorted(str(p) for p in (Path(staged.path) / "data").glob("part-*.parquet"))
+    if job.generator.modality == "image":
+        requested = [str(job.conditions["label"])] if job.conditions else []
+        return validate_images(
+            real.train.images,
+            real.label_names,
+            parts,
+            thresholds=job.validation,
+            expected_rows=job.rows,
+            requested_labels=real.label_names if job.balanced_labels else requested,
+        )
     return validate_table(
-        real.frame,
+        real.train,
         parts,
         thresholds=job.validation,
         column_sdtypes=job.column_sdtypes,
         expected_rows=job.rows,
         seed=job.seed,
-        fidelity_real=rows_matching(real.frame, job.conditions) if job.conditions else None,
+        fidelity_real=rows_matching(real.train, job.conditions) if job.conditions else None,
     )
+
+
+def add_image_views(staged: StagedVersion) -> None:
+    """A sample grid and the imagefolder view (`images/<label>/<id>.png` + metadata.jsonl)."""
+    parts = sorted((Path(staged.path) / "data").glob("part-*.parquet"))
+    (Path(staged.path) / GRID_FILE).write_bytes(sample_grid(parts))
+    write_imagefolder(parts, staged.dir(IMAGEFOLDER_DIR))
 
 
 @task(cache_policy=NO_CACHE)
@@ -128,6 +182,7 @@ def publish(
         report_markdown=report.to_markdown(),
         passed=report.passed,
         failed_checks=report.failed_checks,
+        kind="image" if job.generator.modality == "image" else "table",
     )
     status = "published" if report.passed else "QUARANTINED"
     get_run_logger().info("%s %s at %s", status, version.ref, version.path)
@@ -143,20 +198,27 @@ def build_lineage(
     job: JobConfig,
     real: RealData,
     model: FittedModel,
-    shards: list[dict[str, int]],
+    generator: Generator,
+    shards: list[Shard],
     timings: dict[str, float],
 ) -> dict[str, Any]:
-    return {
+    lineage = {
         "created_at": datetime.now(UTC).isoformat(),
         "job": job.model_dump(mode="json"),
-        "generator": {"name": job.generator.name, "params": job.generator_params()},
+        "generator": {
+            "name": job.generator.name,
+            "modality": generator.modality,
+            "config": generator.config.model_dump(mode="json"),
+        },
         "seed": job.seed,
-        "shards": shards,
+        "shards": [{"index": s.index, "rows": s.rows, "seed": s.seed} for s in shards],
         "source": {
             "origin": real.origin,
-            "fingerprint": real.fingerprint,
-            "rows": len(real.frame),
-            "columns": list(real.frame.columns),
+            "fingerprint": real.source_fingerprint,
+            "train_fingerprint": real.train_fingerprint,
+            "train_records": len(real.train),
+            "holdout_fraction": job.holdout_fraction,
+            "holdout_indices": real.holdout_indices,
         },
         "model": {"key": model.key, "reused": model.reused},
         "timings_s": {"fit": round(model.fit_seconds, 3), **timings},
@@ -164,6 +226,9 @@ def build_lineage(
         "packages": package_versions(),
         "prefect": {"flow_run_id": str(flow_run.id), "flow_run_name": flow_run.name},
     }
+    if generator.modality == "image":
+        lineage["generator"]["sampling"] = generator.sampling_info()
+    return lineage
 
 
 @flow(name="synthpipe-generate")
@@ -175,28 +240,27 @@ def generate_dataset(job: JobConfig) -> str:
     import pyarrow as pa
 
     store = DatasetStore(job.root)
-    real = load_source(job.source)
-    rows_matching(real.frame, job.conditions)  # bad conditions fail before the fit, not after
+    real = load_source(job, str(store.root))
     model = fit_generator(job, real, str(store.root))
-    schema = pa.Schema.from_pandas(real.frame, preserve_index=False)
+    image = job.generator.modality == "image"
+    schema = IMAGE_SCHEMA if image else pa.Schema.from_pandas(real.train, preserve_index=False)
     store.clean_staging()  # leftovers of killed runs (older than a day); never a live one
     staged = store.begin(job.dataset)
     try:
-        shards = []
         started = time.perf_counter()
-        plan = shard_plan(job.rows, job.shard_rows)
-        for index, rows in enumerate(tqdm(plan, desc="Sampling shards", unit="shard")):
-            seed = derive_seed(job.seed, index)
-            sample_shard(model.path, staged, index, rows, seed, job.conditions, schema)
-            shards.append({"index": index, "rows": rows, "seed": seed})
+        shards = shard_plan(job.rows, job.shard_rows, job.seed)
+        for shard in tqdm(shards, desc="Sampling shards", unit="shard"):
+            sample_shard(job, model, staged, shard, schema)
         sampled = time.perf_counter()
         shutil.copytree(model.path, staged.dir("model"), dirs_exist_ok=True)
+        if image:
+            add_image_views(staged)
         report = validate_output(job, real, staged)
         timings = {
             "sample": round(sampled - started, 3),
             "validate": round(time.perf_counter() - sampled, 3),
         }
-        lineage = build_lineage(job, real, model, shards, timings)
+        lineage = build_lineage(job, real, model, load_generator(job, model), shards, timings)
         version = publish(staged, job, lineage, report)
     except BaseException:
         staged.abort()  # an interrupted or failed run leaves no half-written version

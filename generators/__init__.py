@@ -4,7 +4,7 @@ Importing this package registers every family without importing SDV or torch: th
 generator is first fitted or loaded.
 """
 
-from generators import sdv_tabular
+from generators import images, sdv_tabular
 from generators.base import Generator, GeneratorConfig
 from generators.registry import (
     available_generators,
@@ -19,6 +19,7 @@ __all__ = [
     "available_generators",
     "create_generator",
     "get_generator_class",
+    "images",
     "register",
     "sdv_tabular",
 ]

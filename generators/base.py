@@ -8,6 +8,7 @@ pattern).
 
 from __future__ import annotations
 
+import copy
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -29,6 +30,14 @@ class GeneratorConfig(BaseModel):
     """Base of every generator's typed config: unknown keys are errors, values are frozen."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Fields that steer a run (progress output, device, sampler) without changing what is
+    # learned: a fitted generator may change them, and the fitted-model cache key leaves them out.
+    RUN_FIELDS: ClassVar[frozenset[str]] = frozenset()
+
+    def learned_params(self) -> dict[str, Any]:
+        """The config without its run fields: what determines the fitted model."""
+        return self.model_dump(mode="json", exclude=set(self.RUN_FIELDS))
 
 
 def parse_config(config_class: type[GeneratorConfig], name: str, params: Mapping[str, Any]):
@@ -69,6 +78,20 @@ class Generator(ABC):
     @property
     def fitted(self) -> bool:
         return self.columns is not None
+
+    def with_run_options(self, **options: Any) -> Self:
+        """A copy sharing the fitted model, with run fields (e.g. a sampler) changed."""
+        unknown = sorted(set(options) - self.config.RUN_FIELDS)
+        if unknown:
+            raise ConfigError(
+                f"{unknown} cannot change after fitting {self.name!r}; run options are "
+                f"{sorted(self.config.RUN_FIELDS)}."
+            )
+        twin = copy.copy(self)
+        twin.config = parse_config(
+            self.config_class, self.name, {**self.config.model_dump(), **options}
+        )
+        return twin
 
     # ---- public protocol -------------------------------------------------------------------
     def fit(self, real: pd.DataFrame, *, seed: int = 0) -> Self:

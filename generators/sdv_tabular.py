@@ -39,6 +39,8 @@ class GaussianCopulaConfig(SDVConfig):
 
 
 class NeuralConfig(SDVConfig):
+    RUN_FIELDS: ClassVar[frozenset[str]] = frozenset({"verbose"})
+
     epochs: int = Field(300, ge=1)
     batch_size: int = Field(500, ge=2)
     device: str = Field("auto", description="'auto' (cuda if present), 'cpu' or 'cuda'.")

@@ -2,12 +2,13 @@
 
 ```yaml
 dataset: fair-synthetic          # output dataset name in the store
-source: {builtin: fair}          # or {path: data/real.csv}
+source: {builtin: fair}          # or {path: real.csv}, {dataset: other@latest}, {builtin: digits}
 generator: {name: gaussian_copula, params: {}}
 rows: 10000
 seed: 0
 shard_rows: 100000               # rows per Parquet part (and per sampling task)
-conditions: {target: class_1}    # optional: fix column values in every row
+conditions: {target: class_1}    # optional: fix column values in every row (images: {label: "3"})
+balanced_labels: false           # images: the same number of samples for every label
 column_sdtypes: {}               # optional: override detected SDV sdtypes
 validation: {quality_min: 0.7}   # optional: gate thresholds (validators.Thresholds)
 root: data                       # optional: store root (default ./data or $SYNTHPIPE_DATA_ROOT)
@@ -18,7 +19,7 @@ Unknown keys anywhere are errors that name the key and the allowed ones.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -26,9 +27,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from generators.base import parse_config
 from generators.registry import get_generator_class
 from synthpipe.errors import ConfigError
+from synthpipe.image_sources import BUILTIN_IMAGES
 from synthpipe.metadata import SDTYPES
-from validators.thresholds import Thresholds
+from synthpipe.sources import BUILTIN_TABLES
+from validators.thresholds import ImageThresholds, Thresholds
 
+IMAGE_HOLDOUT_DEFAULT = 0.2
 DATASET_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
 
 
@@ -37,17 +41,32 @@ class StrictModel(BaseModel):
 
 
 class SourceConfig(StrictModel):
-    """Where the real data comes from: exactly one of `builtin` or `path`."""
+    """Where the real data comes from: exactly one of `builtin`, `path` or `dataset`."""
 
-    builtin: str | None = Field(None, description="wine, breast_cancer or fair")
+    builtin: str | None = Field(
+        None, description="tables: wine, breast_cancer, fair; images: digits"
+    )
     path: str | None = Field(
-        None, description="a CSV or Parquet file, or a folder of Parquet files"
+        None,
+        description="a CSV / Parquet file or folder of Parquet parts; for images a folder with "
+        "one subfolder of PNG/JPEG files per class, or Synthpipe image Parquet",
+    )
+    dataset: str | None = Field(None, description="a Synthpipe dataset version, e.g. name@latest")
+    image_size: int | None = Field(None, ge=4, description="images: resize to this square side")
+    channels: Literal[1, 3] | None = Field(None, description="images: 1 grayscale, 3 RGB")
+    holdout_fraction: float | None = Field(
+        None,
+        ge=0,
+        lt=1,
+        description="share of the real data kept out of training for the validators (seeded); "
+        "default 0.2 for images, 0 for tables",
     )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SourceConfig:
-        if (self.builtin is None) == (self.path is None):
-            raise ValueError("give exactly one of 'builtin' or 'path'")
+        given = [key for key in ("builtin", "path", "dataset") if getattr(self, key) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of 'builtin', 'path' or 'dataset' (got {given})")
         return self
 
 
@@ -61,6 +80,10 @@ class GeneratorSpec(StrictModel):
         parse_config(get_generator_class(self.name).config_class, self.name, self.params)
         return self
 
+    @property
+    def modality(self) -> str:
+        return get_generator_class(self.name).modality
+
 
 class JobConfig(StrictModel):
     dataset: str = Field(pattern=DATASET_NAME_PATTERN)
@@ -70,9 +93,34 @@ class JobConfig(StrictModel):
     seed: int = Field(0, ge=0)
     shard_rows: int = Field(100_000, ge=1)
     conditions: dict[str, Any] | None = None
+    balanced_labels: bool = False
     column_sdtypes: dict[str, str] = Field(default_factory=dict)
-    validation: Thresholds = Field(default_factory=Thresholds)
+    validation: Thresholds | ImageThresholds = Field(default_factory=Thresholds)
     root: str | None = None
+
+    @model_validator(mode="after")
+    def _source_fits_the_modality(self) -> JobConfig:
+        image = self.generator.modality == "image"
+        if self.source.builtin is not None:
+            names = BUILTIN_IMAGES if image else BUILTIN_TABLES
+            if self.source.builtin not in names:
+                kind = "image" if image else "table"
+                raise ValueError(
+                    f"source.builtin {self.source.builtin!r} is not a built-in {kind} dataset for "
+                    f"the {self.generator.modality} generator {self.generator.name!r}; "
+                    f"choose one of {sorted(names)}"
+                )
+        if not image and (self.source.image_size or self.source.channels or self.balanced_labels):
+            raise ValueError(
+                "image_size, channels and balanced_labels apply to image generators only"
+            )
+        return self
+
+    @property
+    def holdout_fraction(self) -> float:
+        if self.source.holdout_fraction is not None:
+            return self.source.holdout_fraction
+        return IMAGE_HOLDOUT_DEFAULT if self.generator.modality == "image" else 0.0
 
     @field_validator("column_sdtypes")
     @classmethod
@@ -91,6 +139,29 @@ class JobConfig(StrictModel):
         return params
 
 
+class TableJob(JobConfig):
+    """A job of a tabular generator: `validation` holds `validators.Thresholds`."""
+
+    validation: Thresholds = Field(default_factory=Thresholds)
+
+
+class ImageJob(JobConfig):
+    """A job of an image generator: `validation` holds `validators.ImageThresholds`."""
+
+    validation: ImageThresholds = Field(default_factory=ImageThresholds)
+
+
+def _job_class(raw: dict[str, Any]) -> type[JobConfig]:
+    """The job type for the generator's modality (an unknown generator is reported later)."""
+    spec = raw.get("generator")
+    name = spec.get("name") if isinstance(spec, dict) else None
+    try:
+        image = name is not None and get_generator_class(name).modality == "image"
+    except ConfigError:
+        image = False
+    return ImageJob if image else TableJob
+
+
 def load_job(path: str | Path) -> JobConfig:
     """Read and validate a job YAML file; every problem is reported in one ConfigError."""
     file = Path(path)
@@ -106,25 +177,25 @@ def load_job(path: str | Path) -> JobConfig:
 
 
 def parse_job(raw: dict[str, Any], origin: str = "job") -> JobConfig:
+    job_class = _job_class(raw)
     try:
-        return JobConfig.model_validate(raw)
+        return job_class.model_validate(raw)
     except ValidationError as exc:
-        problems = [_describe(err) for err in exc.errors()]
+        problems = [_describe(err, job_class) for err in exc.errors()]
         raise ConfigError(f"{origin} is invalid:\n" + "\n".join(problems)) from None
 
 
-def _describe(err: dict[str, Any]) -> str:
+def _describe(err: dict[str, Any], job_class: type[JobConfig]) -> str:
     loc = [str(p) for p in err["loc"]]
     where = ".".join(loc) or "(top level)"
     if err["type"] == "extra_forbidden":
-        allowed = ", ".join(_model_at(loc[:-1]).model_fields)
+        allowed = ", ".join(_model_at(job_class, loc[:-1]).model_fields)
         return f"  - {where}: unknown key {loc[-1]!r}; allowed keys: {allowed}"
     message = err["msg"].removeprefix("Value error, ")
     return f"  - {where}: {message} (got {err.get('input')!r})"
 
 
-def _model_at(loc: list[str]) -> type[BaseModel]:
-    model: type[BaseModel] = JobConfig
+def _model_at(model: type[BaseModel], loc: list[str]) -> type[BaseModel]:
     for part in loc:
         annotation = model.model_fields[part].annotation if part in model.model_fields else None
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):

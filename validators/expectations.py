@@ -265,7 +265,8 @@ def _check(entry: dict[str, Any], tally: _Tally, frames: int) -> CheckResult:
 
 def _what(kind: str, kwargs: dict[str, Any]) -> str:
     if kind == BETWEEN:
-        return f"outside [{kwargs['min_value']:.6g}, {kwargs['max_value']:.6g}]"
+        low, high = kwargs.get("min_value", -np.inf), kwargs.get("max_value", np.inf)
+        return f"outside [{low:.6g}, {high:.6g}]"
     if kind == IN_SET:
         return f"not among the {len(kwargs['value_set'])} real values"
     if kind == NOT_NULL:
@@ -287,3 +288,22 @@ def _exception_messages(info: dict[str, Any]) -> list[str]:
         for entry in entries
         if isinstance(entry, dict) and entry.get("raised_exception")
     ]
+
+
+def gated(checks: list[CheckResult], gate: bool) -> list[CheckResult]:
+    """Schema checks preceded by their roll-up `expectations.success` (every check passed); with
+    `gate` false they are advisory and do not decide the report's verdict."""
+    failed = [check.name for check in checks if not check.passed]
+    rolled_up = CheckResult(
+        name="expectations.success",
+        category="schema",
+        value=(len(checks) - len(failed)) / len(checks),
+        threshold=1.0,
+        comparison=">=",
+        passed=not failed,
+        detail=f"{len(checks) - len(failed)} of {len(checks)} schema checks passed"
+        + (f"; failed: {failed}" if failed else ""),
+        data={"failed": failed},
+        gate=gate,
+    )
+    return [rolled_up, *(check.model_copy(update={"gate": gate}) for check in checks)]

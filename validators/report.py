@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Category = Literal["schema", "fidelity", "diagnostic"]
+Category = Literal["schema", "fidelity", "diagnostic", "utility", "privacy"]
 Comparison = Literal[">=", "<=", "=="]
 
 GX_PREFIX = "gx."
@@ -103,8 +103,12 @@ class ValidationReport(BaseModel):
         lines = [
             f"**Validation {verdict}**",
             "",
-            f"Real rows: {self.real_rows:,}; synthetic rows: {self.synthetic_rows:,}; "
-            f"rows scored by SDMetrics: {self.evaluated_rows:,} (seed {self.sample_seed}).",
+            f"Real rows: {self.real_rows:,}; synthetic rows: {self.synthetic_rows:,}"
+            + (
+                f"; rows scored by SDMetrics: {self.evaluated_rows:,} (seed {self.sample_seed})."
+                if any(check.category == "fidelity" for check in self.checks)
+                else "."
+            ),
             "",
             "| check | value | threshold | verdict |",
             "|---|---|---|---|",

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from synthpipe.errors import DataError
-from validators.expectations import ROW_COUNT, derive_expectations, run_expectations
+from validators.expectations import ROW_COUNT, derive_expectations, gated, run_expectations
 from validators.quality import sdmetrics_checks
 from validators.report import CheckResult, ValidationReport
 from validators.thresholds import Thresholds
@@ -82,11 +82,9 @@ def validate_table(
     schema, gx_result = run_expectations(spec, frames)
     if isinstance(table, _PartsTable) and expected_rows is not None:
         schema.insert(0, _rows_total(table, expected_rows))
-    gate = thresholds.expectations_must_pass
-    schema = [check.model_copy(update={"gate": gate}) for check in schema]
 
     return ValidationReport(
-        checks=[*fidelity, _rollup(schema, gate), *schema],
+        checks=[*fidelity, *gated(schema, thresholds.expectations_must_pass)],
         real_rows=len(real),
         synthetic_rows=table.rows,
         evaluated_rows=len(synthetic_sample),
@@ -208,20 +206,4 @@ def _rows_total(table: _PartsTable, expected_rows: int) -> CheckResult:
         passed=table.rows == expected_rows,
         detail=f"{table.rows:,} rows in {len(per_part)} parts, expected {expected_rows:,}",
         data={"part_rows": per_part},
-    )
-
-
-def _rollup(schema: list[CheckResult], gate: bool) -> CheckResult:
-    failed = [check.name for check in schema if not check.passed]
-    return CheckResult(
-        name="expectations.success",
-        category="schema",
-        value=(len(schema) - len(failed)) / len(schema),
-        threshold=1.0,
-        comparison=">=",
-        passed=not failed,
-        detail=f"{len(schema) - len(failed)} of {len(schema)} schema checks passed"
-        + (f"; failed: {failed}" if failed else ""),
-        data={"failed": failed},
-        gate=gate,
     )

@@ -86,3 +86,22 @@ class Thresholds(BaseModel):
                 f"e.g. {info.field_name}: {cls.model_fields[info.field_name].default}"
             )
         return value
+
+
+class ImageThresholds(BaseModel):
+    """Pass/fail thresholds of an image dataset's gates (pixel values on the [0, 1] scale).
+
+    | field                   | default | meaning |
+    |-------------------------|---------|---------|
+    | `pixel_mean_tolerance`  | 0.05    | mean pixel value within real's mean +/- this |
+    | `pixel_std_tolerance`   | 0.05    | mean per-image pixel std within real's +/- this |
+    | `blank_std_max`         | 0.01    | an image with pixel std <= this is blank (fails) |
+    | `expectations_must_pass`| true    | whether the GX suite on per-image metadata is a gate |
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pixel_mean_tolerance: float = Field(0.05, ge=0, le=1)
+    pixel_std_tolerance: float = Field(0.05, ge=0, le=1)
+    blank_std_max: float = Field(0.01, ge=0, le=1)
+    expectations_must_pass: bool = True

@@ -33,11 +33,17 @@ def _job(root: Path, **overrides):
     return parse_job(job)
 
 
-def test_shard_plan_full_shards_then_remainder():
+def test_shard_plan_full_shards_then_remainder_with_own_seeds():
+    # Run
+    plan = shard_plan(300, 128, seed=3)
+
     # Assert
-    assert shard_plan(300, 128) == [128, 128, 44]
-    assert shard_plan(256, 128) == [128, 128]
-    assert shard_plan(5, 100) == [5]
+    assert [s.rows for s in plan] == [128, 128, 44]
+    assert [s.first_index for s in plan] == [0, 128, 256]
+    assert len({s.seed for s in plan}) == 3
+    assert [s.seed for s in shard_plan(300, 128, seed=3)] == [s.seed for s in plan]
+    assert [s.rows for s in shard_plan(256, 128)] == [128, 128]
+    assert [s.rows for s in shard_plan(5, 100)] == [5]
 
 
 @pytest.fixture(scope="module")

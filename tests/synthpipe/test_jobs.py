@@ -7,7 +7,8 @@ import pytest
 import yaml
 
 from synthpipe.errors import ConfigError
-from synthpipe.jobs import load_job, parse_job
+from synthpipe.jobs import ImageJob, load_job, parse_job
+from validators.thresholds import ImageThresholds
 
 JOBS_DIR = Path(__file__).resolve().parents[2] / "jobs"
 
@@ -67,9 +68,9 @@ def test_parse_job_bad_generator_param_fails_at_load_time():
 
 
 @pytest.mark.parametrize("source", [{}, {"builtin": "wine", "path": "x.csv"}])
-def test_parse_job_source_needs_exactly_one_of_builtin_or_path(source):
+def test_parse_job_source_needs_exactly_one_of_builtin_path_or_dataset(source):
     # Run / Assert
-    with pytest.raises(ConfigError, match="give exactly one of 'builtin' or 'path'"):
+    with pytest.raises(ConfigError, match="give exactly one of 'builtin', 'path' or 'dataset'"):
         parse_job(_job(source=source))
 
 
@@ -128,3 +129,43 @@ def test_load_job_invalid_yaml(tmp_path):
     # Run / Assert
     with pytest.raises(ConfigError, match="is not valid YAML"):
         load_job(tmp_path / "job.yaml")
+
+
+def _image_job(**overrides) -> dict:
+    job = {
+        "dataset": "digits-test",
+        "source": {"builtin": "digits"},
+        "generator": {"name": "vae", "params": {"steps": 5}},
+        "rows": 50,
+    }
+    job.update(overrides)
+    return job
+
+
+def test_parse_job_image_job_gets_image_thresholds_and_holdout_default():
+    # Run
+    job = parse_job(_image_job(validation={"pixel_mean_tolerance": 0.1}))
+
+    # Assert
+    assert isinstance(job, ImageJob) and isinstance(job.validation, ImageThresholds)
+    assert job.validation.pixel_mean_tolerance == pytest.approx(0.1)
+    assert job.holdout_fraction == pytest.approx(0.2)
+    assert parse_job(_job()).holdout_fraction == 0.0
+
+
+def test_parse_job_image_threshold_key_on_a_table_job_is_unknown():
+    # Run / Assert
+    with pytest.raises(ConfigError, match=re.escape("unknown key 'pixel_mean_tolerance'")):
+        parse_job(_job(validation={"pixel_mean_tolerance": 0.1}))
+
+
+def test_parse_job_table_source_for_image_generator_lists_image_sets():
+    # Run / Assert
+    with pytest.raises(ConfigError, match=re.escape("choose one of ['digits']")):
+        parse_job(_image_job(source={"builtin": "wine"}))
+
+
+def test_parse_job_image_options_on_table_job_are_rejected():
+    # Run / Assert
+    with pytest.raises(ConfigError, match="apply to image generators only"):
+        parse_job(_job(balanced_labels=True))

@@ -1,0 +1,253 @@
+"""Real images in, as an `ImageData`: a built-in set, a folder of class subfolders, or an image
+dataset version written by Synthpipe; plus the seeded, stratified holdout split.
+
+Built-in image sets (no download; the data ships inside the package):
+
+| name     | package      | images | size | labels | notes |
+|----------|--------------|--------|------|--------|-------|
+| `digits` | scikit-learn | 1,797  | 8x8  | 0..9   | grayscale, 0..16 scaled to [0, 1]; resizable |
+
+Resizing uses Pillow's bilinear filter everywhere (digits, folders, Parquet), on float pixels.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from generators.images.data import ImageData
+from synthpipe.errors import ConfigError, DataError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+GRAYSCALE_MODES = {"1", "L", "LA", "I", "I;16", "F"}
+_KINDS = {1: "grayscale (1 channel)", 3: "RGB (3 channels)"}
+_MODES = {1: "L", 3: "RGB"}
+
+
+def load_digits_images(size: int | None = None) -> ImageData:
+    """scikit-learn's digits: 1,797 grayscale 8x8 images of 0..9, resized to `size` if given."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = (digits.images / 16.0).astype(np.float32)[:, None]  # (N, 1, 8, 8) in [0, 1]
+    if size is not None and size != images.shape[-1]:
+        _check_size(size)
+        images = np.stack([_resize(image, size) for image in images])
+    labels = digits.target.astype(np.int64)
+    return ImageData(images, labels, [str(d) for d in range(10)], source="builtin:digits")
+
+
+BUILTIN_IMAGES: dict[str, Callable[[int | None], ImageData]] = {"digits": load_digits_images}
+
+
+def load_builtin_images(name: str, size: int | None = None) -> ImageData:
+    """A built-in image set by name (see the module docstring)."""
+    try:
+        loader = BUILTIN_IMAGES[name]
+    except KeyError:
+        raise DataError(
+            f"Unknown built-in image dataset {name!r}; available: {sorted(BUILTIN_IMAGES)}."
+        ) from None
+    return loader(size)
+
+
+def load_image_folder(
+    path: str | Path, size: int, channels: Literal[1, 3] | None = None
+) -> ImageData:
+    """Images in `path/<label>/*.png|jpg|jpeg`, one subfolder per label, resized to size x size.
+
+    `channels` 1 (grayscale) or 3 (RGB); None takes it from the first image, and every image must
+    then match it. Hidden files and folders (".name") are skipped; files at the top level (such as
+    a `metadata.jsonl`) are ignored.
+    """
+    _check_size(size)
+    if channels not in (None, 1, 3):
+        raise ConfigError(f"channels must be 1, 3 or None (infer); got {channels!r}.")
+    root = Path(path)
+    if not root.is_dir():
+        what = "is not a folder" if root.exists() else "does not exist"
+        raise DataError(
+            f"Image folder {root} {what}; point the source at a folder of class folders."
+        )
+    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise DataError(
+            f"Image folder {root} has no class subfolders; put each label's images in "
+            f"{root}/<label>/ (e.g. {root}/cat/0001.png)."
+        )
+    reference = None if channels is None else f"channels={channels} was asked for"
+    images, labels = [], []
+    for label, folder in enumerate(classes):
+        files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+        if not files:
+            raise DataError(
+                f"Class {folder.name!r} ({folder}) has no images; add PNG/JPEG files or remove "
+                "the folder."
+            )
+        for file in files:
+            pixels = _read_image(file, size)
+            if channels is None:
+                channels = pixels.shape[0]
+                reference = f"the first image, {file}, is {_KINDS[channels]}"
+            if pixels.shape[0] != channels:
+                raise DataError(
+                    f"{file} is {_KINDS[pixels.shape[0]]} but {reference}; convert it (Pillow: "
+                    f"Image.convert({_MODES[channels]!r})) so every image has {channels} "
+                    "channel(s)."
+                )
+            images.append(pixels)
+            labels.append(label)
+    return ImageData(
+        np.stack(images),
+        np.asarray(labels, dtype=np.int64),
+        [p.name for p in classes],
+        source=f"folder:{root}",
+    )
+
+
+def load_image_parquet(path: str | Path, size: int | None = None) -> ImageData:
+    """An image dataset written by Synthpipe: one Parquet file or a folder of `*.parquet` parts.
+
+    Columns: `image`, a struct {bytes: PNG, path} (the Hugging Face `datasets` Image layout), and
+    `label` (string). Label names are the sorted distinct labels. Images keep their size unless
+    `size` is given; all must share one size and channel count.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = Path(path)
+    if source.is_dir():
+        files = sorted(source.glob("*.parquet"))
+        if not files:
+            raise DataError(
+                f"{source} holds no .parquet files; pass a version's data/ folder or one file."
+            )
+    elif source.is_file():
+        files = [source]
+    else:
+        raise DataError(f"Image dataset {source} does not exist; check the path.")
+    tables = []
+    for file in files:
+        try:
+            table = pq.read_table(file)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DataError(f"{file} could not be read as Parquet ({exc}).") from None
+        missing = [c for c in ("image", "label") if c not in table.column_names]
+        if missing:
+            raise DataError(
+                f"{file} lacks column(s) {missing}; an image dataset has 'image' (struct of PNG "
+                f"bytes and path) and 'label'. Its columns: {table.column_names}."
+            )
+        tables.append(table.select(["image", "label"]))
+    rows = pa.concat_tables(tables).to_pylist()
+    if not rows:
+        raise DataError(f"Image dataset {source} has no rows.")
+
+    images = []
+    for number, row in enumerate(rows):
+        where = f"row {number} of {source}" + (f" ({row['image']['path']})" if row["image"] else "")
+        if row["label"] is None:
+            raise DataError(
+                f"{where} has no label; image sources need a label per image (sample from a "
+                "conditional generator to get labelled images)."
+            )
+        if not row["image"] or not row["image"]["bytes"]:
+            raise DataError(f"{where} has no PNG bytes in image.bytes.")
+        pixels = _decode(io.BytesIO(row["image"]["bytes"]), where, size)
+        if images and pixels.shape != images[0].shape:
+            raise DataError(
+                f"{where} is {_shape_text(pixels)}, unlike row 0 ({_shape_text(images[0])}); "
+                "pass size=... to resize, and keep one channel count."
+            )
+        images.append(pixels)
+    names = sorted({str(row["label"]) for row in rows})
+    index = {name: i for i, name in enumerate(names)}
+    labels = np.asarray([index[str(row["label"])] for row in rows], dtype=np.int64)
+    return ImageData(np.stack(images), labels, names, source=f"parquet:{source}")
+
+
+def split_holdout(
+    data: ImageData, fraction: float, seed: int
+) -> tuple[ImageData, ImageData, list[int]]:
+    """Keep `fraction` of each label's images out of training, chosen by `seed`.
+
+    Returns (train, holdout, holdout indices into `data`). Each label contributes
+    round(fraction x its count) images, leaving at least one of it in training.
+    """
+    if not 0 < fraction < 1:
+        raise ConfigError(
+            f"holdout fraction must be between 0 and 1 (exclusive); got {fraction!r}."
+        )
+    rng = np.random.default_rng(seed)
+    held: list[np.ndarray] = []
+    for label in range(data.num_classes):
+        members = np.flatnonzero(data.labels == label)
+        count = min(round(fraction * len(members)), max(len(members) - 1, 0))
+        held.append(rng.permutation(members)[:count])
+    holdout = np.sort(np.concatenate(held)).astype(np.int64)
+    if len(holdout) == 0:
+        raise DataError(
+            f"A holdout fraction of {fraction} keeps none of the {len(data)} images out; "
+            "raise the fraction or add images."
+        )
+    train = np.setdiff1d(np.arange(len(data)), holdout)
+    return data.subset(train), data.subset(holdout), holdout.tolist()
+
+
+def fingerprint(data: ImageData) -> str:
+    """sha256 of an image set's pixels, labels and label names (order matters), for lineage."""
+    return data.fingerprint()
+
+
+# ---- decoding ------------------------------------------------------------------------------------
+def _check_size(size: object) -> None:
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ConfigError(f"Image size must be a positive integer (pixels per side); got {size!r}.")
+
+
+def _read_image(file: Path, size: int) -> np.ndarray:
+    if file.suffix.lower() not in IMAGE_SUFFIXES:
+        raise DataError(
+            f"{file} is not a PNG or JPEG image (suffix {file.suffix!r}); remove it from the "
+            "class folder or convert it."
+        )
+    with file.open("rb") as handle:
+        return _decode(handle, str(file), size)
+
+
+def _decode(stream: io.BufferedIOBase | io.BytesIO, where: str, size: int | None) -> np.ndarray:
+    """One encoded image -> float32 (C, size, size) in [0, 1]; C is 1 or 3 (alpha dropped)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(stream) as image:
+            image.load()
+            mode = "L" if image.mode in GRAYSCALE_MODES else "RGB"
+            image = image.convert(mode)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise DataError(
+            f"{where} could not be read as an image ({type(exc).__name__}: {exc}); replace or "
+            "remove it."
+        ) from None
+    pixels = np.asarray(image, dtype=np.float32) / 255.0
+    pixels = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)  # (C, H, W)
+    if size is None or pixels.shape[1:] == (size, size):
+        return pixels
+    return np.stack([_resize(plane[None], size)[0] for plane in pixels])
+
+
+def _resize(image: np.ndarray, size: int) -> np.ndarray:
+    """(1, H, W) float32 -> (1, size, size) with Pillow's bilinear filter on 32-bit float pixels."""
+    from PIL import Image
+
+    plane = Image.fromarray(np.ascontiguousarray(image[0], dtype=np.float32))  # mode "F"
+    resized = plane.resize((size, size), Image.Resampling.BILINEAR)
+    return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)[None]
+
+
+def _shape_text(pixels: np.ndarray) -> str:
+    return f"{pixels.shape[1]}x{pixels.shape[2]} with {pixels.shape[0]} channel(s)"

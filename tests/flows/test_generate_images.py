@@ -1,0 +1,183 @@
+"""The generation flow on image jobs: versioned image datasets readable without Synthpipe."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pyarrow.dataset as pads
+import pytest
+from PIL import Image
+
+from datastore import DatasetStore, open_dataset
+from flows.generate import generate_dataset
+from synthpipe.errors import DataError, ValidationFailedError
+from synthpipe.jobs import parse_job
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+DIGITS = [str(d) for d in range(10)]
+
+
+def _job(root, **overrides):
+    job = {
+        "dataset": "digits-flow",
+        "source": {"builtin": "digits"},
+        "generator": {
+            "name": "ddpm",
+            "params": {
+                "conditional": True,
+                "steps": 3,
+                "batch_size": 16,
+                "verbose": False,
+                "block_out_channels": [16, 32],
+                "sampling_steps": 2,
+            },
+        },
+        "rows": 30,
+        "shard_rows": 16,
+        "balanced_labels": True,
+        "seed": 1,
+        "root": str(root),
+        # A 3-step model draws noise: loosen the pixel gates so this tests the plumbing.
+        "validation": {"pixel_mean_tolerance": 1.0, "pixel_std_tolerance": 1.0},
+    }
+    job.update(overrides)
+    return parse_job(job)
+
+
+@pytest.fixture(scope="module")
+def image_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("images")
+    return root, generate_dataset(_job(root))
+
+
+def test_image_job_publishes_png_rows_readable_with_pyarrow_and_pillow(image_run):
+    # Setup
+    root, ref = image_run
+    version = open_dataset(ref, root=root)
+
+    # Run
+    table = pads.dataset(version.path / "data").to_table()
+    rows = table.to_pylist()
+    images = [np.asarray(Image.open(io.BytesIO(r["image"]["bytes"]))) for r in rows]
+
+    # Assert
+    assert version.manifest.kind == "image" and version.manifest.rows == 30
+    assert set(table.column_names) == {"image", "label", "sample_id", "seed", "sample_index"}
+    assert all(image.shape == (8, 8) and image.dtype == np.uint8 for image in images)
+    assert sorted(r["sample_index"] for r in rows) == list(range(30))
+    assert sorted({r["label"] for r in rows}) == DIGITS  # balanced: every label present
+    assert all(r["image"]["path"] == f"{r['label']}/{r['sample_id']}.png" for r in rows)
+
+
+def test_image_job_writes_grid_imagefolder_and_lineage(image_run):
+    # Setup
+    root, ref = image_run
+    version = open_dataset(ref, root=root)
+
+    # Run
+    metadata = [
+        json.loads(line)
+        for line in (version.path / "images" / "metadata.jsonl").read_text().splitlines()
+    ]
+    lineage = version.read_json("lineage.json")
+
+    # Assert
+    assert len(metadata) == 30
+    assert all((version.path / "images" / m["file_name"]).is_file() for m in metadata)
+    assert Image.open(version.path / "grid.png").size[0] > 0
+    assert lineage["generator"]["sampling"] == {
+        "sampler": "ddim",
+        "scheduler": "DDIMScheduler",
+        "num_inference_steps": 2,
+    }
+    assert lineage["source"]["holdout_fraction"] == pytest.approx(0.2)
+    assert len(lineage["source"]["holdout_indices"]) == pytest.approx(1797 * 0.2, abs=10)
+    assert lineage["source"]["train_records"] + len(lineage["source"]["holdout_indices"]) == 1797
+    version.verify()
+
+
+def test_image_job_sampler_change_reuses_the_fitted_model(image_run):
+    # Setup
+    root, _ = image_run
+    params = {
+        "conditional": True,
+        "steps": 3,
+        "batch_size": 16,
+        "verbose": False,
+        "block_out_channels": [16, 32],
+        "sampler": "dpm_solver",
+        "sampling_steps": 3,
+    }
+
+    # Run
+    ref = generate_dataset(_job(root, generator={"name": "ddpm", "params": params}))
+
+    # Assert
+    lineage = open_dataset(ref, root=root).read_json("lineage.json")
+    assert lineage["model"]["reused"] is True
+    assert lineage["generator"]["sampling"]["scheduler"] == "DPMSolverMultistepScheduler"
+
+
+def test_image_job_pixel_gate_quarantines_noise(tmp_path):
+    # Setup: the default pixel tolerances hold a 3-step model's noise to the real statistics.
+    job = _job(tmp_path, validation={})
+
+    # Run
+    with pytest.raises(ValidationFailedError) as info:
+        generate_dataset(job)
+
+    # Assert
+    assert "gx.expect_column_mean_to_be_between:pixel_mean" in info.value.failed_checks
+    assert DatasetStore(tmp_path).latest_version("digits-flow") is None
+
+
+def test_image_job_unknown_condition_label_fails_before_fitting(tmp_path):
+    # Run
+    with pytest.raises(DataError, match=r"Condition label 12 is not a real label"):
+        generate_dataset(_job(tmp_path, balanced_labels=False, conditions={"label": 12}))
+
+    # Assert
+    assert not (tmp_path / ".models").exists()
+
+
+def test_image_job_from_a_synthpipe_image_dataset(image_run, tmp_path):
+    # Setup: generated images as the source of another job.
+    root, ref = image_run
+    params = {"steps": 2, "batch_size": 8, "verbose": False, "latent_dim": 4, "base_channels": 8}
+
+    # Run
+    new_ref = generate_dataset(
+        _job(
+            root,
+            dataset="digits-second",
+            source={"dataset": ref, "holdout_fraction": 0.0},
+            generator={"name": "vae", "params": params},
+            balanced_labels=False,
+            rows=5,
+        )
+    )
+
+    # Assert
+    lineage = open_dataset(new_ref, root=root).read_json("lineage.json")
+    assert lineage["source"]["origin"] == f"dataset:{ref}"
+    assert lineage["source"]["train_records"] == 30
+
+
+def test_image_version_loads_with_hugging_face_datasets(image_run):
+    # Setup
+    datasets = pytest.importorskip("datasets")  # in the dev extra; optional for users
+    root, ref = image_run
+    version = open_dataset(ref, root=root)
+
+    # Run
+    loaded = datasets.load_dataset(
+        "parquet", data_files=str(version.path / "data" / "*.parquet"), split="train"
+    )
+    folder = datasets.load_dataset("imagefolder", data_dir=str(version.path / "images"))
+
+    # Assert
+    assert len(loaded) == 30 and isinstance(loaded[0]["image"], Image.Image)
+    assert loaded[0]["image"].size == (8, 8)
+    assert len(folder["train"]) == 30 and isinstance(folder["train"][0]["image"], Image.Image)

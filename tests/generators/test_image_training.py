@@ -1,0 +1,137 @@
+"""The shared training loop: checkpoints and exact resume, resume safety checks, mixed precision
+on CPU and the device choice."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from safetensors.torch import load_file
+
+from generators import Generator, available_generators, create_generator
+from generators.images import ImageData
+from synthpipe.errors import ConfigError
+from synthpipe.image_sources import load_digits_images
+
+TINY_PARAMS: dict[str, dict] = {
+    "dcgan": {"latent_dim": 8, "base_channels": 8},
+    "vae": {"latent_dim": 4, "base_channels": 8},
+    "ddpm": {"block_out_channels": (16, 32), "sampling_steps": 3},
+}
+COMMON = {"batch_size": 16, "conditional": True, "verbose": False}
+
+
+@pytest.fixture(scope="module")
+def digits() -> ImageData:
+    return load_digits_images().subset(range(200))
+
+
+def tiny(name: str, **params) -> Generator:
+    return create_generator(name, {**TINY_PARAMS[name], **COMMON, **params})
+
+
+@pytest.mark.parametrize("name", available_generators("image"))
+def test_fit_resumed_from_checkpoint_matches_uninterrupted_run(digits, tmp_path, name):
+    # Setup: train to step 2 (as if interrupted there), and separately 4 steps in one go.
+    resumed_dir, straight_dir = tmp_path / "resumed", tmp_path / "straight"
+    tiny(name, steps=2, checkpoint_every=2, checkpoint_dir=str(resumed_dir)).fit(digits, seed=7)
+    straight = tiny(name, steps=4, checkpoint_every=2, checkpoint_dir=str(straight_dir))
+    straight.fit(digits, seed=7)
+
+    # Run
+    resumed = tiny(name, steps=4, checkpoint_every=2, checkpoint_dir=str(resumed_dir))
+    resumed.fit(digits, seed=7)
+
+    # Assert: same weights, optimizer moments, EMA and RNG state at step 4, and same samples.
+    assert resumed.training_info()["resumed_from_step"] == 2
+    assert straight.training_info()["resumed_from_step"] is None
+    ours = load_file(resumed_dir / "step-00000004" / "state.safetensors")
+    theirs = load_file(straight_dir / "step-00000004" / "state.safetensors")
+    assert ours.keys() == theirs.keys()
+    assert any(key.startswith("optimizer.") for key in ours)
+    for key in ours:
+        assert ours[key].equal(theirs[key]), key
+    first, second = resumed.sample(6, seed=1), straight.sample(6, seed=1)
+    np.testing.assert_array_equal(np.stack(first["image"]), np.stack(second["image"]))
+
+
+def test_fit_keeps_only_the_latest_checkpoint(digits, tmp_path):
+    # Run
+    tiny("vae", steps=5, checkpoint_every=2, checkpoint_dir=str(tmp_path)).fit(digits)
+
+    # Assert: steps 2 and 4 were replaced by the last step, 5.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step-00000005"]
+    assert sorted(p.name for p in (tmp_path / "step-00000005").iterdir()) == [
+        "state.json",
+        "state.safetensors",
+    ]
+
+
+def test_fit_resume_with_different_model_config_names_the_field(digits, tmp_path):
+    # Setup
+    tiny("vae", steps=2, checkpoint_dir=str(tmp_path)).fit(digits)
+
+    # Run / Assert
+    with pytest.raises(ConfigError, match=re.escape("latent_dim: checkpoint 4, this run 6")):
+        tiny("vae", steps=4, latent_dim=6, checkpoint_dir=str(tmp_path)).fit(digits)
+
+
+def test_fit_resume_with_other_seed_or_data_raises(digits, tmp_path):
+    # Setup
+    tiny("vae", steps=2, checkpoint_dir=str(tmp_path)).fit(digits, seed=0)
+    again = tiny("vae", steps=4, checkpoint_dir=str(tmp_path))
+
+    # Run / Assert
+    with pytest.raises(ConfigError, match=re.escape("seed: checkpoint 0, this run 1")):
+        again.fit(digits, seed=1)
+    with pytest.raises(ConfigError, match=re.escape("training data fingerprint: checkpoint")):
+        again.fit(digits.subset(range(100)), seed=0)
+
+
+def test_fit_checkpoint_beyond_steps_raises(digits, tmp_path):
+    # Setup
+    tiny("vae", steps=3, checkpoint_dir=str(tmp_path)).fit(digits)
+
+    # Run / Assert
+    with pytest.raises(ConfigError, match=re.escape("is at step 3, beyond steps=2")):
+        tiny("vae", steps=2, checkpoint_dir=str(tmp_path)).fit(digits)
+
+
+def test_config_checkpoint_every_without_dir_raises():
+    # Run / Assert
+    with pytest.raises(ConfigError, match=re.escape("checkpoint_every=10 needs checkpoint_dir")):
+        create_generator("dcgan", {"checkpoint_every": 10})
+
+
+@pytest.mark.parametrize("name", ["dcgan", "vae"])
+def test_fit_bf16_on_cpu_is_a_no_op(digits, name):
+    # Run
+    plain = tiny(name, steps=2).fit(digits)
+    mixed = tiny(name, steps=2, mixed_precision="bf16").fit(digits)
+
+    # Assert
+    assert mixed.training_info()["mixed_precision"] == "no"
+    np.testing.assert_array_equal(
+        np.stack(plain.sample(4)["image"]), np.stack(mixed.sample(4)["image"])
+    )
+
+
+def test_fit_reports_device_and_losses(digits):
+    # Run
+    info = tiny("dcgan", steps=2, device="cpu").fit(digits).training_info()
+
+    # Assert
+    assert info["device"] == "cpu" and info["steps"] == 2
+    assert set(info["losses"]) == {"loss_d", "loss_g"}
+
+
+def test_fit_on_cuda_without_cuda_raises(digits):
+    # Setup
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+
+    # Run / Assert
+    with pytest.raises(ConfigError, match=re.escape("CUDA is not available on this machine")):
+        tiny("vae", steps=1, device="cuda").fit(digits)
