@@ -1,0 +1,350 @@
+"""Image quality validators with known answers on 8x8 digits.
+
+digits is split three ways (seeded, stratified): 60% train the extractor, 20% are the real holdout
+and 20% stand in for a perfect generator ("fresh" real images never seen by the extractor). The
+extractor trains once per session into a temporary cache with fewer steps than the default.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from generators.images.data import ImageData
+from synthpipe.errors import DataError, IntegrityError
+from synthpipe.image_sources import load_digits_images, split_holdout
+from validators.image_features import (
+    INFO_FILE,
+    WEIGHTS_FILE,
+    CNNClassifier,
+    ExtractorConfig,
+    ExtractorInfo,
+    load_or_train_extractor,
+    train_classifier,
+)
+from validators.image_quality import (
+    ImageQualityResult,
+    frechet_distance,
+    image_quality_checks,
+    kernel_distance,
+    measure_image_quality,
+    prdc,
+    to_uint8,
+)
+from validators.report import CheckResult
+
+CONFIG = ExtractorConfig(steps=300)  # ~99% holdout accuracy on digits in a few seconds
+
+
+@dataclass(frozen=True)
+class Split:
+    train: ImageData
+    holdout: ImageData
+    fresh: ImageData
+    cache_dir: Path
+
+
+@dataclass(frozen=True)
+class Trained:
+    classifier: CNNClassifier
+    info: ExtractorInfo
+    seconds: float
+
+
+@pytest.fixture(scope="session")
+def split(tmp_path_factory) -> Split:
+    train, rest, _ = split_holdout(load_digits_images(), 0.4, seed=0)
+    holdout, fresh, _ = split_holdout(rest, 0.5, seed=1)
+    return Split(train, holdout, fresh, tmp_path_factory.mktemp("extractors"))
+
+
+@pytest.fixture(scope="session")
+def trained(split: Split) -> Trained:
+    """The session's one extractor training (every later call hits the cache)."""
+    started = time.perf_counter()
+    classifier, info = load_or_train_extractor(
+        split.train, cache_dir=split.cache_dir, config=CONFIG
+    )
+    return Trained(classifier, info, time.perf_counter() - started)
+
+
+def labelled(data: ImageData) -> tuple[np.ndarray, list[str]]:
+    """`data` as a generator would hand it over: uint8 (N, H, W, C) images and label names."""
+    return to_uint8(data.images), [data.label_names[i] for i in data.labels]
+
+
+def measure(split: Split, images: np.ndarray, labels: list[str] | None) -> ImageQualityResult:
+    return measure_image_quality(
+        split.train,
+        split.holdout,
+        images,
+        labels,
+        cache_dir=split.cache_dir,
+        seed=3,
+        extractor_config=CONFIG,
+    )
+
+
+def by_name(checks: list[CheckResult]) -> dict[str, CheckResult]:
+    return {check.name: check for check in checks}
+
+
+@pytest.fixture(scope="session")
+def fresh_result(split: Split, trained: Trained) -> ImageQualityResult:
+    return measure(split, *labelled(split.fresh))
+
+
+# ---- metrics on feature arrays -------------------------------------------------------------------
+def test_frechet_distance_known_gaussians():
+    # Setup: N(0, I) and N(1, 4 I) in 4-D: ||mu||² + D (1 + 4 - 2·2) = 4 + 4 = 8
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(100_000, 4)), rng.normal(1.0, 2.0, size=(100_000, 4))
+
+    # Run
+    result = frechet_distance(a, b)
+
+    # Assert
+    assert result.distance == pytest.approx(8.0, rel=0.02)
+    assert result.eps == 0.0
+    assert frechet_distance(a, a).distance == pytest.approx(0.0, abs=1e-9)
+
+
+def test_frechet_distance_fewer_samples_than_dimensions_stays_finite():
+    # Setup: fewer samples than dimensions, so both covariances are singular
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(10, 32)), rng.normal(size=(12, 32))
+
+    # Run
+    result = frechet_distance(a, b)
+
+    # Assert
+    assert np.isfinite(result.distance) and result.distance >= 0
+
+
+def test_frechet_distance_dead_feature_falls_back_to_eps():
+    # Setup: a feature that is 0 in both sets (a dead unit) makes the product exactly singular
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(500, 6)), rng.normal(0.3, 1.0, size=(500, 6))
+    dead = np.zeros((500, 1))
+
+    # Run
+    result = frechet_distance(np.hstack([a, dead]), np.hstack([b, dead]))
+
+    # Assert: the eps fallback ran and the dead unit adds (almost) nothing
+    assert result.eps > 0
+    assert result.distance == pytest.approx(frechet_distance(a, b).distance, abs=1e-4)
+
+
+def test_kernel_distance_near_zero_for_one_distribution_and_seeded():
+    # Setup
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(600, 8)), rng.normal(size=(600, 8))
+    shifted = rng.normal(0.5, 1.0, size=(600, 8))
+
+    # Run
+    same = kernel_distance(a, b, subsets=20, subset_size=200, seed=1)
+    apart = kernel_distance(a, shifted, subsets=20, subset_size=200, seed=1)
+
+    # Assert
+    assert abs(same.mean) < 3 * same.std
+    assert apart.mean > 10 * abs(same.mean) + 3 * apart.std
+    assert kernel_distance(a, b, subsets=20, subset_size=200, seed=1) == same
+
+
+def test_prdc_identical_sets_and_disjoint_sets():
+    # Setup
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(200, 4))
+
+    # Run
+    identical = prdc(real, real.copy())
+    disjoint = prdc(real, real + 100.0)
+
+    # Assert
+    assert (identical.precision, identical.recall, identical.coverage) == (1.0, 1.0, 1.0)
+    assert (disjoint.precision, disjoint.recall, disjoint.density, disjoint.coverage) == (
+        0,
+        0,
+        0,
+        0,
+    )
+
+
+# ---- the extractor -------------------------------------------------------------------------------
+def test_extractor_records_its_layer_dimension_and_hash(split: Split, trained: Trained):
+    # Setup
+    info = trained.info
+    weights = Path(info.path) / WEIGHTS_FILE
+
+    # Assert
+    assert (info.layer, info.dim) == ("embed", CONFIG.feature_dim)
+    assert info.data_fingerprint == split.train.fingerprint()
+    assert re.fullmatch(r"[0-9a-f]{64}", info.sha256)
+    assert weights.is_file() and (Path(info.path) / INFO_FILE).is_file()
+    features = trained.classifier.features(split.holdout.images[:5])
+    assert features.shape == (5, CONFIG.feature_dim) and features.dtype == np.float64
+
+
+def test_train_classifier_is_deterministic_for_a_seed(split: Split):
+    # Setup
+    images, labels = split.train.images[:200], split.train.labels[:200]
+    config = ExtractorConfig(steps=20, seed=5)
+
+    # Run
+    first, second = (train_classifier(images, labels, 10, config) for _ in range(2))
+    other = train_classifier(images, labels, 10, config.model_copy(update={"seed": 6}))
+
+    # Assert
+    np.testing.assert_array_equal(first.features(images), second.features(images))
+    assert not np.array_equal(first.features(images), other.features(images))
+
+
+def test_extractor_cache_hit_skips_training(split: Split, trained: Trained):
+    # Setup
+    weights = Path(trained.info.path) / WEIGHTS_FILE
+    mtime = weights.stat().st_mtime_ns
+
+    # Run
+    started = time.perf_counter()
+    classifier, info = load_or_train_extractor(
+        split.train, cache_dir=split.cache_dir, config=CONFIG
+    )
+    seconds = time.perf_counter() - started
+
+    # Assert
+    assert info == trained.info
+    assert weights.stat().st_mtime_ns == mtime
+    assert seconds < trained.seconds / 2
+    images = split.holdout.images[:20]
+    np.testing.assert_array_equal(classifier.features(images), trained.classifier.features(images))
+
+
+def test_extractor_corrupted_weights_raise(split: Split, trained: Trained, tmp_path: Path):
+    # Setup: a copy of the cache with one weights byte changed
+    source = Path(trained.info.path)
+    copy = tmp_path / source.name
+    copy.mkdir()
+    (copy / INFO_FILE).write_bytes((source / INFO_FILE).read_bytes())
+    weights = bytearray((source / WEIGHTS_FILE).read_bytes())
+    weights[-1] ^= 0xFF
+    (copy / WEIGHTS_FILE).write_bytes(bytes(weights))
+
+    # Run / Assert
+    with pytest.raises(IntegrityError, match=re.escape(f"delete {copy} to retrain")):
+        load_or_train_extractor(split.train, cache_dir=tmp_path, config=CONFIG)
+
+
+# ---- the whole measurement -----------------------------------------------------------------------
+def test_fresh_real_images_sit_at_the_floor_and_noise_far_above(fresh_result):
+    # Setup
+    synthetic, floor, noise = fresh_result.synthetic, fresh_result.floor, fresh_result.noise
+
+    # Assert: unseen real images are as far from train as the holdout; noise is far beyond both
+    assert fresh_result.extractor_accuracy > 0.95
+    assert synthetic.fd.n_other == floor.fd.n_other == noise.fd.n_other
+    assert synthetic.fd.distance < 1.5 * floor.fd.distance
+    assert noise.fd.distance > 20 * max(floor.fd.distance, synthetic.fd.distance)
+    assert noise.kid.mean > 20 * max(abs(floor.kid.mean), abs(synthetic.kid.mean))
+    assert synthetic.prdc.recall > 0.9 * floor.prdc.recall
+    assert noise.prdc.precision < 0.05 and noise.prdc.coverage < 0.05
+    assert fresh_result.cas is not None and fresh_result.cas.ratio > 0.9
+    assert fresh_result.memorisation_pixel.memorised_share < 0.05
+    assert fresh_result.exact_copies.copies == 0
+
+
+def test_measure_is_deterministic_for_a_seed(split: Split, fresh_result: ImageQualityResult):
+    # Run
+    again = measure(split, *labelled(split.fresh))
+
+    # Assert: subsamples, noise images, KID subsets and the CAS classifier all repeat
+    assert again == fresh_result
+
+
+def test_checks_copies_of_training_images_fail_privacy(split: Split, trained: Trained):
+    # Setup: an unlabelled "generator" that returns its training images
+    copies = to_uint8(split.train.images)
+
+    # Run
+    checks = by_name(
+        image_quality_checks(
+            split.train,
+            split.holdout,
+            copies,
+            None,
+            cache_dir=split.cache_dir,
+            seed=3,
+            extractor_config=CONFIG,
+        )
+    )
+
+    # Assert
+    exact = checks["image.exact_copies"]
+    assert exact.value == len(copies) and exact.data["rate"] == 1.0 and not exact.passed
+    for space in ("pixel", "feature"):
+        memorised = checks[f"image.memorised_{space}"]
+        assert memorised.value > 0.99 and not memorised.passed and memorised.category == "privacy"
+        for pair in memorised.data["closest"]:  # the nearest training image is the one copied
+            assert pair["distance"] < 1e-6
+            assert np.array_equal(copies[pair["synthetic_index"]], copies[pair["train_index"]])
+    assert "image.cas" not in checks  # unlabelled: no CAS
+
+
+def test_checks_generator_collapsed_to_one_class_fails_cas_per_class(split: Split, trained):
+    # Setup: every synthetic image is a real '3'
+    threes = split.train.subset(np.flatnonzero(split.train.labels == 3))
+    images, labels = labelled(threes)
+
+    # Run
+    checks = by_name(
+        image_quality_checks(
+            split.train,
+            split.holdout,
+            images,
+            labels,
+            cache_dir=split.cache_dir,
+            seed=3,
+            extractor_config=CONFIG,
+        )
+    )
+
+    # Assert
+    per_class = checks["image.cas_per_class"]
+    assert not per_class.passed and per_class.value < 0.05 and per_class.category == "utility"
+    assert per_class.data["per_class"]["3"]["synthetic"] > 0.9
+    assert not checks["image.cas"].passed
+    for metric in ("recall", "coverage"):  # only the '3' tenth of the real images is reached
+        assert checks[f"image.{metric}"].value < 0.15 < checks[f"image.{metric}"].data["real"]
+    assert not checks["image.recall"].passed
+    assert not checks["image.fd_cnn"].passed
+
+
+def test_measure_rejects_bad_inputs_naming_each_problem(split: Split):
+    # Setup
+    floats = np.zeros((10, 8, 8, 1), dtype=np.float32)
+
+    # Run / Assert
+    with pytest.raises(DataError, match="must be a uint8 numpy array"):
+        measure(split, floats, None)
+    images = np.zeros((10, 8, 8, 1), dtype=np.uint8)
+    with pytest.raises(DataError, match=re.escape("synthetic_labels ['cat'] are not real label")):
+        measure(split, images, ["cat"] * 10)
+    with pytest.raises(DataError, match=re.escape("have shape (10, 4, 4, 1)")):
+        measure(split, np.zeros((10, 4, 4, 1), dtype=np.uint8), None)
+    with pytest.raises(DataError, match="needs more than 5 real holdout and synthetic images"):
+        measure(split, images[:5], None)
+
+
+def test_importing_the_validators_loads_neither_torch_nor_scipy():
+    code = (
+        "import sys, validators, validators.image_quality, validators.image_features; "
+        "print(sorted(m for m in ('torch', 'scipy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

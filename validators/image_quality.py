@@ -1,0 +1,840 @@
+"""Image quality of synthetic images against real ones: fidelity on features of the in-project CNN
+(`validators.image_features`), utility (CAS) and memorisation, each beside a real-data baseline.
+
+| check                     | category   | value (gate in `ImageQualityThresholds`)             |
+|---------------------------|------------|------------------------------------------------------|
+| `image.extractor`         | diagnostic | the CNN's real holdout accuracy (advisory)           |
+| `image.fd_cnn`            | fidelity   | Fréchet distance on Synthpipe CNN features           |
+|                           |            | (<= `fd_floor_ratio_max` x the real-vs-real floor)   |
+| `image.kid_cnn`           | fidelity   | KID, mean over subsets, same features (advisory)     |
+| `image.precision`         | fidelity   | k-NN precision (>= `precision_ratio_min` x real's)   |
+| `image.recall`            | fidelity   | k-NN recall (>= `recall_ratio_min` x real's)         |
+| `image.density`           | fidelity   | k-NN density (advisory)                              |
+| `image.coverage`          | fidelity   | k-NN coverage (advisory)                             |
+| `image.cas`               | utility    | CAS / real-trained accuracy (>= `cas_ratio_min`)     |
+| `image.cas_per_class`     | utility    | lowest per-class ratio (>= `cas_class_ratio_min`)    |
+| `image.memorised_pixel`   | privacy    | too near training images (<= `memorised_share_max`)  |
+| `image.memorised_feature` | privacy    | the same in feature space (<= `memorised_share_max`) |
+| `image.exact_copies`      | privacy    | copies of training images (<= `exact_copies_max`)    |
+
+The CAS checks need labelled synthetic images; with `synthetic_labels=None` they are left out.
+Never called FID: the features come from a CNN trained on the real training split, not Inception.
+
+Sets and sizes. Every set is a seeded random subsample of at most `max_images` images (the
+result records each N): real training images are the reference; the real holdout, the synthetic
+images and uniform-noise images (same shape, through the same extractor) are each compared with
+it at one matched N = min(holdout, synthetic) images. The holdout row is the real-vs-real floor
+and the noise row a ceiling: FD, KID and recall depend on N, so only rows at the same N compare.
+CAS trains the extractor's architecture and recipe on the synthetic subsample and tests it on the
+holdout subsample. Memorisation measures the synthetic subsample against the training reference;
+exact copies (sha256 of uint8 pixels) compare every synthetic image with every training image.
+
+Pixels are compared as uint8 (real images are quantised as generators quantise their output,
+round(255 x p)), so a copied training image is an exact copy and at distance 0.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import operator
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from synthpipe.errors import DataError
+from validators.image_features import (
+    ExtractorConfig,
+    ExtractorInfo,
+    load_or_train_extractor,
+    train_classifier,
+)
+from validators.report import Category, CheckResult, Comparison
+
+if TYPE_CHECKING:
+    from generators.images.data import ImageData
+
+PRDC_K = 5  # neighbours defining each sample's ball (Naeem et al. 2020 use k = 5)
+KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000  # the usual KID settings (smaller sets use their size)
+FD_EPS = 1e-6  # added to both covariances' diagonals when sqrtm of their product fails
+MEMORISATION_PERCENTILE = 1.0  # of the holdout's nearest-training-image distances
+CLOSEST_PAIRS = 8  # nearest (synthetic, training) pairs kept for the report
+PAIRS_PER_BLOCK = 4_000_000  # distance-matrix entries computed at once (bounds memory)
+COMPARE = {"<=": operator.le, ">=": operator.ge, "==": operator.eq}
+
+
+class ImageQualityThresholds(BaseModel):
+    """Gates of the image quality checks (see the module docstring for the checks).
+
+    | field                 | default | meaning |
+    |-----------------------|---------|---------|
+    | `fd_floor_ratio_max`  | 2.0     | FD(synthetic, train) <= this x FD(real holdout, train) |
+    | `precision_ratio_min` | 0.7     | precision >= this x the real holdout's precision |
+    | `recall_ratio_min`    | 0.7     | recall >= this x the real holdout's recall |
+    | `cas_ratio_min`       | 0.8     | CAS accuracy >= this x the real-trained classifier's |
+    | `cas_class_ratio_min` | 0.5     | per class, CAS accuracy >= this x the real-trained one's |
+    | `memorised_share_max` | 0.05    | share nearer a training image than 99% of holdout images |
+    | `exact_copies_max`    | 0       | synthetic images identical to a training image |
+    | `max_images`          | 2,000   | seeded subsample cap per image set |
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fd_floor_ratio_max: float = Field(2.0, gt=0)
+    precision_ratio_min: float = Field(0.7, ge=0)
+    recall_ratio_min: float = Field(0.7, ge=0)
+    cas_ratio_min: float = Field(0.8, ge=0)
+    cas_class_ratio_min: float = Field(0.5, ge=0)
+    memorised_share_max: float = Field(0.05, ge=0, le=1)
+    exact_copies_max: int = Field(0, ge=0)
+    max_images: int = Field(2_000, gt=PRDC_K)
+
+
+# ---- results -------------------------------------------------------------------------------------
+class _Result(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class FrechetResult(_Result):
+    """Fréchet distance between two Gaussians fitted to feature sets (float64)."""
+
+    distance: float
+    eps: float = Field(description="Diagonal offset sqrtm needed (0: none).")
+    n_real: int
+    n_other: int
+    dim: int
+
+
+class KIDResult(_Result):
+    """Unbiased MMD² with the cubic polynomial kernel, over random subsets of both sets."""
+
+    mean: float
+    std: float
+    subsets: int
+    subset_size: int
+
+
+class PRDCResult(_Result):
+    """k-NN precision, recall, density and coverage (Naeem et al. 2020)."""
+
+    precision: float
+    recall: float
+    density: float
+    coverage: float
+    k: int
+    n_real: int
+    n_other: int
+
+
+class FeatureComparison(_Result):
+    """One image set (synthetic, real holdout or noise) against the real training features."""
+
+    fd: FrechetResult
+    kid: KIDResult
+    prdc: PRDCResult
+
+
+class ClassAccuracy(_Result):
+    """Holdout accuracy on one class of the real-trained and the synthetic-trained classifier."""
+
+    real: float
+    synthetic: float
+    ratio: float | None = Field(description="synthetic / real; None when real is 0.")
+    holdout_images: int
+    synthetic_images: int = Field(description="Synthetic training images with this label.")
+
+
+class CASResult(_Result):
+    """Classification accuracy score: trained on synthetic, tested on the real holdout."""
+
+    real_accuracy: float
+    synthetic_accuracy: float
+    ratio: float | None = Field(description="synthetic / real accuracy; None when real is 0.")
+    min_class_ratio: float | None
+    worst_class: str | None
+    per_class: dict[str, ClassAccuracy]
+    synthetic_images: int
+    holdout_images: int
+
+
+class NeighbourPair(_Result):
+    synthetic_index: int
+    train_index: int
+    distance: float
+
+
+class MemorisationResult(_Result):
+    """Nearest training image of each synthetic image, against the holdout's distances."""
+
+    space: Literal["pixel", "feature"]
+    threshold: float = Field(description="The holdout's 1st-percentile nearest distance.")
+    memorised_share: float = Field(description="Synthetic share nearer than `threshold`.")
+    holdout_share: float = Field(description="The same share of holdout images (reference).")
+    synthetic_median: float
+    holdout_median: float
+    closest: list[NeighbourPair] = Field(description="The nearest pairs, nearest first.")
+    synthetic_images: int
+    holdout_images: int
+    train_images: int
+
+
+class ExactCopyResult(_Result):
+    """Images whose uint8 pixels hash equal to a training image's (every image, no subsample)."""
+
+    copies: int
+    rate: float
+    examples: list[int] = Field(description="Indices of the first copied synthetic images.")
+    holdout_copies: int = Field(description="Real holdout images equal to a training image.")
+    synthetic_images: int
+    holdout_images: int
+    train_images: int
+
+
+class ImageQualityResult(_Result):
+    """Everything `measure_image_quality` measured, with the sizes and seed it used."""
+
+    extractor: ExtractorInfo
+    extractor_accuracy: float = Field(description="The CNN's accuracy on the real holdout.")
+    synthetic: FeatureComparison
+    floor: FeatureComparison = Field(description="Real holdout vs real train at the same N.")
+    noise: FeatureComparison = Field(description="Uniform-noise images at the same N.")
+    cas: CASResult | None
+    memorisation_pixel: MemorisationResult
+    memorisation_feature: MemorisationResult
+    exact_copies: ExactCopyResult
+    matched_images: int
+    train_images_used: int
+    holdout_images_used: int
+    synthetic_images_used: int
+    synthetic_images_total: int
+    max_images: int
+    seed: int
+
+
+# ---- metrics on feature arrays -------------------------------------------------------------------
+def frechet_distance(real: np.ndarray, other: np.ndarray, eps: float = FD_EPS) -> FrechetResult:
+    """Fréchet distance between Gaussians fitted to `real` `(N, D)` and `other` `(M, D)`.
+
+    ||mu1 - mu2||² + tr(S1 + S2 - 2 sqrt(S1 S2)) in float64 with scipy's `sqrtm`. When that root
+    fails (scipy finds the product singular, e.g. a feature constant in both sets, or the root is
+    not finite or clearly complex), `eps` is added to both diagonals as in the reference FID code,
+    and the result records it; a negligible imaginary part (rounding) is dropped.
+    """
+    from scipy.linalg import sqrtm
+
+    a, b = _feature_pair(real, other, minimum=2)
+    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)  # (D,)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)  # (D, D)
+    used = 0.0
+    covmean = _real_sqrtm(cov_a @ cov_b)
+    if covmean is None:
+        used = eps
+        offset = np.eye(a.shape[1]) * eps
+        covmean = np.real(sqrtm((cov_a + offset) @ (cov_b + offset)))
+    distance = np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b)
+    distance -= 2 * np.trace(covmean)
+    # Rounding can leave a tiny negative distance between near-identical sets.
+    return FrechetResult(
+        distance=max(float(distance), 0.0), eps=used, n_real=len(a), n_other=len(b), dim=a.shape[1]
+    )
+
+
+def kernel_distance(
+    real: np.ndarray,
+    other: np.ndarray,
+    *,
+    subsets: int = KID_SUBSETS,
+    subset_size: int = KID_SUBSET_SIZE,
+    seed: int = 0,
+) -> KIDResult:
+    """KID: unbiased MMD² between `real` `(N, D)` and `other` `(M, D)` with the kernel
+    k(x, y) = (x·y / D + 1)³, averaged over `subsets` random subsets of min(subset_size, N, M)
+    images from each set. About 0 (possibly negative) for sets from one distribution."""
+    a, b = _feature_pair(real, other, minimum=2)
+    m = min(subset_size, len(a), len(b))
+    rng = np.random.default_rng(seed)
+    values = np.empty(subsets)
+    for i in range(subsets):
+        x = a[rng.choice(len(a), m, replace=False)]  # (m, D)
+        y = b[rng.choice(len(b), m, replace=False)]  # (m, D)
+        within = (
+            _kernel_sum(x, x, exclude_diagonal=True) + _kernel_sum(y, y, exclude_diagonal=True)
+        ) / (m * (m - 1))
+        values[i] = within - 2 * _kernel_sum(x, y) / (m * m)
+    return KIDResult(
+        mean=float(values.mean()), std=float(values.std()), subsets=subsets, subset_size=m
+    )
+
+
+def prdc(real: np.ndarray, other: np.ndarray, *, k: int = PRDC_K) -> PRDCResult:
+    """Precision, recall, density and coverage of `other` `(M, D)` against `real` `(N, D)`.
+
+    Each sample's ball reaches its k-th nearest neighbour in its own set. Precision: share of
+    `other` inside some real ball; recall: share of `real` inside some `other` ball; density: mean
+    count of real balls holding an `other` sample, over k; coverage: share of real balls holding
+    one. Distances are computed in blocks, so memory stays bounded for large sets.
+    """
+    a, b = _feature_pair(real, other, minimum=k + 1)
+    real_radii, other_radii = _kth_nearest(a, a, k), _kth_nearest(b, b, k)  # (N,), (M,)
+    inside_real = np.zeros(len(b), dtype=bool)
+    balls_held = np.zeros(len(b))
+    real_covered = np.zeros(len(a), dtype=bool)
+    nearest_other = np.full(len(a), np.inf)
+    for rows, block in _distance_blocks(b, a):  # (m, N): other rows against every real sample
+        within_real = block < real_radii[None, :]
+        inside_real[rows] = within_real.any(axis=1)
+        balls_held[rows] = within_real.sum(axis=1)
+        real_covered |= (block < other_radii[rows, None]).any(axis=0)
+        nearest_other = np.minimum(nearest_other, block.min(axis=0))
+    return PRDCResult(
+        precision=float(inside_real.mean()),
+        recall=float(real_covered.mean()),
+        density=float(balls_held.mean() / k),
+        coverage=float((nearest_other < real_radii).mean()),
+        k=k,
+        n_real=len(a),
+        n_other=len(b),
+    )
+
+
+def memorisation(
+    synthetic: np.ndarray,
+    holdout: np.ndarray,
+    train: np.ndarray,
+    *,
+    space: Literal["pixel", "feature"],
+    synthetic_ids: np.ndarray | None = None,
+    train_ids: np.ndarray | None = None,
+) -> MemorisationResult:
+    """How many synthetic vectors `(S, D)` sit nearer a training vector `(T, D)` than almost any
+    real holdout vector `(H, D)` does.
+
+    The threshold is the holdout's 1st-percentile distance to its nearest training vector, so
+    about 1% of holdout images fall below it by construction; a generator that copies training
+    images puts far more below it. `*_ids` name the rows in `closest` (default: positions).
+    """
+    to_train, nearest = _nearest(synthetic, train)  # (S,), (S,)
+    holdout_to_train, _ = _nearest(holdout, train)  # (H,)
+    threshold = float(np.percentile(holdout_to_train, MEMORISATION_PERCENTILE))
+    synthetic_ids = np.arange(len(synthetic)) if synthetic_ids is None else synthetic_ids
+    train_ids = np.arange(len(train)) if train_ids is None else train_ids
+    order = np.argsort(to_train, kind="stable")[:CLOSEST_PAIRS]
+    return MemorisationResult(
+        space=space,
+        threshold=threshold,
+        memorised_share=float((to_train < threshold).mean()),
+        holdout_share=float((holdout_to_train < threshold).mean()),
+        synthetic_median=float(np.median(to_train)),
+        holdout_median=float(np.median(holdout_to_train)),
+        closest=[
+            NeighbourPair(
+                synthetic_index=int(synthetic_ids[i]),
+                train_index=int(train_ids[nearest[i]]),
+                distance=float(to_train[i]),
+            )
+            for i in order
+        ],
+        synthetic_images=len(synthetic),
+        holdout_images=len(holdout),
+        train_images=len(train),
+    )
+
+
+def exact_copies(synthetic: np.ndarray, holdout: np.ndarray, train: np.ndarray) -> ExactCopyResult:
+    """Synthetic (and, as a reference, holdout) uint8 images `(N, H, W, C)` whose sha256 equals
+    a training image's."""
+    train_hashes = set(_pixel_hashes(train))
+    copied = [i for i, h in enumerate(_pixel_hashes(synthetic)) if h in train_hashes]
+    return ExactCopyResult(
+        copies=len(copied),
+        rate=len(copied) / len(synthetic),
+        examples=copied[:CLOSEST_PAIRS],
+        holdout_copies=sum(h in train_hashes for h in _pixel_hashes(holdout)),
+        synthetic_images=len(synthetic),
+        holdout_images=len(holdout),
+        train_images=len(train),
+    )
+
+
+def classification_accuracy_score(
+    holdout_labels: np.ndarray,
+    real_predictions: np.ndarray,
+    synthetic_predictions: np.ndarray,
+    synthetic_train_labels: np.ndarray,
+    label_names: Sequence[str],
+) -> CASResult:
+    """CAS from the holdout predictions `(H,)` of a real-trained and a synthetic-trained
+    classifier, overall and per class (a class the generator dropped scores about 0)."""
+    real_hits = real_predictions == holdout_labels  # (H,)
+    synthetic_hits = synthetic_predictions == holdout_labels  # (H,)
+    per_class: dict[str, ClassAccuracy] = {}
+    for index, name in enumerate(label_names):
+        members = holdout_labels == index
+        if not members.any():
+            continue
+        real, synthetic = float(real_hits[members].mean()), float(synthetic_hits[members].mean())
+        per_class[name] = ClassAccuracy(
+            real=real,
+            synthetic=synthetic,
+            ratio=synthetic / real if real > 0 else None,
+            holdout_images=int(members.sum()),
+            synthetic_images=int((synthetic_train_labels == index).sum()),
+        )
+    ratios = {name: c.ratio for name, c in per_class.items() if c.ratio is not None}
+    worst = min(ratios, key=ratios.__getitem__) if ratios else None
+    real_accuracy, synthetic_accuracy = float(real_hits.mean()), float(synthetic_hits.mean())
+    return CASResult(
+        real_accuracy=real_accuracy,
+        synthetic_accuracy=synthetic_accuracy,
+        ratio=synthetic_accuracy / real_accuracy if real_accuracy > 0 else None,
+        min_class_ratio=None if worst is None else ratios[worst],
+        worst_class=worst,
+        per_class=per_class,
+        synthetic_images=len(synthetic_train_labels),
+        holdout_images=len(holdout_labels),
+    )
+
+
+# ---- the whole measurement and its gates ---------------------------------------------------------
+P, R = ParamSpec("P"), TypeVar("R")
+
+
+def _one_blas_thread(function: Callable[P, R]) -> Callable[P, R]:
+    """Run `function` with one BLAS thread. Its matmuls are small (KID subsets, distance blocks):
+    on 2 busy shared cores two BLAS threads waiting on each other made them ~10x slower, while an
+    idle machine loses little; one thread also keeps results independent of the core count."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from threadpoolctl import threadpool_limits  # installed with scikit-learn
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+@_one_blas_thread
+def measure_image_quality(
+    real_train: ImageData,
+    real_holdout: ImageData,
+    synthetic_images: np.ndarray,
+    synthetic_labels: Sequence[str] | None,
+    *,
+    cache_dir: str | Path,
+    seed: int = 0,
+    max_images: int = 2_000,
+    extractor_config: ExtractorConfig | None = None,
+) -> ImageQualityResult:
+    """Every image quality measure of uint8 `synthetic_images` `(N, H, W, C)` (labels: names from
+    `real_train.label_names`, or None when unlabelled) against the real split.
+
+    The extractor is loaded from, or trained into, `cache_dir`; `seed` draws the subsamples, the
+    noise images and the KID subsets (the classifiers use `extractor_config.seed`).
+    """
+    label_index = _check_inputs(real_train, real_holdout, synthetic_images, synthetic_labels)
+    # Streams >= 1: numpy pads a seed's entropy with zeros, so [seed, 0] would repeat seed itself.
+    train_ids = _subsample(len(real_train), max_images, [seed, 1])
+    holdout_ids = _subsample(len(real_holdout), max_images, [seed, 2])
+    synthetic_ids = _subsample(len(synthetic_images), max_images, [seed, 3])
+    matched = min(len(holdout_ids), len(synthetic_ids))
+    if matched <= PRDC_K:
+        raise DataError(
+            f"Image quality needs more than {PRDC_K} real holdout and synthetic images each; got "
+            f"{len(real_holdout)} holdout and {len(synthetic_images)} synthetic images "
+            f"(max_images={max_images})."
+        )
+    extractor, info = load_or_train_extractor(
+        real_train, cache_dir=cache_dir, config=extractor_config
+    )
+    train_u8, holdout_u8 = to_uint8(real_train.images), to_uint8(real_holdout.images)
+    shape = synthetic_images.shape[1:]  # (H, W, C)
+    noise = np.random.default_rng([seed, 4]).integers(0, 256, (matched, *shape), dtype=np.uint8)
+    train, holdout = train_u8[train_ids], holdout_u8[holdout_ids]  # (n, H, W, C) each
+    synthetic = synthetic_images[synthetic_ids]
+
+    features = {  # (n, D) each
+        "train": extractor.features(_to_float(train)),
+        "holdout": extractor.features(_to_float(holdout)),
+        "synthetic": extractor.features(_to_float(synthetic)),
+        "noise": extractor.features(_to_float(noise)),
+    }
+    reference = features["train"]
+
+    def against_train(name: str) -> FeatureComparison:
+        other = features[name][:matched]  # the ids are a random order, so a prefix is random
+        return FeatureComparison(
+            fd=frechet_distance(reference, other),
+            kid=kernel_distance(reference, other, seed=seed),
+            prdc=prdc(reference, other),
+        )
+
+    holdout_labels = real_holdout.labels[holdout_ids]
+    real_predictions = extractor.predict(_to_float(holdout))
+    cas = None
+    if label_index is not None:
+        synthetic_train_labels = label_index[synthetic_ids]
+        classifier = train_classifier(
+            _to_float(synthetic), synthetic_train_labels, real_train.num_classes, info.config
+        )
+        cas = classification_accuracy_score(
+            holdout_labels,
+            real_predictions,
+            classifier.predict(_to_float(holdout)),
+            synthetic_train_labels,
+            real_train.label_names,
+        )
+    ids = {"synthetic_ids": synthetic_ids, "train_ids": train_ids}
+    return ImageQualityResult(
+        extractor=info,
+        extractor_accuracy=float((real_predictions == holdout_labels).mean()),
+        synthetic=against_train("synthetic"),
+        floor=against_train("holdout"),
+        noise=against_train("noise"),
+        cas=cas,
+        memorisation_pixel=memorisation(
+            _pixel_vectors(synthetic),
+            _pixel_vectors(holdout),
+            _pixel_vectors(train),
+            space="pixel",
+            **ids,
+        ),
+        memorisation_feature=memorisation(
+            features["synthetic"], features["holdout"], reference, space="feature", **ids
+        ),
+        exact_copies=exact_copies(synthetic_images, holdout_u8, train_u8),
+        matched_images=matched,
+        train_images_used=len(train_ids),
+        holdout_images_used=len(holdout_ids),
+        synthetic_images_used=len(synthetic_ids),
+        synthetic_images_total=len(synthetic_images),
+        max_images=max_images,
+        seed=seed,
+    )
+
+
+def image_quality_gates(
+    result: ImageQualityResult, thresholds: ImageQualityThresholds
+) -> list[CheckResult]:
+    """The checks of the module docstring's table from a measured `result`."""
+    t, syn, floor, noise = thresholds, result.synthetic, result.floor, result.noise
+    n = f"N={result.matched_images} vs {result.train_images_used} training images"
+    extractor = result.extractor
+    about_extractor = {"extractor": extractor.name, "layer": extractor.layer}
+    about_extractor |= {"dim": extractor.dim, "sha256": extractor.sha256}
+    checks = [
+        _check(
+            "image.extractor",
+            "diagnostic",
+            result.extractor_accuracy,
+            f"{extractor.name} ({extractor.layer}, D={extractor.dim}) holdout accuracy "
+            f"{result.extractor_accuracy:.3f}, trained on {extractor.train_images} real images",
+            extractor.model_dump(mode="json"),
+        ),
+        _check(
+            "image.fd_cnn",
+            "fidelity",
+            syn.fd.distance,
+            f"Fréchet distance on Synthpipe CNN features {syn.fd.distance:.4g}; real-vs-real "
+            f"floor {floor.fd.distance:.4g}, noise {noise.fd.distance:.4g} ({n})",
+            {
+                "synthetic": syn.fd.model_dump(),
+                "floor": floor.fd.model_dump(),
+                "noise": noise.fd.model_dump(),
+                "ratio_to_floor": _ratio(syn.fd.distance, floor.fd.distance),
+                **about_extractor,
+            },
+            limit=t.fd_floor_ratio_max * floor.fd.distance,
+            comparison="<=",
+        ),
+        _check(
+            "image.kid_cnn",
+            "fidelity",
+            syn.kid.mean,
+            f"KID on Synthpipe CNN features {syn.kid.mean:.4g} ± {syn.kid.std:.2g}; real-vs-real "
+            f"{floor.kid.mean:.4g} ± {floor.kid.std:.2g}, noise {noise.kid.mean:.4g} ({n})",
+            {
+                "synthetic": syn.kid.model_dump(),
+                "floor": floor.kid.model_dump(),
+                "noise": noise.kid.model_dump(),
+                **about_extractor,
+            },
+        ),
+    ]
+    ratio_min = {"precision": t.precision_ratio_min, "recall": t.recall_ratio_min}
+    for metric in ("precision", "recall", "density", "coverage"):
+        value, real, baseline = (getattr(c.prdc, metric) for c in (syn, floor, noise))
+        checks.append(
+            _check(
+                f"image.{metric}",
+                "fidelity",
+                value,
+                f"{metric} {value:.3f}; real holdout {real:.3f}, noise {baseline:.3f} "
+                f"(k={syn.prdc.k}, {n})",
+                {"synthetic": value, "real": real, "noise": baseline, "k": syn.prdc.k},
+                limit=ratio_min[metric] * real if metric in ratio_min else None,
+                comparison=">=",
+            )
+        )
+    if result.cas is not None:
+        checks += _cas_checks(result.cas, t)
+    for found in (result.memorisation_pixel, result.memorisation_feature):
+        checks.append(
+            _check(
+                f"image.memorised_{found.space}",
+                "privacy",
+                found.memorised_share,
+                f"{found.memorised_share:.1%} of {found.synthetic_images} synthetic images lie "
+                f"nearer a training image ({found.space} space) than {found.threshold:.4g}, the "
+                f"holdout's 1st-percentile distance (holdout: {found.holdout_share:.1%})",
+                found.model_dump(),
+                limit=t.memorised_share_max,
+                comparison="<=",
+            )
+        )
+    copies = result.exact_copies
+    checks.append(
+        _check(
+            "image.exact_copies",
+            "privacy",
+            copies.copies,
+            f"{copies.copies} of {copies.synthetic_images} synthetic images ({copies.rate:.1%}) "
+            f"equal a training image pixel for pixel (real holdout: {copies.holdout_copies})",
+            copies.model_dump(),
+            limit=t.exact_copies_max,
+            comparison="<=",
+        )
+    )
+    return checks
+
+
+def image_quality_checks(
+    real_train: ImageData,
+    real_holdout: ImageData,
+    synthetic_images: np.ndarray,
+    synthetic_labels: Sequence[str] | None,
+    thresholds: ImageQualityThresholds | None = None,
+    *,
+    cache_dir: str | Path,
+    seed: int = 0,
+    extractor_config: ExtractorConfig | None = None,
+) -> list[CheckResult]:
+    """Measure (`measure_image_quality`) and gate (`image_quality_gates`) synthetic images."""
+    thresholds = thresholds or ImageQualityThresholds()
+    result = measure_image_quality(
+        real_train,
+        real_holdout,
+        synthetic_images,
+        synthetic_labels,
+        cache_dir=cache_dir,
+        seed=seed,
+        max_images=thresholds.max_images,
+        extractor_config=extractor_config,
+    )
+    return image_quality_gates(result, thresholds)
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """float images `(N, C, H, W)` in [0, 1] -> uint8 `(N, H, W, C)`, rounded as generators
+    quantise their samples (so a copied training image is equal pixel for pixel)."""
+    return np.round(np.clip(images, 0, 1) * 255).astype(np.uint8).transpose(0, 2, 3, 1)
+
+
+# ---- helpers -------------------------------------------------------------------------------------
+def _cas_checks(cas: CASResult, t: ImageQualityThresholds) -> list[CheckResult]:
+    return [
+        _check(
+            "image.cas",
+            "utility",
+            cas.ratio,
+            f"a CNN trained on {cas.synthetic_images} synthetic images scores "
+            f"{cas.synthetic_accuracy:.3f} on {cas.holdout_images} real holdout images; trained "
+            f"on real images {cas.real_accuracy:.3f}",
+            cas.model_dump(exclude={"per_class"}),
+            limit=t.cas_ratio_min,
+            comparison=">=",
+        ),
+        _check(
+            "image.cas_per_class",
+            "utility",
+            cas.min_class_ratio,
+            f"lowest per-class CAS ratio: class {cas.worst_class!r} "
+            f"({_fmt_ratio(cas.min_class_ratio)})",
+            {"per_class": cas.model_dump()["per_class"], "worst_class": cas.worst_class},
+            limit=t.cas_class_ratio_min,
+            comparison=">=",
+        ),
+    ]
+
+
+def _check(
+    name: str,
+    category: Category,
+    value: float | None,
+    detail: str,
+    data: dict,
+    *,
+    limit: float | None = None,
+    comparison: Comparison = ">=",
+) -> CheckResult:
+    """A gate `value <comparison> limit` when `limit` is given, else an advisory measurement
+    (never fails); a gate without a value (e.g. no CAS ratio) fails."""
+    gate = limit is not None
+    return CheckResult(
+        name=name,
+        category=category,
+        value=value,
+        threshold=limit,
+        comparison=comparison if gate else None,
+        passed=not gate or (value is not None and COMPARE[comparison](value, limit)),
+        detail=detail,
+        data=data,
+        gate=gate,
+    )
+
+
+def _check_inputs(
+    train: ImageData,
+    holdout: ImageData,
+    synthetic: np.ndarray,
+    labels: Sequence[str] | None,
+) -> np.ndarray | None:
+    """Every problem with the inputs in one DataError; the synthetic label indices `(N,)`."""
+    problems = []
+    if holdout.label_names != train.label_names:
+        problems.append(
+            f"real_holdout.label_names {holdout.label_names} differ from real_train's "
+            f"{train.label_names}; split both from one ImageData (split_holdout)"
+        )
+    if holdout.images.shape[1:] != train.images.shape[1:]:
+        problems.append(
+            f"real_holdout images are {holdout.images.shape[1:]}, real_train's "
+            f"{train.images.shape[1:]} (C, H, W)"
+        )
+    expected = (train.size, train.size, train.channels)
+    if not isinstance(synthetic, np.ndarray) or synthetic.dtype != np.uint8:
+        problems.append(
+            f"synthetic_images must be a uint8 numpy array (N, H, W, C); got "
+            f"{getattr(synthetic, 'dtype', type(synthetic).__name__)}"
+        )
+    elif synthetic.ndim != 4 or synthetic.shape[1:] != expected:
+        problems.append(
+            f"synthetic_images have shape {synthetic.shape}; the real images need (N, "
+            f"{', '.join(map(str, expected))})"
+        )
+    index = None
+    if labels is not None:
+        lookup = {name: i for i, name in enumerate(train.label_names)}
+        unknown = sorted({str(label) for label in labels} - set(lookup))
+        if unknown:
+            problems.append(
+                f"synthetic_labels {unknown[:10]} are not real label names {train.label_names}"
+            )
+        elif len(labels) != len(synthetic):
+            problems.append(f"{len(labels)} synthetic_labels for {len(synthetic)} images")
+        else:
+            index = np.asarray([lookup[str(label)] for label in labels], dtype=np.int64)
+    if problems:
+        raise DataError("Cannot measure image quality: " + "; ".join(problems) + ".")
+    return index
+
+
+def _real_sqrtm(product: np.ndarray) -> np.ndarray | None:
+    """The real square root of `product`, or None when scipy finds it singular or the root is not
+    finite or has a non-negligible imaginary diagonal."""
+    from scipy.linalg import LinAlgWarning, sqrtm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LinAlgWarning)  # how scipy reports a singular product
+        try:
+            root = sqrtm(product)
+        except LinAlgWarning:
+            return None
+    if not np.isfinite(root).all():
+        return None
+    if np.iscomplexobj(root):
+        if not np.allclose(np.diagonal(root).imag, 0, atol=1e-3):
+            return None
+        root = root.real
+    return root
+
+
+def _kernel_sum(x: np.ndarray, y: np.ndarray, exclude_diagonal: bool = False) -> float:
+    """Sum of k(x_i, y_j) = (x_i·y_j / D + 1)³ over all pairs (minus i == j for x against x)."""
+    kernel = x @ y.T / x.shape[1] + 1  # (m, m)
+    kernel = kernel * kernel * kernel  # numpy's ** 3 is a slow generic power
+    return float(kernel.sum() - (np.trace(kernel) if exclude_diagonal else 0.0))
+
+
+def _feature_pair(a: np.ndarray, b: np.ndarray, minimum: int) -> tuple[np.ndarray, np.ndarray]:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise DataError(f"Feature sets must be (N, D) with one D; got {a.shape} and {b.shape}.")
+    if min(len(a), len(b)) < minimum:
+        raise DataError(
+            f"This measure needs at least {minimum} samples per set; got {len(a)} and {len(b)}."
+        )
+    return a, b
+
+
+def _distance_blocks(
+    query: np.ndarray, reference: np.ndarray
+) -> Iterator[tuple[slice, np.ndarray]]:
+    """Euclidean distances `(q, R)` from blocks of consecutive `query` rows to all `reference`."""
+    reference_sq = np.einsum("ij,ij->i", reference, reference)  # (R,)
+    rows = max(1, PAIRS_PER_BLOCK // len(reference))
+    for start in range(0, len(query), rows):
+        block = query[start : start + rows]  # (q, D)
+        squared = (
+            np.einsum("ij,ij->i", block, block)[:, None] + reference_sq - 2 * block @ reference.T
+        )
+        yield slice(start, start + len(block)), np.sqrt(np.maximum(squared, 0))  # (q, R)
+
+
+def _kth_nearest(query: np.ndarray, reference: np.ndarray, k: int) -> np.ndarray:
+    """Distance `(Q,)` to the k-th nearest reference row, counting from 0 (a set against itself:
+    index 0 is the row itself, so k is its k-th true neighbour)."""
+    out = np.empty(len(query))
+    for rows, block in _distance_blocks(query, reference):
+        out[rows] = np.partition(block, k, axis=1)[:, k]
+    return out
+
+
+def _nearest(query: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distance `(Q,)` to and index `(Q,)` of the nearest reference row."""
+    distance, index = np.empty(len(query)), np.empty(len(query), dtype=np.int64)
+    for rows, block in _distance_blocks(query, reference):
+        index[rows] = block.argmin(axis=1)
+        distance[rows] = block[np.arange(len(block)), index[rows]]
+    return distance, index
+
+
+def _subsample(total: int, cap: int, entropy: list[int]) -> np.ndarray:
+    """A seeded random order of min(total, cap) of `total` positions."""
+    return np.random.default_rng(entropy).permutation(total)[:cap]
+
+
+def _to_float(images: np.ndarray) -> np.ndarray:
+    """uint8 `(N, H, W, C)` -> float32 `(N, C, H, W)` in [0, 1], the extractor's input."""
+    return np.ascontiguousarray(images.transpose(0, 3, 1, 2), dtype=np.float32) / 255.0
+
+
+def _pixel_vectors(images: np.ndarray) -> np.ndarray:
+    """uint8 `(N, H, W, C)` -> float64 `(N, H*W*C)` in [0, 1], for pixel-space distances."""
+    return images.reshape(len(images), -1).astype(np.float64) / 255.0
+
+
+def _pixel_hashes(images: np.ndarray) -> list[str]:
+    return [hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest() for image in images]
+
+
+def _ratio(value: float, reference: float) -> float | None:
+    return value / reference if reference > 0 else None
+
+
+def _fmt_ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
