@@ -54,10 +54,10 @@ class ImageGeneratorConfig(GeneratorConfig):
     sample_batch_size: int = Field(256, ge=1, description="Images generated per forward pass.")
     verbose: bool = Field(True, description="Show a progress bar with the loss while fitting.")
 
-    # Fields a resumed run may change: they steer the run, not what is learned.
+    # Fields that steer a run, not what is learned (see GeneratorConfig). `steps` is not one:
+    # it shapes the model (a resumed run may raise it, see training.Checkpoints).
     RUN_FIELDS: ClassVar[frozenset[str]] = frozenset(
         {
-            "steps",
             "device",
             "mixed_precision",
             "checkpoint_every",

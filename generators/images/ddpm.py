@@ -16,13 +16,11 @@ with diffusers' `save_pretrained`, beside `generator.json`.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from generators.base import parse_config
 from generators.images.base import ImageGenerator, ImageGeneratorConfig
 from generators.images.data import ImageData
 from generators.registry import register
@@ -109,13 +107,7 @@ class DDPMGenerator(ImageGenerator):
     def with_sampler(self, sampler: Sampler, steps: int | None = None) -> DDPMGenerator:
         """A copy sampling with `sampler` for `steps` (None: its default), sharing the trained
         weights; the copy's config (and so its lineage) names the new sampler."""
-        twin = copy.copy(self)
-        twin.config = parse_config(
-            DDPMConfig,
-            self.name,
-            {**self.config.model_dump(), "sampler": sampler, "sampling_steps": steps},
-        )
-        return twin
+        return self.with_run_options(sampler=sampler, sampling_steps=steps)
 
     def sampling_info(self) -> dict[str, Any]:
         return {

@@ -108,7 +108,8 @@ def train(
             "generator": name,
             "seed": seed,
             "data": data.fingerprint(),
-            "config": config.model_dump(mode="json", exclude=set(config.RUN_FIELDS)),
+            # A resumed run may train for more steps; the rest of what shapes the model must match.
+            "config": {k: v for k, v in config.learned_params().items() if k != "steps"},
         }
         checkpoints = Checkpoints(Path(config.checkpoint_dir), identity)
     start = checkpoints.restore(state, rng, config.steps) if checkpoints else 0

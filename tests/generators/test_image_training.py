@@ -135,3 +135,25 @@ def test_fit_on_cuda_without_cuda_raises(digits):
     # Run / Assert
     with pytest.raises(ConfigError, match=re.escape("CUDA is not available on this machine")):
         tiny("vae", steps=1, device="cuda").fit(digits)
+
+
+@pytest.mark.parametrize("name", available_generators("image"))
+def test_learned_params_keep_steps_and_leave_out_run_fields(name):
+    # Setup: the fitted-model cache keys on learned_params, so steps must be in it.
+    config = tiny(name, steps=7, checkpoint_dir="/tmp/x", verbose=True).config
+
+    # Run
+    learned = config.learned_params()
+
+    # Assert
+    assert learned["steps"] == 7
+    assert not {"checkpoint_dir", "verbose", "device", "sample_batch_size"} & set(learned)
+
+
+def test_with_run_options_cannot_change_steps_after_fitting(digits):
+    # Setup
+    fitted = tiny("vae", steps=1).fit(digits)
+
+    # Run / Assert
+    with pytest.raises(ConfigError, match=re.escape("['steps'] cannot change after fitting 'vae'")):
+        fitted.with_run_options(steps=50)
