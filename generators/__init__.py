@@ -4,7 +4,7 @@ Importing this package registers every family without importing SDV or torch: th
 generator is first fitted or loaded.
 """
 
-from generators import images, sdv_tabular
+from generators import argn, images, sdv_tabular, tabddpm
 from generators.base import Generator, GeneratorConfig
 from generators.registry import (
     available_generators,
@@ -16,10 +16,12 @@ from generators.registry import (
 __all__ = [
     "Generator",
     "GeneratorConfig",
+    "argn",
     "available_generators",
     "create_generator",
     "get_generator_class",
     "images",
     "register",
     "sdv_tabular",
+    "tabddpm",
 ]

@@ -15,6 +15,23 @@ TINY_PARAMS: dict[str, dict] = {
     "ctgan": {"epochs": 2, "batch_size": 40, "verbose": False},
     "tvae": {"epochs": 2, "batch_size": 40, "verbose": False},
     "copulagan": {"epochs": 2, "batch_size": 40, "verbose": False},
+    "argn": {
+        "conditional_columns": ["target"],
+        "max_epochs": 2,
+        "width": 16,
+        "depth": 1,
+        "heads": 2,
+        "cpu_threads": 1,
+        "verbose": False,
+    },
+    "tabddpm": {
+        "conditional_columns": ["target"],
+        "max_epochs": 2,
+        "steps": 10,
+        "hidden": [32],
+        "cpu_threads": 1,
+        "verbose": False,
+    },
 }
 TABULAR = available_generators("tabular")
 

@@ -1,0 +1,203 @@
+"""The training loop of the native tabular generators: a seeded validation split, seeded batches,
+AdamW with the step size halved on plateaus, bf16 autocast on CUDA, a progress bar with the
+losses, and early stopping that keeps the weights of the best validation epoch.
+
+Reproducibility: the split and every epoch's batch order are seeded by (seed, stream, epoch); the
+loss function draws its noise from one generator seeded once for training and re-seeded
+identically for every validation pass, so validation losses are comparable across epochs.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from generators.neural_tabular import NeuralTabularConfig
+from generators.seeding import derive_seed
+
+# derive_seed keys of this loop's random streams.
+SPLIT_STREAM, ORDER_STREAM, NOISE_STREAM, VALIDATION_STREAM = 10, 11, 12, 13
+MIN_IMPROVEMENT = 1e-4  # relative: smaller validation gains count as no improvement
+CPU_BATCH, CUDA_BATCH = 512, 4096  # upper bounds of the automatic batch size
+EVAL_BATCH = 8192
+MIN_EVAL_ROWS = 2048
+MIN_EPOCH_STEPS = 16
+
+Batch = dict[str, torch.Tensor]
+LossFn = Callable[[Batch, torch.Generator], dict[str, torch.Tensor]]
+
+
+def autocast(device: str, mixed_precision: str) -> AbstractContextManager:
+    """bf16 autocast on CUDA when asked for; a no-op on CPU, where it would change results."""
+    if mixed_precision == "bf16" and device.startswith("cuda"):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def auto_batch_size(rows: int, device: str, batches_per_pass: int) -> int:
+    """A power of two near rows / batches_per_pass, at least 32, capped per device (a GPU takes
+    far more rows per step)."""
+    cap = CUDA_BATCH if device.startswith("cuda") else CPU_BATCH
+    target = 2 ** round(math.log2(max(rows / batches_per_pass, 1)))
+    return int(min(rows, cap, max(32, target)))
+
+
+def split_rows(rows: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded train / validation row indices; no validation rows when fewer than one would be
+    held out or fewer than two would be left to train on."""
+    order = np.random.default_rng(derive_seed(seed, SPLIT_STREAM)).permutation(rows)
+    held_out = round(rows * fraction)
+    if held_out < 1 or rows - held_out < 2:
+        return order, order[:0]
+    return order[held_out:], order[:held_out]
+
+
+def train_with_early_stopping(
+    *,
+    name: str,
+    model: nn.Module,
+    loss_fn: LossFn,
+    data: Batch,
+    config: NeuralTabularConfig,
+    seed: int,
+    device: str,
+    batches_per_pass: int,
+) -> dict[str, Any]:
+    """Train `model` on `data` (tensors with one row per training row, on CPU) with `loss_fn`,
+    which returns a dict of scalar losses whose `"loss"` is optimised; returns a JSON-able summary.
+
+    `batches_per_pass` sets the automatic batch size (when `config.batch_size` is None): noisy
+    objectives such as diffusion losses want fewer, larger batches.
+    """
+    rows = next(iter(data.values())).shape[0]
+    train_index, val_index = split_rows(rows, config.validation_fraction, seed)
+    train = {k: v[torch.from_numpy(train_index)].to(device) for k, v in data.items()}
+    val = {k: v[torch.from_numpy(val_index)].to(device) for k, v in data.items()}
+    batch_size = min(
+        config.batch_size or auto_batch_size(len(train_index), device, batches_per_pass),
+        len(train_index),
+    )
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    # Halving the step size when the monitored loss stalls settles the weights: with a constant
+    # rate the last batches' noise shows in the learned marginals.
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, factor=0.5, patience=max(config.patience // 4, 1)
+    )
+    noise = torch.Generator(device).manual_seed(derive_seed(seed, NOISE_STREAM))
+    best_loss, best_epoch, best_state = math.inf, 0, None
+    history: list[dict[str, float]] = []
+    with tqdm(
+        range(1, config.max_epochs + 1), desc=f"{name} fit", disable=not config.verbose
+    ) as bar:
+        for epoch in bar:
+            losses = _train_epoch(
+                model, loss_fn, train, optimizer, batch_size, noise, config, device, seed, epoch
+            )
+            if len(val_index):
+                losses["val_loss"] = evaluate(model, loss_fn, val, config, device, seed)
+            history.append(losses)
+            bar.set_postfix({k: f"{v:.4f}" for k, v in losses.items()})
+            scheduler.step(losses.get("val_loss", losses["loss"]))
+            if not len(val_index):
+                continue
+            if best_state is None or losses["val_loss"] < best_loss - MIN_IMPROVEMENT * abs(
+                best_loss
+            ):
+                best_loss, best_epoch = losses["val_loss"], epoch
+                best_state = copy.deepcopy(model.state_dict())
+            elif epoch - best_epoch >= config.patience:
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return {
+        "epochs_run": len(history),
+        "best_epoch": best_epoch or len(history),
+        "stopped_early": len(history) < config.max_epochs,
+        "best_val_loss": None if best_state is None else round(best_loss, 6),
+        "last_losses": {k: round(v, 6) for k, v in history[-1].items()},
+        "train_rows": len(train_index),
+        "validation_rows": len(val_index),
+        "batch_size": batch_size,
+        "device": device,
+        "mixed_precision": config.mixed_precision if device.startswith("cuda") else "no",
+    }
+
+
+def _train_epoch(
+    model: nn.Module,
+    loss_fn: LossFn,
+    train: Batch,
+    optimizer: torch.optim.Optimizer,
+    batch_size: int,
+    noise: torch.Generator,
+    config: NeuralTabularConfig,
+    device: str,
+    seed: int,
+    epoch: int,
+) -> dict[str, float]:
+    model.train()
+    rows = next(iter(train.values())).shape[0]
+    # The last partial batch of a pass joins the previous one: no tiny, noisy step at its end.
+    per_pass = max(rows // batch_size, 1)
+    # A small table makes several passes per epoch, so that the validation check and patience
+    # see at least MIN_EPOCH_STEPS optimizer steps per epoch.
+    passes = math.ceil(MIN_EPOCH_STEPS / per_pass)
+    order_rng = torch.Generator().manual_seed(derive_seed(seed, ORDER_STREAM, epoch))
+    batches = []
+    for _ in range(passes):
+        order = torch.randperm(rows, generator=order_rng).to(device)
+        bounds = [*range(0, per_pass * batch_size, batch_size), rows]
+        batches += [order[a:b] for a, b in pairwise(bounds)]
+    # Summed on the device: reading a loss every step would wait for the GPU.
+    totals: dict[str, torch.Tensor] = {}
+    for index in batches:
+        with autocast(device, config.mixed_precision):
+            losses = loss_fn({k: v[index] for k, v in train.items()}, noise)
+        optimizer.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        for key, value in losses.items():
+            totals[key] = totals.get(key, 0.0) + value.detach().float()
+    return {key: float(value) / len(batches) for key, value in totals.items()}
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    loss_fn: LossFn,
+    data: Batch,
+    config: NeuralTabularConfig,
+    device: str,
+    seed: int,
+) -> float:
+    """Mean `"loss"` over `data`, with the same noise draws on every call.
+
+    Small validation sets are repeated up to MIN_EVAL_ROWS rows: a noisy loss (a diffusion
+    loss draws a timestep and noise per row) then averages over many draws per row, so early
+    stopping reacts to the model rather than to the draws.
+    """
+    model.eval()
+    noise = torch.Generator(device).manual_seed(derive_seed(seed, VALIDATION_STREAM))
+    repeats = math.ceil(MIN_EVAL_ROWS / next(iter(data.values())).shape[0])
+    data = {k: v.repeat_interleave(repeats, dim=0) for k, v in data.items()}
+    rows = next(iter(data.values())).shape[0]
+    total = 0.0
+    for start in range(0, rows, EVAL_BATCH):
+        batch = {k: v[start : start + EVAL_BATCH] for k, v in data.items()}
+        with autocast(device, config.mixed_precision):
+            loss = loss_fn(batch, noise)["loss"]
+        total += float(loss) * next(iter(batch.values())).shape[0]
+    return total / rows

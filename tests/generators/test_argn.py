@@ -1,0 +1,161 @@
+"""`argn` beyond the registry contract: early stopping, conditioning rules, saved files, errors,
+and mixed column types in samples."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from generators import Generator, create_generator
+from synthpipe.errors import ConfigError, DataError
+
+TINY = {"width": 16, "depth": 1, "heads": 2, "cpu_threads": 1, "verbose": False}
+
+
+@pytest.fixture(scope="module")
+def mixed() -> pd.DataFrame:
+    """Zero-inflated amounts, integers, missing values, dates and a rare category."""
+    rng = np.random.default_rng(0)
+    rows = 300
+    group = rng.choice(["a", "b"], rows)
+    amount = np.where((group == "a") & (rng.random(rows) < 0.8), 0.0, rng.exponential(20, rows))
+    when = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 700, rows), unit="D")
+    return pd.DataFrame(
+        {
+            "group": group,
+            "amount": np.round(amount, 2),
+            "visits": rng.poisson(3, rows),
+            "score": np.where(rng.random(rows) < 0.25, np.nan, np.round(rng.normal(size=rows), 3)),
+            "since": when,
+            "tier": np.where(np.arange(rows) < 2, "platinum", rng.choice(["x", "y"], rows)),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def fitted(mixed) -> Generator:
+    params = {**TINY, "conditional_columns": ["group", "tier"], "max_epochs": 8}
+    return create_generator("argn", params).fit(mixed, seed=0)
+
+
+def test_sample_keeps_dtypes_zeros_integers_and_missing_values(fitted, mixed):
+    # Run
+    frame = fitted.sample(400, seed=1)
+
+    # Assert
+    assert dict(frame.dtypes) == dict(mixed.dtypes)
+    assert (frame["amount"] == 0).mean() > 0.2
+    assert (frame["amount"] == frame["amount"].round(2)).all()
+    assert frame["score"].isna().any() and frame["score"].notna().any()
+    assert set(frame["tier"]) <= set(mixed["tier"])
+
+
+def test_sample_conditions_on_leading_columns_fix_them(fitted):
+    # Run
+    frame = fitted.sample(20, seed=0, conditions={"group": "a"})
+    both = fitted.sample(20, seed=0, conditions={"group": "b", "tier": "x"})
+
+    # Assert
+    assert (frame["group"] == "a").all()
+    assert (both["group"] == "b").all() and (both["tier"] == "x").all()
+
+
+def test_sample_conditions_on_a_later_column_raise_config_error_naming_the_fix(fitted):
+    # Run / Assert
+    with pytest.raises(ConfigError) as info:
+        fitted.sample(5, conditions={"visits": 3})
+    message = str(info.value)
+    assert "conditional_columns=['group', 'tier']" in message
+    assert "Refit with conditional_columns=['visits', 'group', 'tier']" in message
+
+
+def test_sample_conditions_skipping_the_first_conditional_column_raise_config_error(fitted):
+    # Run / Assert
+    with pytest.raises(ConfigError, match=re.escape("a leading part of conditional_columns")):
+        fitted.sample(5, conditions={"tier": "x"})
+
+
+def test_sample_condition_value_never_seen_raises_data_error(fitted):
+    # Run / Assert
+    with pytest.raises(DataError, match=re.escape("Column 'group' has values the model never")):
+        fitted.sample(5, conditions={"group": "zzz"})
+
+
+def test_fit_stops_early_and_keeps_the_best_epoch(mixed):
+    # Setup
+    params = {**TINY, "max_epochs": 200, "patience": 2, "learning_rate": 0.05}
+
+    # Run
+    summary = create_generator("argn", params).fit(mixed, seed=0).training_summary
+
+    # Assert
+    assert summary["stopped_early"] and summary["epochs_run"] < 200
+    assert summary["epochs_run"] - summary["best_epoch"] == 2
+    assert summary["validation_rows"] == 30
+
+
+def test_fit_without_validation_runs_every_epoch(mixed):
+    # Run
+    summary = (
+        create_generator("argn", {**TINY, "max_epochs": 3, "validation_fraction": 0})
+        .fit(mixed, seed=0)
+        .training_summary
+    )
+
+    # Assert
+    assert summary["epochs_run"] == 3 and not summary["stopped_early"]
+    assert summary["validation_rows"] == 0 and summary["best_val_loss"] is None
+
+
+def test_save_writes_safetensors_and_json_only(fitted, tmp_path):
+    # Run
+    fitted.save(tmp_path)
+
+    # Assert
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "generator.json",
+        "model.json",
+        "model.safetensors",
+    ]
+    state = json.loads((tmp_path / "model.json").read_text())
+    assert [c["column"] for c in state["encoding"]][:2] == ["group", "tier"]
+
+
+def test_fit_table_with_a_category_per_row_samples_from_the_rare_pool():
+    # Setup
+    frame = pd.DataFrame({"id": [f"id-{i}" for i in range(40)], "x": np.arange(40.0)})
+
+    # Run
+    sample = create_generator("argn", {**TINY, "max_epochs": 1}).fit(frame).sample(30)
+
+    # Assert
+    assert set(sample["id"]) <= set(frame["id"])
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (pd.DataFrame({"a": [1.0]}), "has 1 row(s)"),
+        (pd.DataFrame({"a": [1, 2, 3], "b": [np.nan] * 3}), "Column(s) ['b'] are entirely missing"),
+    ],
+)
+def test_fit_unusable_table_raises_data_error(frame, message):
+    # Run / Assert
+    with pytest.raises(DataError, match=re.escape(message)):
+        create_generator("argn", TINY).fit(frame)
+
+
+def test_fit_unknown_conditional_column_raises_config_error(mixed):
+    # Run / Assert
+    with pytest.raises(ConfigError, match=re.escape("conditional_columns names columns not in")):
+        create_generator("argn", {**TINY, "conditional_columns": ["colour"]}).fit(mixed)
+
+
+def test_config_width_not_divisible_by_heads_raises_config_error():
+    # Run / Assert
+    with pytest.raises(ConfigError, match=re.escape("width=30 must be a multiple of heads=4")):
+        create_generator("argn", {"width": 30, "heads": 4})
