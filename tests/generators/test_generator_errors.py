@@ -20,7 +20,7 @@ from synthpipe.errors import (
 
 def test_create_generator_unknown_name_lists_available():
     # Run / Assert
-    with pytest.raises(UnknownGeneratorError, match="Available generators: copulagan, ctgan"):
+    with pytest.raises(UnknownGeneratorError, match="Available generators: argn, copulagan, ctgan"):
         create_generator("stylegan")
 
 
