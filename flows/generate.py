@@ -28,6 +28,7 @@ from datastore.images import (
     write_imagefolder,
 )
 from datastore.model_cache import ModelCache
+from flows.resources import gpu_slot
 from generators import Generator, create_generator, get_generator_class
 from generators.images.data import balanced_labels
 from generators.seeding import derive_seed
@@ -105,7 +106,8 @@ def fit_generator(job: JobConfig, real: RealData, root: str) -> FittedModel:
         return FittedModel(key=key, path=str(cached), reused=True, fit_seconds=0.0)
     logger.info("Fitting %s on %d records", job.generator.name, len(real.train))
     started = time.perf_counter()
-    generator = create_generator(job.generator.name, params).fit(real.train, seed=job.seed)
+    with gpu_slot(job.resource):
+        generator = create_generator(job.generator.name, params).fit(real.train, seed=job.seed)
     seconds = time.perf_counter() - started
     path = cache.put(key, generator.save)
     return FittedModel(key=key, path=str(path), reused=False, fit_seconds=seconds)
@@ -133,7 +135,8 @@ def sample_shard(
     """Sample one shard and write it as its own part file (a retry overwrites, never adds)."""
     generator = load_generator(job, model)
     conditions = _conditions(job, generator, shard.rows)
-    frame = generator.sample(shard.rows, seed=shard.seed, conditions=conditions)
+    with gpu_slot(job.resource):
+        frame = generator.sample(shard.rows, seed=shard.seed, conditions=conditions)
     if generator.modality == "image":
         frame = image_records(frame, seed=shard.seed, first_index=shard.first_index)
     return staged.write_part(shard.index, frame, schema=schema)

@@ -6,11 +6,14 @@ Heavy libraries are imported inside each command so `synth --help` stays instant
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from synthpipe.errors import SynthpipeError
+
+if TYPE_CHECKING:
+    from synthpipe.jobs import JobConfig
 
 app = typer.Typer(
     help="Synthpipe: generate, validate and version synthetic datasets.",
@@ -143,6 +146,67 @@ def datasets_show(
     typer.echo(f"files: {len(manifest.files)}")
     typer.echo("")
     typer.echo((version.path / "validation.md").read_text())
+
+
+CronOption = Annotated[
+    str | None, typer.Option("--cron", help="Cron schedule in UTC, e.g. '0 3 * * *'.")
+]
+IntervalOption = Annotated[
+    str | None, typer.Option("--interval", help="Run every N seconds, or e.g. 15m, 6h, 1d.")
+]
+
+
+def _load_jobs(job_files: list[Path], root: Path | None) -> list[JobConfig]:
+    from synthpipe.jobs import load_job
+
+    jobs = [load_job(path) for path in job_files]
+    return [j.model_copy(update={"root": str(root)}) if root else j for j in jobs]
+
+
+@app.command()
+def deploy(
+    job_file: Annotated[Path, typer.Argument(help="Job YAML file.")],
+    cron: CronOption = None,
+    interval: IntervalOption = None,
+    pool: Annotated[
+        str | None,
+        typer.Option("--pool", help="Work pool (default: the job's resource, cpu or gpu)."),
+    ] = None,
+    root: RootOption = None,
+) -> None:
+    """Create or update the job's Prefect deployment in a work pool, with its schedule."""
+    from flows.deploy import FLOW_NAME, Schedule, deploy_job, deployment_name
+
+    try:
+        schedule = Schedule.parse(cron, interval)
+        (job,) = _load_jobs([job_file], root)
+        deploy_job(job, schedule, pool)
+    except SynthpipeError as exc:
+        raise _fail(str(exc), 2) from None
+    name = f"{FLOW_NAME}/{deployment_name(job)}"
+    typer.secho(
+        f"Deployed {name} to work pool {pool or job.resource!r}, {schedule.describe()}.",
+        fg="green",
+    )
+    typer.echo(f"Start a worker: prefect worker start --pool {pool or job.resource}")
+    typer.echo(f"Run it now:     prefect deployment run {name}")
+
+
+@app.command()
+def serve(
+    job_files: Annotated[list[Path], typer.Argument(help="Job YAML files.")],
+    cron: CronOption = None,
+    interval: IntervalOption = None,
+    root: RootOption = None,
+) -> None:
+    """Serve the jobs' deployments from this process (no work pool or worker) until Ctrl-C."""
+    from flows.deploy import Schedule, serve_jobs
+
+    try:
+        schedule = Schedule.parse(cron, interval)
+        serve_jobs(_load_jobs(job_files, root), schedule)
+    except SynthpipeError as exc:
+        raise _fail(str(exc), 2) from None
 
 
 @app.command()

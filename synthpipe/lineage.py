@@ -55,16 +55,48 @@ def git_state() -> dict[str, Any]:
     return {"commit": commit, "dirty": bool(status.strip())}
 
 
-def model_key(*, source_fingerprint: str, generator: str, params: dict[str, Any], seed: int) -> str:
-    """Cache key of a fitted model: same data, generator config, seed and library code => same
-    model. Library versions stand for the code version so a commit to docs does not retrain."""
+# The source files that decide what a fit learns: a change here retrains cached models, while a
+# commit elsewhere (docs, CLI, validators) keeps them. errors.py only words the failures.
+FIT_CODE = ("generators", "synthpipe/metadata.py")
+
+
+@cache
+def code_version() -> str:
+    """This installation's fitting code version (see `hash_fit_code`)."""
+    return hash_fit_code(CODE_DIR)
+
+
+def hash_fit_code(code_dir: Path) -> str:
+    """Hash of the fitting code under `code_dir` (FIT_CODE): paths and contents, not git state,
+    so it is the same in a git checkout, an installed copy or a worker's pulled source."""
+    digest = hashlib.sha256()
+    for entry in FIT_CODE:
+        path = code_dir / entry
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        for file in files:
+            digest.update(file.relative_to(code_dir).as_posix().encode() + b"\0")
+            digest.update(file.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def model_key(
+    *,
+    source_fingerprint: str,
+    generator: str,
+    params: dict[str, Any],
+    seed: int,
+    code: str | None = None,
+) -> str:
+    """Cache key of a fitted model: same training data, generator config, seed, fitting code
+    (`code`, default `code_version()`) and library versions => same model."""
     versions = package_versions()
     payload = {
         "source": source_fingerprint,
         "generator": generator,
         "params": params,
         "seed": seed,
-        "code": {k: versions[k] for k in ("synthpipe", "sdv", "torch", "diffusers")},
+        "code": code if code is not None else code_version(),
+        "libraries": {k: versions[k] for k in ("sdv", "torch", "diffusers")},
     }
     blob = json.dumps(payload, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:32]

@@ -1,0 +1,153 @@
+"""Deployments of the generation flow: `synth deploy` (work pool) and `synth serve` (this process).
+
+A deployment runs `generate_dataset` with the job as its one parameter, dumped to JSON at deploy
+time: the deployment is self-contained and the Prefect UI shows (and can edit) the job. Prefect's
+own server, scheduler, work pools and workers do the rest; nothing here schedules or queues.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+from prefect import serve
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.schedules import CronSchedule
+from prefect.exceptions import ObjectNotFound
+from prefect.settings import get_current_settings
+from pydantic import ValidationError
+
+from flows.generate import generate_dataset
+from synthpipe.errors import ConfigError
+from synthpipe.jobs import JobConfig
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+ENTRYPOINT = "flows/generate.py:generate_dataset"
+FLOW_NAME = generate_dataset.name
+INTERVAL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """At most one of a cron string (server time zone: UTC) or an interval."""
+
+    cron: str | None = None
+    interval: timedelta | None = None
+
+    def __post_init__(self) -> None:
+        if self.cron is not None and self.interval is not None:
+            raise ConfigError("Give either --cron or --interval, not both.")
+        if self.cron is not None:
+            try:
+                CronSchedule(cron=self.cron)
+            except ValidationError:
+                raise ConfigError(
+                    f"--cron {self.cron!r} is not a valid cron string; use five fields "
+                    "'minute hour day-of-month month day-of-week', e.g. '0 3 * * *' (03:00 daily)."
+                ) from None
+
+    @classmethod
+    def parse(cls, cron: str | None, interval: str | None) -> Schedule:
+        return cls(cron=cron, interval=parse_interval(interval) if interval is not None else None)
+
+    def as_kwargs(self) -> dict[str, Any]:
+        """The `cron=` / `interval=` arguments of Prefect's deploy and to_deployment."""
+        return {k: v for k, v in {"cron": self.cron, "interval": self.interval}.items() if v}
+
+    def describe(self) -> str:
+        if self.cron:
+            return f"cron {self.cron!r} (UTC)"
+        return f"every {self.interval}" if self.interval else "no schedule (runs on demand)"
+
+
+def parse_interval(text: str) -> timedelta:
+    """`90`, `90s`, `15m`, `6h` or `1d` -> a positive timedelta."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    seconds = float(match[1]) * INTERVAL_UNITS[match[2] or "s"] if match else 0.0
+    if seconds <= 0:
+        raise ConfigError(
+            f"--interval {text!r} is not a positive duration; give seconds or a number with "
+            "a unit s, m, h or d, e.g. 3600 or 6h."
+        )
+    return timedelta(seconds=seconds)
+
+
+def deployment_name(job: JobConfig) -> str:
+    return job.dataset
+
+
+def job_parameters(job: JobConfig) -> dict[str, Any]:
+    return {"job": job.model_dump(mode="json")}
+
+
+def api_url() -> str:
+    """The configured Prefect server; a work-pool deployment must outlive this process."""
+    url = get_current_settings().api.url
+    if not url:
+        raise ConfigError(
+            "synth deploy needs a Prefect server: start one with `prefect server start` and set "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api, or run deployments from this process "
+            "with `synth serve JOB...`."
+        )
+    return url
+
+
+def check_pool(pool: str) -> None:
+    """Fail before deploying when the work pool does not exist, naming the ones that do."""
+    url = api_url()
+    try:
+        with get_client(sync_client=True) as client:
+            try:
+                client.read_work_pool(pool)
+            except ObjectNotFound:
+                known = sorted(p.name for p in client.read_work_pools())
+                raise ConfigError(
+                    f"Work pool {pool!r} does not exist on the Prefect server at {url} (pools: "
+                    f"{known}). Create it with `prefect work-pool create {pool} --type process` "
+                    "or pick one with --pool."
+                ) from None
+    except httpx.HTTPError as exc:
+        raise ConfigError(
+            f"Cannot reach the Prefect server at {url} ({exc}); start it with "
+            "`prefect server start` or fix PREFECT_API_URL."
+        ) from None
+
+
+def deploy_job(job: JobConfig, schedule: Schedule, pool: str | None = None) -> UUID:
+    """Create or update the job's deployment in a work pool (default: the pool named after the
+    job's resource, `cpu` or `gpu`). Workers of that pool run it from PROJECT_DIR."""
+    pool = pool or job.resource
+    check_pool(pool)
+    source_flow = generate_dataset.from_source(source=str(PROJECT_DIR), entrypoint=ENTRYPOINT)
+    return source_flow.deploy(
+        name=deployment_name(job),
+        work_pool_name=pool,
+        parameters=job_parameters(job),
+        tags=[f"resource:{job.resource}"],
+        build=False,
+        push=False,
+        print_next_steps=False,
+        **schedule.as_kwargs(),
+    )
+
+
+def serve_jobs(jobs: list[JobConfig], schedule: Schedule) -> None:
+    """Serve one deployment per job from this process until interrupted (Prefect's `serve`)."""
+    names = [deployment_name(job) for job in jobs]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"Each served job needs its own dataset name; got {names}.")
+    deployments = [
+        generate_dataset.to_deployment(
+            name=deployment_name(job),
+            parameters=job_parameters(job),
+            tags=[f"resource:{job.resource}"],
+            **schedule.as_kwargs(),
+        )
+        for job in jobs
+    ]
+    serve(*deployments)
