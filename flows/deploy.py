@@ -132,6 +132,7 @@ def deploy_job(job: JobConfig, schedule: Schedule, pool: str | None = None) -> U
         build=False,
         push=False,
         print_next_steps=False,
+        ignore_warnings=True,  # a process pool is the intended setup, not a local-dev fallback
         **schedule.as_kwargs(),
     )
 
