@@ -1,8 +1,8 @@
 """Deployments of the generation flow: `synth deploy` (work pool) and `synth serve` (this process).
 
-A deployment runs `generate_dataset` with the job as its one parameter, dumped to JSON at deploy
-time: the deployment is self-contained and the Prefect UI shows (and can edit) the job. Prefect's
-own server, scheduler, work pools and workers do the rest; nothing here schedules or queues.
+A deployment runs `run_job` with the resolved job as its one JSON parameter: the deployment is
+self-contained and the Prefect UI shows (and can edit) the job. Prefect's own server, scheduler,
+work pools and workers do the rest; nothing here schedules or queues.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-from prefect import serve
+from prefect import flow, serve
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.schedules import CronSchedule
 from prefect.exceptions import ObjectNotFound
@@ -24,12 +24,21 @@ from pydantic import ValidationError
 
 from flows.generate import generate_dataset
 from synthpipe.errors import ConfigError
-from synthpipe.jobs import JobConfig
+from synthpipe.jobs import JobConfig, parse_job
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-ENTRYPOINT = "flows/generate.py:generate_dataset"
-FLOW_NAME = generate_dataset.name
+ENTRYPOINT = "flows/deploy.py:run_job"
 INTERVAL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@flow(name="synthpipe-job")
+def run_job(job: dict[str, Any]) -> str:
+    """Deployment entry point: validate the job like a job file (the image or table job type and
+    its defaults, readable errors), then run the generation flow on it as a subflow."""
+    return generate_dataset(parse_job(job, origin="The deployment's `job` parameter"))
+
+
+FLOW_NAME = run_job.name
 
 
 @dataclass(frozen=True)
@@ -123,7 +132,7 @@ def deploy_job(job: JobConfig, schedule: Schedule, pool: str | None = None) -> U
     job's resource, `cpu` or `gpu`). Workers of that pool run it from PROJECT_DIR."""
     pool = pool or job.resource
     check_pool(pool)
-    source_flow = generate_dataset.from_source(source=str(PROJECT_DIR), entrypoint=ENTRYPOINT)
+    source_flow = run_job.from_source(source=str(PROJECT_DIR), entrypoint=ENTRYPOINT)
     return source_flow.deploy(
         name=deployment_name(job),
         work_pool_name=pool,
@@ -143,7 +152,7 @@ def serve_jobs(jobs: list[JobConfig], schedule: Schedule) -> None:
     if len(set(names)) != len(names):
         raise ConfigError(f"Each served job needs its own dataset name; got {names}.")
     deployments = [
-        generate_dataset.to_deployment(
+        run_job.to_deployment(
             name=deployment_name(job),
             parameters=job_parameters(job),
             tags=[f"resource:{job.resource}"],
