@@ -94,14 +94,16 @@ def job_parameters(job: JobConfig) -> dict[str, Any]:
     return {"job": job.model_dump(mode="json")}
 
 
-def api_url() -> str:
-    """The configured Prefect server; a work-pool deployment must outlive this process."""
+def api_url(command: str = "synth deploy") -> str:
+    """The configured Prefect server. Deployments need one that outlives this process and runs
+    the scheduler: the embedded server Prefect starts per process runs no scheduler (measured
+    with Prefect 3.8: a served interval deployment never got a run), so schedules would not fire."""
     url = get_current_settings().api.url
     if not url:
         raise ConfigError(
-            "synth deploy needs a Prefect server: start one with `prefect server start` and set "
-            "PREFECT_API_URL=http://127.0.0.1:4200/api, or run deployments from this process "
-            "with `synth serve JOB...`."
+            f"{command} needs a Prefect server (the embedded per-process one has no scheduler): "
+            "start one with `prefect server start` and set "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api."
         )
     return url
 
@@ -148,6 +150,7 @@ def deploy_job(job: JobConfig, schedule: Schedule, pool: str | None = None) -> U
 
 def serve_jobs(jobs: list[JobConfig], schedule: Schedule) -> None:
     """Serve one deployment per job from this process until interrupted (Prefect's `serve`)."""
+    api_url("synth serve")
     names = [deployment_name(job) for job in jobs]
     if len(set(names)) != len(names):
         raise ConfigError(f"Each served job needs its own dataset name; got {names}.")

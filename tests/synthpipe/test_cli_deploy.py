@@ -44,17 +44,18 @@ def test_schedule_argument_errors_exit_2_naming_the_option(tmp_path, command, ar
     assert message in result.output
 
 
-def test_deploy_without_a_server_says_how_to_start_one(tmp_path):
+@pytest.mark.parametrize("command", ["deploy", "serve"])
+def test_without_a_server_says_how_to_start_one(tmp_path, command):
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    # Run: no PREFECT_API_URL, so only the embedded per-process server would exist.
+    # Run: no PREFECT_API_URL, so only the embedded per-process server (no scheduler) would exist.
     with temporary_settings(restore_defaults={PREFECT_API_URL}):
-        result = runner.invoke(app, ["deploy", _job(tmp_path / "job.yaml"), "--cron", "0 3 * * *"])
+        result = runner.invoke(app, [command, _job(tmp_path / "job.yaml"), "--cron", "0 3 * * *"])
 
     # Assert
     assert result.exit_code == 2
-    assert "synth deploy needs a Prefect server" in result.output
-    assert "PREFECT_API_URL" in result.output
+    assert f"synth {command} needs a Prefect server" in result.output
+    assert "prefect server start" in result.output
 
 
 def test_deploy_invalid_job_exits_2_with_the_problem(tmp_path):
@@ -71,10 +72,12 @@ def test_deploy_invalid_job_exits_2_with_the_problem(tmp_path):
 
 
 def test_serve_two_jobs_with_one_dataset_name_is_refused(tmp_path):
-    # Run
-    result = runner.invoke(
-        app, ["serve", _job(tmp_path / "a.yaml", "same"), _job(tmp_path / "b.yaml", "same")]
-    )
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    # Run: a server is configured (never contacted: the names are checked first).
+    jobs = [_job(tmp_path / "a.yaml", "same"), _job(tmp_path / "b.yaml", "same")]
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):
+        result = runner.invoke(app, ["serve", *jobs])
 
     # Assert
     assert result.exit_code == 2
