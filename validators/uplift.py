@@ -194,7 +194,7 @@ def _classifier(model: Model, seed: int) -> Any:
     if model == "random_forest":
         from sklearn.ensemble import RandomForestClassifier
 
-        return RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=1)
+        return RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=1)
     if model == "hist_gradient_boosting":
         from sklearn.ensemble import HistGradientBoostingClassifier
 
