@@ -6,6 +6,10 @@ For each seed both sides use the same model settings and seed, so the paired dif
 metric's mean and standard deviation over seeds, for accuracy, macro-F1, balanced accuracy and
 per class recall and F1. The spread reflects the classifier's randomness only (one synthetic
 sample, one holdout); a deterministic model (logistic regression) has a spread of ~0.
+
+A baseline answers whether the generator adds anything beyond re-weighting classes: the same
+number of extra records per class drawn (seeded, with replacement) from the real training
+records, i.e. plain random oversampling, scored the same way (`oversampling_baseline`).
 """
 
 from __future__ import annotations
@@ -42,7 +46,9 @@ class Spread(BaseModel):
 
 
 class MetricUplift(BaseModel):
-    """One metric on both sides, and their paired difference (augmented - real-only)."""
+    """One metric on both sides, and their paired difference (augmented - real-only).
+
+    In `UpliftReport.oversampling_baseline`, `augmented` is real + oversampled real records."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -62,6 +68,8 @@ class UpliftReport(BaseModel):
     holdout_rows: int
     class_counts: dict[str, dict[str, int]]  # "real" / "synthetic" / "holdout" -> class -> count
     metrics: dict[str, MetricUplift]  # accuracy, macro_f1, balanced_accuracy
+    # The same metrics for real + randomly oversampled real records (in place of synthetic).
+    oversampling_baseline: dict[str, MetricUplift]
     per_class: dict[str, dict[str, MetricUplift]]  # class -> recall / f1
     created_at: datetime
 
@@ -94,13 +102,14 @@ class UpliftReport(BaseModel):
             f"synthetic; scored on {self.holdout_rows} untouched real holdout records. "
             "Difference = augmented - real-only, mean ± std over seeds.",
             "",
-            "| metric | real-only | real+synthetic | difference |",
-            "|---|---|---|---|",
+            "| metric | real-only | real+synthetic | difference | oversampling difference |",
+            "|---|---|---|---|---|",
         ]
         for name, uplift in self.metrics.items():
             lines.append(
                 f"| {name} | {uplift.real_only.mean:.3f} ± {uplift.real_only.std:.3f} | "
-                f"{uplift.augmented.mean:.3f} ± {uplift.augmented.std:.3f} | {uplift.difference} |"
+                f"{uplift.augmented.mean:.3f} ± {uplift.augmented.std:.3f} | {uplift.difference} "
+                f"| {self.oversampling_baseline[name].difference} |"
             )
         lines += [
             "",
@@ -143,9 +152,16 @@ def measure_uplift(
     classes = sorted(set(y_holdout) | set(y_real))
     x_augmented = np.concatenate([x_real, x_synthetic])
     y_augmented = np.concatenate([y_real, y_synthetic])
+    picks = _oversample(y_real, y_synthetic, seed)
+    x_oversampled = np.concatenate([x_real, x_real[picks]])
+    y_oversampled = np.concatenate([y_real, y_real[picks]])
     seed_list = [seed + i for i in range(seeds)]
-    scores: dict[str, list[dict[str, Any]]] = {"real_only": [], "augmented": []}
-    sides = (("real_only", x_real, y_real), ("augmented", x_augmented, y_augmented))
+    scores: dict[str, list[dict[str, Any]]] = {"real_only": [], "augmented": [], "oversampled": []}
+    sides = (
+        ("real_only", x_real, y_real),
+        ("augmented", x_augmented, y_augmented),
+        ("oversampled", x_oversampled, y_oversampled),
+    )
     with threadpool_limits(threads):
         for run_seed in seed_list:
             for side, x, y in sides:
@@ -162,6 +178,9 @@ def measure_uplift(
             for side, y in (("real", y_real), ("synthetic", y_synthetic), ("holdout", y_holdout))
         },
         metrics={name: _uplift(scores, lambda s, n=name: s[n]) for name in METRICS},
+        oversampling_baseline={
+            name: _uplift(scores, lambda s, n=name: s[n], against="oversampled") for name in METRICS
+        },
         per_class={
             label: {
                 metric: _uplift(scores, lambda s, m=metric, c=label: s[m][c])
@@ -228,9 +247,23 @@ def _score(truth: np.ndarray, predicted: np.ndarray, classes: list[str]) -> dict
     }
 
 
-def _uplift(scores: dict[str, list[dict[str, Any]]], pick: Any) -> MetricUplift:
+def _oversample(y_real: np.ndarray, y_synthetic: np.ndarray, seed: int) -> np.ndarray:
+    """Positions of real records drawn with replacement, as many per class as were synthesised
+    (classes without real records are left out)."""
+    rng = np.random.default_rng(seed)
+    picks = [
+        rng.choice(np.flatnonzero(y_real == name), size=count)
+        for name, count in sorted(Counter(y_synthetic.tolist()).items())
+        if (y_real == name).any()
+    ]
+    return np.concatenate(picks) if picks else np.zeros(0, dtype=np.int64)
+
+
+def _uplift(
+    scores: dict[str, list[dict[str, Any]]], pick: Any, against: str = "augmented"
+) -> MetricUplift:
     real = [pick(s) for s in scores["real_only"]]
-    augmented = [pick(s) for s in scores["augmented"]]
+    augmented = [pick(s) for s in scores[against]]
     difference = [a - r for a, r in zip(augmented, real, strict=True)]
     return MetricUplift(
         real_only=Spread.of(real),

@@ -45,6 +45,9 @@ def test_measure_uplift_reports_every_field_per_metric_and_class(report):
         "holdout": {"a": 100, "b": 100},
     }
     assert set(report.metrics) == {"accuracy", "macro_f1", "balanced_accuracy"}
+    assert set(report.oversampling_baseline) == set(report.metrics)
+    baseline = report.oversampling_baseline["accuracy"]
+    assert baseline.real_only == report.metrics["accuracy"].real_only  # the same real-only fits
     assert set(report.per_class) == {"a", "b"}
     assert set(report.per_class["b"]) == {"recall", "f1"}
     accuracy = report.metrics["accuracy"]
@@ -59,6 +62,9 @@ def test_measure_uplift_helps_the_starved_class(report):
     # Assert: with 3 real b records the forest rarely predicts b; true-law b records fix that.
     assert report.per_class["b"]["recall"].difference.mean > 0.2
     assert report.metrics["balanced_accuracy"].difference.mean > 0.1
+    # ...which duplicating the 3 real b records does not match.
+    baseline = report.oversampling_baseline["balanced_accuracy"]
+    assert report.metrics["balanced_accuracy"].augmented.mean > baseline.augmented.mean + 0.05
 
 
 def test_measure_uplift_is_deterministic_for_a_seed(starved, report):
