@@ -119,6 +119,15 @@ class AugmentJob(StrictModel):
                 raise ValueError(
                     "augmenting draws samples per class; set generator.params.conditional: true"
                 )
+        fields = get_generator_class(self.generator.name).config_class.model_fields
+        columns = list(self.generator.params.get("conditional_columns", []))
+        if "conditional_columns" in fields and columns != [self.augment.label]:
+            # Native table generators condition only on the columns they were fitted for.
+            raise ValueError(
+                f"{self.generator.name} samples per class only when fitted conditioned on the "
+                f"label: set generator.params.conditional_columns: [{self.augment.label}] "
+                f"(got {columns})"
+            )
         return self
 
     def generation_job(self, rows: int) -> JobConfig:

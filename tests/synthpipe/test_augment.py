@@ -106,6 +106,18 @@ def test_parse_augment_job_image_generator_needs_labels(params, augment_settings
         parse_augment_job(raw)
 
 
+def test_parse_augment_job_native_table_generator_must_condition_on_the_label():
+    # Setup
+    raw = _job()
+    raw["generator"] = {"name": "tabddpm", "params": {"conditional_columns": ["mean radius"]}}
+
+    # Run / Assert
+    with pytest.raises(ConfigError, match=re.escape("conditional_columns: [target]")):
+        parse_augment_job(raw)
+    raw["generator"]["params"]["conditional_columns"] = ["target"]
+    assert parse_augment_job(raw).generator.name == "tabddpm"
+
+
 def test_parse_augment_job_checks_generation_settings():
     # Setup
     raw = _job()

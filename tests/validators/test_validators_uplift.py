@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from synthpipe.errors import DataError
+from validators.report import ValidationReport
 from validators.uplift import measure_uplift, table_matrices
 
 
@@ -88,6 +89,17 @@ def test_uplift_checks_are_advisory_and_markdown_lists_classes(starved):
     ]
     assert all(c.category == "utility" and not c.gate for c in checks)
     assert report.metrics["accuracy"].difference.std == pytest.approx(0, abs=1e-9)  # deterministic
+    summary = ValidationReport(
+        checks=checks,
+        real_rows=63,
+        synthetic_rows=60,
+        evaluated_rows=60,
+        sample_seed=0,
+        thresholds={},
+        created_at=report.created_at,
+    )
+    assert summary.passed and "| `uplift.accuracy` |" in summary.to_markdown()
+    assert summary.to_markdown().count("| measured |") == 3
     markdown = report.to_markdown()
     assert "| b | 3/60/100 |" in markdown and "logistic_regression" in markdown
 
