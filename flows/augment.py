@@ -171,7 +171,7 @@ def measure_augmentation_uplift(
         x_real, x_synthetic, x_holdout = table_matrices(real.train, synthetic, real.holdout, label)
         y_synthetic, y_holdout = synthetic[label], real.holdout[label]
     else:
-        rows = [row for row in iter_image_rows(_synthetic_parts(staged))]
+        rows = list(iter_image_rows(_synthetic_parts(staged)))
         pixels = np.stack([decode_png(r["image"]["bytes"]).transpose(2, 0, 1) for r in rows])
         x_real, x_holdout = (d.images.reshape(len(d), -1) for d in (real.train, real.holdout))
         x_synthetic = pixels.reshape(len(rows), -1).astype(np.float32) / 255
