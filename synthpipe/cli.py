@@ -62,6 +62,35 @@ def run(
 
 
 @app.command()
+def augment(
+    job_file: Annotated[Path, typer.Argument(help="Augment job YAML file.")],
+    root: RootOption = None,
+) -> None:
+    """Augment a labelled training set: add class-conditional synthetic records, measure the
+    downstream uplift on the real holdout, publish real + synthetic as a dataset version."""
+    from synthpipe.augment_job import load_augment_job
+
+    try:
+        job = load_augment_job(job_file)
+    except SynthpipeError as exc:
+        raise _fail(str(exc), 2) from None
+    if root is not None:
+        job = job.model_copy(update={"root": str(root)})
+
+    from flows.augment import UPLIFT_MD, augment_dataset
+
+    try:
+        ref = augment_dataset(job)
+    except SynthpipeError as exc:
+        raise _fail(f"{type(exc).__name__}: {exc}") from None
+    from datastore import open_dataset
+
+    version = open_dataset(ref, root=job.root)
+    typer.echo((version.path / UPLIFT_MD).read_text())
+    typer.secho(f"Published {ref} ({version.manifest.rows} rows) at {version.path}", fg="green")
+
+
+@app.command()
 def validate(
     real: Annotated[Path, typer.Option("--real", help="Real table (CSV or Parquet).")],
     synthetic: Annotated[Path, typer.Option("--synthetic", help="Synthetic table or folder.")],

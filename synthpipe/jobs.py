@@ -179,6 +179,11 @@ def _job_class(raw: dict[str, Any]) -> type[JobConfig]:
 
 def load_job(path: str | Path) -> JobConfig:
     """Read and validate a job YAML file; every problem is reported in one ConfigError."""
+    return parse_job(read_job_file(path), origin=str(path))
+
+
+def read_job_file(path: str | Path) -> dict[str, Any]:
+    """The mapping a job YAML file holds, or a ConfigError naming the file."""
     file = Path(path)
     if not file.is_file():
         raise ConfigError(f"Job file {file} does not exist.")
@@ -188,7 +193,7 @@ def load_job(path: str | Path) -> JobConfig:
         raise ConfigError(f"Job file {file} is not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"Job file {file} must hold a mapping of keys (dataset, source, ...).")
-    return parse_job(raw, origin=str(file))
+    return raw
 
 
 def parse_job(raw: dict[str, Any], origin: str = "job") -> JobConfig:
@@ -200,7 +205,7 @@ def parse_job(raw: dict[str, Any], origin: str = "job") -> JobConfig:
         raise ConfigError(f"{origin} is invalid:\n" + "\n".join(problems)) from None
 
 
-def _describe(err: dict[str, Any], job_class: type[JobConfig]) -> str:
+def _describe(err: dict[str, Any], job_class: type[BaseModel]) -> str:
     loc = [str(p) for p in err["loc"]]
     where = ".".join(loc) or "(top level)"
     if err["type"] == "extra_forbidden":

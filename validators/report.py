@@ -135,6 +135,8 @@ class ValidationReport(BaseModel):
 
 
 def _verdict(check: CheckResult) -> str:
+    if check.threshold is None and not check.gate:
+        return "measured"  # a figure reported for reading (e.g. an uplift), nothing to pass
     if check.passed:
         return "pass"
     return "**FAIL**" if check.gate else "fail (advisory)"

@@ -1,0 +1,128 @@
+"""The augment flow end to end on Prefect: real + synthetic records, provenance, uplift, lineage."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from datastore import open_dataset
+from flows.augment import UPLIFT_JSON, augment_dataset
+from synthpipe.augment_job import parse_augment_job
+
+pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def wine_version(tmp_path_factory):
+    root = tmp_path_factory.mktemp("augment-store")
+    job = parse_augment_job(
+        {
+            "dataset": "wine-augmented",
+            "source": {"builtin": "wine", "holdout_fraction": 0.3},
+            "generator": {"name": "gaussian_copula"},
+            "seed": 2,
+            "shard_rows": 16,
+            "augment": {
+                "label": "target",
+                "mode": "balance",
+                "downsample": {"class_2": 0.25},
+                "uplift": {"seeds": 2},
+            },
+            "validation": {"quality_min": 0.0, "column_shapes_min": 0.0},
+            "root": str(root),
+        }
+    )
+    ref = augment_dataset(job)
+    return open_dataset(ref, root=root)
+
+
+def test_augment_flow_balances_classes_with_flagged_synthetic_records(wine_version):
+    # Run
+    frame = pd.read_parquet(wine_version.path / "data")
+    lineage = wine_version.read_json("lineage.json")
+
+    # Assert
+    counts = frame.groupby(["target", "is_synthetic"]).size().unstack(fill_value=0)
+    real_counts = lineage["augment"]["real_class_counts"]
+    assert counts[False].to_dict() == real_counts
+    assert counts.sum(axis=1).nunique() == 1  # every class topped up to the largest
+    assert counts.sum(axis=1).iloc[0] == max(real_counts.values())
+    assert counts[True].to_dict() == lineage["augment"]["synthetic_per_class"]
+    assert len(wine_version.manifest.parts) > 2  # the real part + several synthetic shards
+    assert frame["sample_index"].tolist() == list(range(len(frame)))
+
+
+def test_augment_flow_provenance_never_points_into_the_holdout(wine_version):
+    # Setup
+    frame = pd.read_parquet(wine_version.path / "data")
+    lineage = wine_version.read_json("lineage.json")
+    real, synthetic = frame[~frame["is_synthetic"]], frame[frame["is_synthetic"]]
+
+    # Assert
+    holdout = set(lineage["source"]["holdout_indices"])
+    assert holdout and not holdout & set(real["real_index"])
+    assert sorted(real["real_index"]) == lineage["augment"]["kept_real_indices"]
+    assert real["generator"].isna().all() and real["seed"].isna().all()
+    assert synthetic["real_index"].isna().all()
+    assert set(synthetic["generator"]) == {"gaussian_copula"}
+    assert set(synthetic["seed"]) == {s["seed"] for s in lineage["shards"]}
+    # The holdout was never fitted on: the model was trained on the kept records only.
+    assert lineage["source"]["train_records"] == len(real)
+
+
+def test_augment_flow_records_the_uplift_in_report_and_lineage(wine_version):
+    # Run
+    uplift = json.loads((wine_version.path / UPLIFT_JSON).read_text())
+    report = json.loads((wine_version.path / "validation.json").read_text())
+    lineage = wine_version.read_json("lineage.json")
+
+    # Assert
+    assert uplift["holdout_rows"] == len(lineage["source"]["holdout_indices"])
+    assert set(uplift["per_class"]) == {"class_0", "class_1", "class_2"}
+    assert lineage["augment"]["uplift"]["metrics"] == uplift["metrics"]
+    names = {check["name"] for check in report["checks"]}
+    assert {"uplift.accuracy", "uplift.macro_f1", "uplift.balanced_accuracy"} <= names
+    assert lineage["job"]["augment"]["mode"] == "balance"
+
+
+def test_augment_flow_images_keep_the_image_schema_plus_provenance(tmp_path):
+    # Setup
+    job = parse_augment_job(
+        {
+            "dataset": "digits-augmented",
+            "source": {"builtin": "digits"},
+            "generator": {
+                "name": "vae",
+                "params": {"conditional": True, "steps": 3, "batch_size": 16, "verbose": False},
+            },
+            "augment": {
+                "mode": "multiply",
+                "factor": 1,
+                "reduce_per_class": 3,
+                "uplift": {"seeds": 2},
+            },
+            "validation": {"expectations_must_pass": False},
+            "root": str(tmp_path),
+        }
+    )
+
+    # Run
+    version = open_dataset(augment_dataset(job), root=tmp_path)
+
+    # Assert
+    frame = pd.read_parquet(version.path / "data")
+    assert len(frame) == 60 and frame["is_synthetic"].sum() == 30
+    assert frame.groupby("label")["is_synthetic"].sum().tolist() == [3] * 10
+    assert [c.name for c in version.manifest.schema_] == [
+        "image",
+        "label",
+        "sample_id",
+        "seed",
+        "sample_index",
+        "is_synthetic",
+        "real_index",
+        "generator",
+    ]
+    assert (version.path / "grid.png").is_file()

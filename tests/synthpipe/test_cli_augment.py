@@ -1,0 +1,54 @@
+"""`synth augment`: configuration errors stop before any work, naming the key and the fix."""
+
+from __future__ import annotations
+
+import yaml
+from typer.testing import CliRunner
+
+from synthpipe.cli import app
+
+runner = CliRunner()
+
+
+def test_cli_augment_bad_factor_exits_2_naming_the_key(tmp_path):
+    # Setup
+    job = {
+        "dataset": "wine-augment",
+        "source": {"builtin": "wine"},
+        "generator": {"name": "gaussian_copula"},
+        "augment": {"label": "target", "mode": "multiply", "factor": -1},
+        "root": str(tmp_path),
+    }
+    path = tmp_path / "job.yaml"
+    path.write_text(yaml.safe_dump(job))
+
+    # Run
+    result = runner.invoke(app, ["augment", str(path)])
+
+    # Assert
+    assert result.exit_code == 2
+    assert "augment.factor: Input should be greater than 0" in result.output
+    assert not (tmp_path / "wine-augment").exists()
+
+
+def test_cli_augment_generation_job_asks_for_the_augment_section(tmp_path):
+    # Setup
+    path = tmp_path / "job.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "dataset": "wine",
+                "source": {"builtin": "wine"},
+                "generator": {"name": "gaussian_copula"},
+                "rows": 10,
+            }
+        )
+    )
+
+    # Run
+    result = runner.invoke(app, ["augment", str(path)])
+
+    # Assert
+    assert result.exit_code == 2
+    assert "augment: Field required" in result.output
+    assert "unknown key 'rows'" in result.output
