@@ -15,6 +15,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from tqdm.auto import tqdm
 
@@ -28,6 +29,7 @@ from datastore.images import (
     write_imagefolder,
 )
 from datastore.model_cache import ModelCache
+from flows.runners import shard_runner
 from generators import Generator, create_generator, get_generator_class
 from generators.images.data import balanced_labels
 from generators.seeding import derive_seed
@@ -137,6 +139,33 @@ def sample_shard(
     if generator.modality == "image":
         frame = image_records(frame, seed=shard.seed, first_index=shard.first_index)
     return staged.write_part(shard.index, frame, schema=schema)
+
+
+def sample_shards(
+    job: JobConfig, model: FittedModel, staged: StagedVersion, shards: list[Shard], schema: Any
+) -> list[FileEntry]:
+    """Run every shard as its own task on the job's runner; the parts in shard order.
+
+    A shard that still fails after its retries fails the run; the runner's exit waits for (or
+    cancels) the other shards before the caller aborts the staged version.
+    """
+    with shard_runner(job.runner) as runner:
+        futures = [
+            runner.submit(
+                sample_shard,
+                parameters={
+                    "job": job,
+                    "model": model,
+                    "staged": staged,
+                    "shard": shard,
+                    "schema": schema,
+                },
+            )
+            for shard in shards
+        ]
+        for future in tqdm(as_completed(futures), total=len(futures), desc="Sampling shards"):
+            future.result()  # raise the first failure now rather than after every shard
+        return [future.result() for future in futures]
 
 
 @task(cache_policy=NO_CACHE)
@@ -249,8 +278,7 @@ def generate_dataset(job: JobConfig) -> str:
     try:
         started = time.perf_counter()
         shards = shard_plan(job.rows, job.shard_rows, job.seed)
-        for shard in tqdm(shards, desc="Sampling shards", unit="shard"):
-            sample_shard(job, model, staged, shard, schema)
+        sample_shards(job, model, staged, shards, schema)
         sampled = time.perf_counter()
         shutil.copytree(model.path, staged.dir("model"), dirs_exist_ok=True)
         if image:

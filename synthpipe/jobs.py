@@ -11,7 +11,8 @@ conditions: {target: class_1}    # optional: fix column values in every row (ima
 balanced_labels: false           # images: the same number of samples for every label
 column_sdtypes: {}               # optional: override detected SDV sdtypes
 validation: {quality_min: 0.7}   # optional: gate thresholds (validators.Thresholds)
-root: data                       # optional: store root (default ./data or $SYNTHPIPE_DATA_ROOT)
+root: data                       # optional: store root, a path or fsspec URL (s3://bucket/x)
+runner: {kind: threads, workers: null, address: null}  # optional: where shards run (threads|dask)
 ```
 Unknown keys anywhere are errors that name the key and the allowed ones.
 """
@@ -70,6 +71,35 @@ class SourceConfig(StrictModel):
         return self
 
 
+class RunnerConfig(StrictModel):
+    """Where the sampling shards run: a thread pool here (default) or a Dask cluster."""
+
+    kind: Literal["threads", "dask"] = Field(
+        "threads", description="threads: a pool in this process; dask: a Dask cluster"
+    )
+    workers: int | None = Field(
+        None,
+        ge=1,
+        description="threads: pool size; dask: processes of the local cluster started for the run "
+        "(default: Prefect's / Dask's own default)",
+    )
+    address: str | None = Field(
+        None,
+        description="dask only: scheduler of an existing cluster (tcp://host:8786); its workers "
+        "must be able to read the store root and the model cache",
+    )
+
+    @model_validator(mode="after")
+    def _options_fit_the_kind(self) -> RunnerConfig:
+        if self.address is not None and self.kind != "dask":
+            raise ValueError("address is for kind 'dask' only (the scheduler to connect to)")
+        if self.address is not None and self.workers is not None:
+            # The cluster at `address` already has its workers; silently ignoring the count
+            # would mislead.
+            raise ValueError("give either address (an existing cluster) or workers, not both")
+        return self
+
+
 class GeneratorSpec(StrictModel):
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
@@ -97,6 +127,7 @@ class JobConfig(StrictModel):
     column_sdtypes: dict[str, str] = Field(default_factory=dict)
     validation: Thresholds | ImageThresholds = Field(default_factory=Thresholds)
     root: str | None = None
+    runner: RunnerConfig = Field(default_factory=RunnerConfig)
 
     @model_validator(mode="after")
     def _source_fits_the_modality(self) -> JobConfig:

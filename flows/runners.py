@@ -1,0 +1,29 @@
+"""Task runners for the sampling shards, chosen by a job's `runner:` section.
+
+Threads (default) share one process: generators that touch process-wide random state take turns
+(`Generator.thread_safe`), so SDV shards overlap only their Parquet writes. Dask runs each shard in
+a worker process (one thread per worker), so shards sample in parallel; every worker loads the
+fitted model from the model cache path and writes its part into the staging directory, so on a
+remote cluster both must live on storage the workers can reach (a shared mount or an object store).
+"""
+
+from __future__ import annotations
+
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+
+from synthpipe.jobs import RunnerConfig
+
+
+def shard_runner(config: RunnerConfig) -> TaskRunner:
+    """A not-yet-started task runner for `config`; use it as a context manager."""
+    if config.kind == "threads":
+        return ThreadPoolTaskRunner(max_workers=config.workers)
+    from prefect_dask import DaskTaskRunner  # imported here: dask costs ~1 s to import
+
+    if config.address is not None:
+        return DaskTaskRunner(address=config.address)
+    cluster: dict[str, object] = {"processes": True, "threads_per_worker": 1}
+    if config.workers is not None:
+        cluster["n_workers"] = config.workers
+    # No dashboard: it needs bokeh and a free port, and a run's cluster lives only for the run.
+    return DaskTaskRunner(cluster_kwargs={**cluster, "dashboard_address": None})
