@@ -5,7 +5,7 @@ One flow for tables and images; the few steps that differ branch on the generato
 
 from __future__ import annotations
 
-import shutil
+import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +40,9 @@ from synthpipe.real_data import RealData, check_conditions, load_real
 from synthpipe.sources import rows_matching
 from validators import ValidationReport, validate_table
 from validators.images import validate_images
+
+
+MODEL_CACHE_ENV_VAR = "SYNTHPIPE_MODEL_CACHE"
 
 
 @dataclass(frozen=True)
@@ -170,7 +173,7 @@ def sample_shards(
 
 @task(cache_policy=NO_CACHE)
 def validate_output(job: JobConfig, real: RealData, staged: StagedVersion) -> ValidationReport:
-    parts = sorted(str(p) for p in (Path(staged.path) / "data").glob("part-*.parquet"))
+    parts = staged.local_parts()
     if job.generator.modality == "image":
         requested = [str(job.conditions["label"])] if job.conditions else []
         return validate_images(
@@ -223,6 +226,15 @@ def publish(
     return version
 
 
+def model_cache_root(store: DatasetStore) -> Path:
+    """Where fitted models are cached: beside a local store; for an object store a local
+    directory (`$SYNTHPIPE_MODEL_CACHE`, default ~/.cache/synthpipe), since every shard task loads
+    the model from a path (Dask workers elsewhere need it on a shared mount)."""
+    if not store.is_remote:
+        return Path(store.root)
+    return Path(os.environ.get(MODEL_CACHE_ENV_VAR, "~/.cache/synthpipe")).expanduser()
+
+
 def build_lineage(
     job: JobConfig,
     real: RealData,
@@ -270,7 +282,7 @@ def generate_dataset(job: JobConfig) -> str:
 
     store = DatasetStore(job.root)
     real = load_source(job, str(store.root))
-    model = fit_generator(job, real, str(store.root))
+    model = fit_generator(job, real, str(model_cache_root(store)))
     image = job.generator.modality == "image"
     schema = IMAGE_SCHEMA if image else pa.Schema.from_pandas(real.train, preserve_index=False)
     store.clean_staging()  # leftovers of killed runs (older than a day); never a live one
@@ -280,7 +292,7 @@ def generate_dataset(job: JobConfig) -> str:
         shards = shard_plan(job.rows, job.shard_rows, job.seed)
         sample_shards(job, model, staged, shards, schema)
         sampled = time.perf_counter()
-        shutil.copytree(model.path, staged.dir("model"), dirs_exist_ok=True)
+        staged.copy_in(model.path, "model")
         if image:
             add_image_views(staged)
         report = validate_output(job, real, staged)

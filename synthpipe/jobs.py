@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from fsspec.utils import get_protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from generators.base import parse_config
@@ -141,6 +142,11 @@ class JobConfig(StrictModel):
                     f"the {self.generator.modality} generator {self.generator.name!r}; "
                     f"choose one of {sorted(names)}"
                 )
+        if image and self.root is not None and get_protocol(self.root) not in ("file", "local"):
+            raise ValueError(
+                f"image datasets need a local root for now (their grid and imagefolder views are "
+                f"written as local files); got root {self.root!r}"
+            )
         if not image and (self.source.image_size or self.source.channels or self.balanced_labels):
             raise ValueError(
                 "image_size, channels and balanced_labels apply to image generators only"
