@@ -41,16 +41,13 @@ def dask_cluster():
 
 @pytest.mark.slow
 def test_generate_dataset_dask_runner_gives_the_thread_runner_rows(tmp_path, dask_cluster):
-    # Setup: separate stores, so the Dask run fits nothing the thread run cached.
-    threads_root, dask_root = tmp_path / "threads", tmp_path / "dask"
-
-    # Run
-    generate_dataset(_job(threads_root, {"kind": "threads", "workers": 3}))
-    generate_dataset(_job(dask_root, {"kind": "dask", "address": dask_cluster.scheduler_address}))
+    # Run: the Dask run reuses the cached model, which its worker processes load per shard.
+    generate_dataset(_job(tmp_path, {"kind": "threads", "workers": 3}))
+    generate_dataset(_job(tmp_path, {"kind": "dask", "address": dask_cluster.scheduler_address}))
 
     # Assert
-    on_threads = open_dataset("wine-runners@1", root=threads_root)
-    on_dask = open_dataset("wine-runners@1", root=dask_root)
+    on_threads = open_dataset("wine-runners@1", root=tmp_path)
+    on_dask = open_dataset("wine-runners@2", root=tmp_path)
     assert [p.sha256 for p in on_dask.manifest.parts] == [
         p.sha256 for p in on_threads.manifest.parts
     ]
@@ -86,3 +83,23 @@ def test_parse_job_rejects_bad_runner(tmp_path, runner, message):
     # Run / Assert
     with pytest.raises(ConfigError, match=message):
         _job(tmp_path, runner)
+
+
+def test_generate_dataset_on_an_object_store_publishes_manifest_last(tmp_path, monkeypatch):
+    # Setup: a memory:// store; fitted models go to a local cache.
+    import fsspec
+
+    root = f"memory://flow-{tmp_path.name}"
+    monkeypatch.setenv("SYNTHPIPE_MODEL_CACHE", str(tmp_path / "models"))
+
+    # Run
+    ref = generate_dataset(_job(root, {"kind": "threads"}))
+
+    # Assert
+    version = open_dataset(ref, root=root)
+    assert ref == "wine-runners@1" and len(version.to_pandas()) == 300
+    assert [p.rows for p in version.manifest.parts] == [100, 100, 100]
+    assert version.manifest.file("model/generator.json") is not None
+    assert any((tmp_path / "models" / ".models").iterdir())
+    version.verify()
+    fsspec.filesystem("memory").rm(root, recursive=True)
