@@ -128,7 +128,7 @@ def main() -> None:
         f"{args.workers} workers (threads, or Dask processes x 1 thread); Dask cluster start + "
         f"warm-up {cluster_s:.1f} s (not in the timings)"
     )
-    print(f"| runner | shards | rows | seconds | shards/s | rows/s | peak RSS per process (MiB) |")
+    print("| runner | shards | rows | seconds | shards/s | rows/s | peak RSS per process (MiB) |")
     print("|---|---:|---:|---:|---:|---:|---|")
     for name, shards, rows, seconds, peaks in results:
         rss = ", ".join(f"{peak / 2**20:.0f}" for peak in peaks.values())

@@ -75,10 +75,13 @@ def is_remote(path: StorePath) -> bool:
     return not isinstance(path, Path)
 
 
-def make_dirs(path: StorePath) -> None:
-    """Create a directory and its parents; object stores have no directories, so nothing there."""
+def make_dirs(path: StorePath, *, parents: bool = True) -> None:
+    """Create a directory (and its parents); object stores have no directories, so nothing there.
+
+    `parents=False` fails when the parent is gone, e.g. a staging directory aborted meanwhile.
+    """
     if not is_remote(path):
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(parents=parents, exist_ok=True)
 
 
 def temp_path_for(path: Path) -> Path:

@@ -83,7 +83,7 @@ class StagedVersion:
         self._require_open()
         target = self.part_path(index)
         table = _to_arrow(frame, schema, index)
-        _fs.make_dirs(target.parent)
+        _fs.make_dirs(target.parent, parents=False)  # never recreate an aborted staging dir
         sha256, size = _fs.atomic_write(target, lambda handle: pq.write_table(table, handle))
         return FileEntry(
             path=f"{DATA_DIR}/{target.name}",

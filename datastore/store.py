@@ -1,8 +1,9 @@
 """The dataset store: start versions, list them, resolve refs like "adult@latest", clean up.
 
 The root is a local directory or an fsspec URL (`s3://bucket/prefix`, `gs://...`, `memory://...`);
-the primitives that must be atomic, and their object-store counterparts, live in `datastore._fs`. `StagedVersion`, `DatasetVersion` and
-`VersionInfo` are defined in `datastore.staging` / `datastore.version` and re-exported here.
+the primitives that must be atomic, and their object-store counterparts, live in `datastore._fs`.
+`StagedVersion`, `DatasetVersion` and `VersionInfo` are defined in `datastore.staging` /
+`datastore.version` and re-exported here.
 """
 
 from __future__ import annotations

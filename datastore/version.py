@@ -6,7 +6,6 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -116,7 +115,8 @@ class DatasetVersion:
 
     def read_json(self, relpath: str) -> Any:
         """Parse a JSON file of this version, e.g. "lineage.json" or "validation.json"."""
-        full = self.path.joinpath(*check_relpath(relpath, what="relpath", allow_manifest=True).parts)
+        rel = check_relpath(relpath, what="relpath", allow_manifest=True)
+        full = self.path.joinpath(*rel.parts)
         try:
             text = full.read_text(encoding="utf-8")
         except FileNotFoundError:

@@ -41,7 +41,6 @@ from synthpipe.sources import rows_matching
 from validators import ValidationReport, validate_table
 from validators.images import validate_images
 
-
 MODEL_CACHE_ENV_VAR = "SYNTHPIPE_MODEL_CACHE"
 
 
