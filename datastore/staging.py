@@ -394,23 +394,35 @@ def _schema_difference(expected: pa.Schema, actual: pa.Schema) -> str:
     return f"column order differs: {actual.names} vs {expected.names}"
 
 
-def _publish(
-    staging: Path, dataset_dir: Path, manifest_for: Callable[[int], Manifest]
-) -> tuple[int, Manifest]:
-    """Rename `staging` to the next free `vN`; return (N, the manifest written into it)."""
+def _claim_version(
+    staging: _fs.StorePath, dataset_dir: _fs.StorePath, claim: Callable[[int], bool]
+) -> int:
+    """The first free version number from the next one up for which `claim(N)` succeeds."""
     version = (version_numbers(dataset_dir, with_manifest=False) or [0])[-1] + 1
     for _attempt in range(MAX_PUBLISH_ATTEMPTS):
-        manifest = manifest_for(version)
-        _fs.atomic_write_bytes(staging / MANIFEST_FILE, manifest.to_json().encode("utf-8"))
-        if _fs.rename_if_absent(staging, dataset_dir / version_dir_name(version)):
-            _fs.fsync_dir(dataset_dir)
-            return version, manifest
+        if claim(version):
+            return version
         # A concurrent commit took this number: move past everything that exists now.
         version = max([version, *version_numbers(dataset_dir, with_manifest=False)]) + 1
     raise SynthpipeError(
         f"Could not allocate a version number for {dataset_dir.name} after "
-        f"{MAX_PUBLISH_ATTEMPTS} attempts; the staging directory {staging} is intact, retry commit."
+        f"{MAX_PUBLISH_ATTEMPTS} attempts; the staged files at {staging} are intact, retry commit."
     )
+
+
+def _publish(
+    staging: Path, dataset_dir: Path, manifest_for: Callable[[int], Manifest]
+) -> tuple[int, Manifest]:
+    """Rename `staging` to the next free `vN`; return (N, the manifest written into it)."""
+
+    def rename_onto(version: int) -> bool:
+        manifest = manifest_for(version).to_json().encode("utf-8")
+        _fs.atomic_write_bytes(staging / MANIFEST_FILE, manifest)
+        return _fs.rename_if_absent(staging, dataset_dir / version_dir_name(version))
+
+    version = _claim_version(staging, dataset_dir, rename_onto)
+    _fs.fsync_dir(dataset_dir)
+    return version, manifest_for(version)
 
 
 def _publish_by_copy(
@@ -421,23 +433,18 @@ def _publish_by_copy(
     The claim (an exclusive create) stands in for the local rename's "exactly one winner"; the
     manifest is the commit point, so a crash before it leaves a `vN` that readers never list.
     """
-    version = (version_numbers(dataset_dir, with_manifest=False) or [0])[-1] + 1
-    for _attempt in range(MAX_PUBLISH_ATTEMPTS):
-        target = dataset_dir / version_dir_name(version)
-        if _fs.create_exclusive(target / CLAIM_FILE, b""):
-            for source in _fs.iter_files(staging):
-                relative = source.relative_to(staging).parts
-                if relative != (MANIFEST_FILE,):
-                    _fs.copy_file(source, target.joinpath(*relative))
-            manifest = manifest_for(version)
-            _fs.atomic_write_bytes(target / MANIFEST_FILE, manifest.to_json().encode("utf-8"))
-            _fs.remove_tree(staging)
-            return version, manifest
-        version = max([version, *version_numbers(dataset_dir, with_manifest=False)]) + 1
-    raise SynthpipeError(
-        f"Could not claim a version number for {dataset_dir.name} after "
-        f"{MAX_PUBLISH_ATTEMPTS} attempts; the staged files at {staging} are intact, retry commit."
+    version = _claim_version(
+        staging,
+        dataset_dir,
+        lambda n: _fs.create_exclusive(dataset_dir / version_dir_name(n) / CLAIM_FILE, b""),
     )
+    target = dataset_dir / version_dir_name(version)
+    for source in _fs.iter_files(staging):
+        _fs.copy_file(source, target.joinpath(*source.relative_to(staging).parts))
+    manifest = manifest_for(version)
+    _fs.atomic_write_bytes(target / MANIFEST_FILE, manifest.to_json().encode("utf-8"))
+    _fs.remove_tree(staging)
+    return version, manifest
 
 
 def _advance_latest(dataset_dir: _fs.StorePath, version: int) -> None:
