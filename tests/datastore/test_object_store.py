@@ -116,3 +116,16 @@ def test_object_store_clean_staging_removes_abandoned_versions(root):
     assert (kept, removed) == (0, 1)
     assert fsspec.filesystem("memory").find(f"{root}/.staging") == []
     assert store.list_datasets() == []
+
+
+def test_store_root_url_forms(tmp_path, monkeypatch, root):
+    # Setup
+    monkeypatch.setenv("SYNTHPIPE_DATA_ROOT", root)
+
+    # Run
+    from_env = DatasetStore()
+    local_url = DatasetStore(f"file://{tmp_path}")
+
+    # Assert
+    assert from_env.is_remote and str(from_env.root) == root
+    assert not local_url.is_remote and local_url.root == tmp_path

@@ -103,3 +103,17 @@ def test_generate_dataset_on_an_object_store_publishes_manifest_last(tmp_path, m
     assert any((tmp_path / "models" / ".models").iterdir())
     version.verify()
     fsspec.filesystem("memory").rm(root, recursive=True)
+
+
+def test_parse_job_image_dataset_on_an_object_store_is_refused():
+    # Run / Assert
+    with pytest.raises(ConfigError, match="image datasets need a local root"):
+        parse_job(
+            {
+                "dataset": "digits-remote",
+                "source": {"builtin": "digits"},
+                "generator": {"name": "vae"},
+                "rows": 10,
+                "root": "s3://bucket/synth",
+            }
+        )
