@@ -10,9 +10,6 @@ from flows.runners import shard_runner
 from synthpipe.errors import ConfigError
 from synthpipe.jobs import RunnerConfig, parse_job
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
-
-
 def _job(root, runner):
     return parse_job(
         {
@@ -40,6 +37,7 @@ def dask_cluster():
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")
 def test_generate_dataset_dask_runner_gives_the_thread_runner_rows(tmp_path, dask_cluster):
     # Run: the Dask run reuses the cached model, which its worker processes load per shard.
     generate_dataset(_job(tmp_path, {"kind": "threads", "workers": 3}))
@@ -85,6 +83,7 @@ def test_parse_job_rejects_bad_runner(tmp_path, runner, message):
         _job(tmp_path, runner)
 
 
+@pytest.mark.usefixtures("prefect_harness")
 def test_generate_dataset_on_an_object_store_publishes_manifest_last(tmp_path, monkeypatch):
     # Setup: a memory:// store; fitted models go to a local cache.
     import fsspec
