@@ -9,6 +9,8 @@ remote cluster both must live on storage the workers can reach (a shared mount o
 
 from __future__ import annotations
 
+import os
+
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from synthpipe.jobs import RunnerConfig
@@ -17,7 +19,9 @@ from synthpipe.jobs import RunnerConfig
 def shard_runner(config: RunnerConfig) -> TaskRunner:
     """A not-yet-started task runner for `config`; use it as a context manager."""
     if config.kind == "threads":
-        return ThreadPoolTaskRunner(max_workers=config.workers)
+        # Bounded by default (Prefect's own default is unbounded): each running shard holds its
+        # generator and frame in memory, so the pool size caps memory at workers x shard.
+        return ThreadPoolTaskRunner(max_workers=config.workers or os.cpu_count() or 1)
     from prefect_dask import DaskTaskRunner  # imported here: dask costs ~1 s to import
 
     if config.address is not None:

@@ -82,7 +82,7 @@ class RunnerConfig(StrictModel):
         None,
         ge=1,
         description="threads: pool size; dask: processes of the local cluster started for the run "
-        "(default: Prefect's / Dask's own default)",
+        "(default: the CPU count)",
     )
     address: str | None = Field(
         None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from datastore import open_dataset
@@ -57,11 +59,13 @@ def test_generate_dataset_dask_runner_gives_the_thread_runner_rows(tmp_path, das
 def test_shard_runner_matches_the_config():
     # Run
     threads = shard_runner(RunnerConfig(workers=3))
+    default = shard_runner(RunnerConfig())
     dask = shard_runner(RunnerConfig(kind="dask", workers=2))
     remote = shard_runner(RunnerConfig(kind="dask", address="tcp://scheduler:8786"))
 
     # Assert
     assert type(threads).__name__ == "ThreadPoolTaskRunner" and threads._max_workers == 3
+    assert default._max_workers == os.cpu_count()  # bounded: memory is workers x shard
     assert type(dask).__name__ == "DaskTaskRunner"
     assert dask.cluster_kwargs["n_workers"] == 2 and dask.cluster_kwargs["processes"]
     assert remote.address == "tcp://scheduler:8786" and not remote.cluster_kwargs
