@@ -12,6 +12,7 @@ from flows.runners import shard_runner
 from synthpipe.errors import ConfigError
 from synthpipe.jobs import RunnerConfig, parse_job
 
+
 def _job(root, runner):
     return parse_job(
         {
