@@ -129,3 +129,28 @@ def test_store_root_url_forms(tmp_path, monkeypatch, root):
     # Assert
     assert from_env.is_remote and str(from_env.root) == root
     assert not local_url.is_remote and local_url.root == tmp_path
+
+
+def test_job_source_dataset_on_an_object_store_loads_the_version(root):
+    # Setup
+    from synthpipe.jobs import parse_job
+    from synthpipe.real_data import load_real
+
+    _commit(DatasetStore(root))
+    job = parse_job(
+        {
+            "dataset": "adult-copy",
+            "source": {"dataset": "adult@latest"},
+            "generator": {"name": "gaussian_copula"},
+            "rows": 10,
+            "root": root,
+        }
+    )
+
+    # Run
+    real = load_real(job, root)
+
+    # Assert
+    assert real.origin == "dataset:adult@1"
+    expected = pd.concat([_frame(0), _frame(10)], ignore_index=True)
+    pd.testing.assert_frame_equal(real.train, expected)
