@@ -29,7 +29,7 @@ from datastore.images import (
     write_imagefolder,
 )
 from datastore.model_cache import ModelCache
-from flows.runners import shard_runner
+from flows.runners import shard_runner, worker_api
 from generators import Generator, create_generator, get_generator_class
 from generators.images.data import balanced_labels
 from generators.seeding import derive_seed
@@ -151,7 +151,7 @@ def sample_shards(
     A shard that still fails after its retries fails the run; the runner's exit waits for (or
     cancels) the other shards before the caller aborts the staged version.
     """
-    with shard_runner(job.runner) as runner:
+    with worker_api(job.runner), shard_runner(job.runner) as runner:
         futures = [
             runner.submit(
                 sample_shard,
