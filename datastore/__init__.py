@@ -1,6 +1,7 @@
 """Versioned, immutable Parquet datasets: stage, verify, publish atomically, read back by ref.
 
     store = DatasetStore()                      # root: $SYNTHPIPE_DATA_ROOT or ./data
+    DatasetStore("s3://bucket/synth")           # or any fsspec URL: manifest written last
     staged = store.begin("adult")
     staged.write_part(0, frame)
     version = staged.commit(rows_expected=len(frame), lineage={...}, report_json=...,

@@ -1,10 +1,11 @@
-"""Local-filesystem primitives the store is built on (atomic writes, exclusive rename, locks).
+"""Filesystem primitives the store is built on (atomic writes, exclusive rename, locks).
 
-Every filesystem effect of the datastore that matters for correctness goes through this module, so
-an fsspec backend can replace it later. Note for that day: publishing relies on a directory rename
-that fails when the target already exists and on `flock`; object stores have neither, so a remote
-backend needs a different commit primitive (e.g. a conditional put of `manifest.json`), not just a
-different `open`.
+Every filesystem effect of the datastore that matters for correctness goes through this module.
+A store root is a local `Path` or, for an fsspec URL (`s3://`, `gs://`, `memory://`), a `UPath`.
+Locally, publishing relies on a directory rename that fails when the target exists and on `flock`.
+Object stores have neither: there a single object PUT is the atomic unit, a version is claimed by
+an exclusive create where the filesystem offers one, and its manifest is written last
+(see `datastore.staging` and docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -18,8 +19,15 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO
+
+import fsspec.utils
+from upath import UPath
+
+# A location in a store: a local path, or a path on an fsspec filesystem (object store).
+StorePath = Path | UPath
+_LOCAL_PROTOCOLS = ("file", "local")
 
 # Temp files are hidden (leading dot) so pyarrow/pandas directory readers skip them even if a crash
 # leaves one behind, and carry a uuid so concurrent writers of the same target never collide.
@@ -51,6 +59,31 @@ class _HashingWriter:
         return self._handle.closed
 
 
+def location(root: str | os.PathLike[str]) -> StorePath:
+    """`root` as an absolute local `Path`, or as a `UPath` when it is a remote fsspec URL."""
+    text = os.fspath(root)
+    protocol = fsspec.utils.get_protocol(text)
+    if protocol in _LOCAL_PROTOCOLS:
+        local = text.removeprefix(f"{protocol}://")
+        # Absolute, because store paths are carried to tasks that may run with another CWD.
+        return Path(os.path.abspath(Path(local).expanduser()))
+    return UPath(text)
+
+
+def is_remote(path: StorePath) -> bool:
+    """Whether `path` lives on an fsspec filesystem rather than the local disk."""
+    return not isinstance(path, Path)
+
+
+def make_dirs(path: StorePath, *, parents: bool = True) -> None:
+    """Create a directory (and its parents); object stores have no directories, so nothing there.
+
+    `parents=False` fails when the parent is gone, e.g. a staging directory aborted meanwhile.
+    """
+    if not is_remote(path):
+        path.mkdir(parents=parents, exist_ok=True)
+
+
 def temp_path_for(path: Path) -> Path:
     """A unique hidden temp path next to `path` (same directory, so `os.replace` is atomic)."""
     return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
@@ -61,12 +94,18 @@ def is_temp_name(name: str) -> bool:
     return bool(_TEMP_RE.match(name))
 
 
-def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> tuple[str, int]:
+def atomic_write(path: StorePath, write: Callable[[BinaryIO], None]) -> tuple[str, int]:
     """Write a file via a temp file + fsync + `os.replace`; return its (sha256, size).
 
     Readers see either the old file or the complete new one, never a torn write, and a retried
     write of the same path replaces the previous attempt instead of adding a second file.
+    On an object store the upload itself is atomic (an object appears complete or not at all).
     """
+    if is_remote(path):
+        with path.open("wb") as handle:
+            writer = _HashingWriter(handle)
+            write(writer)  # type: ignore[arg-type]  # duck-typed binary sink
+        return writer.digest.hexdigest(), writer.size
     tmp = temp_path_for(path)
     try:
         with open(tmp, "wb") as handle:
@@ -81,13 +120,15 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> tuple[str, in
     return writer.digest.hexdigest(), writer.size
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> tuple[str, int]:
+def atomic_write_bytes(path: StorePath, data: bytes) -> tuple[str, int]:
     """`atomic_write` for an in-memory payload."""
     return atomic_write(path, lambda handle: handle.write(data))
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_dir(path: StorePath) -> None:
     """Flush a directory entry change (rename/replace) to disk; best effort where unsupported."""
+    if is_remote(path):
+        return
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
@@ -116,13 +157,44 @@ def rename_if_absent(src: Path, dst: Path) -> bool:
     return True
 
 
+def create_exclusive(path: StorePath, data: bytes) -> bool:
+    """Create the object `path` holding `data`; False (and nothing written) if it already exists.
+
+    Uses the filesystem's exclusive create (mode "xb": a conditional put on S3 and GCS, atomic in
+    memory://). Where a filesystem lacks it, an existence check stands in, which is only safe with
+    one writer per dataset at a time (the documented assumption for such stores).
+    """
+    try:
+        with path.fs.open(path.path, "xb") as handle:
+            handle.write(data)
+    except FileExistsError:
+        return False
+    except (NotImplementedError, ValueError):
+        if path.exists():
+            return False
+        path.write_bytes(data)
+    return True
+
+
+def copy_file(src: StorePath, dst: StorePath) -> None:
+    """Copy one file within the same filesystem (server-side on object stores)."""
+    if is_remote(src):
+        src.fs.copy(src.path, dst.path)
+    else:
+        shutil.copyfile(src, dst)
+
+
 @contextmanager
-def exclusive_lock(path: Path) -> Iterator[None]:
+def exclusive_lock(path: StorePath) -> Iterator[None]:
     """Hold an exclusive `flock` on `path` (created if missing) for the duration of the block.
 
     `flock` locks belong to the open file description, so this serialises threads of one process
-    as well as separate processes on the same host.
+    as well as separate processes on the same host. Object stores have no locks: there the block
+    runs unguarded, which is safe with one writer per dataset at a time (documented assumption).
     """
+    if is_remote(path):
+        yield
+        return
     with open(path, "a+b") as handle:  # append mode: create without truncating
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
@@ -131,20 +203,28 @@ def exclusive_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def iter_files(root: Path) -> Iterator[Path]:
+def iter_files(root: StorePath) -> Iterator[StorePath]:
     """Every regular file under `root`, recursively, in a stable (sorted) order."""
+    if is_remote(root):
+        base = PurePosixPath(root.path)
+        for name in sorted(root.fs.find(root.path)):
+            yield root.joinpath(*PurePosixPath(name).relative_to(base).parts)
+        return
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()  # os.walk honours in-place sorting, which makes the order deterministic
         for name in sorted(filenames):
             yield Path(dirpath) / name
 
 
-def newest_mtime(root: Path) -> float:
+def newest_mtime(root: StorePath) -> float:
     """Most recent modification time of `root` or anything below it.
 
     A directory's own mtime only changes when its direct entries change, so a long-running writer
-    filling `data/` would otherwise look idle.
+    filling `data/` would otherwise look idle. On an object store: the newest object's time.
     """
+    if is_remote(root):
+        times = [root.fs.modified(name).timestamp() for name in root.fs.find(root.path)]
+        return max(times, default=0.0)
     newest = root.stat().st_mtime
     for dirpath, _dirnames, filenames in os.walk(root):
         for name in [".", *filenames]:
@@ -155,8 +235,13 @@ def newest_mtime(root: Path) -> float:
     return newest
 
 
-def remove_tree(path: Path) -> bool:
+def remove_tree(path: StorePath) -> bool:
     """Delete a directory tree; return False if it was already gone."""
+    if is_remote(path):
+        if not path.fs.find(path.path):
+            return False
+        path.fs.rm(path.path, recursive=True)
+        return True
     try:
         shutil.rmtree(path)
     except FileNotFoundError:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from upath import UPath
 
 MANIFEST_FORMAT_VERSION = 1
 _CHUNK_BYTES = 1024 * 1024  # stream hashes so multi-GB parts never sit in memory
@@ -102,10 +103,10 @@ class Manifest(BaseModel):
         )
 
 
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
+def sha256_file(path: str | os.PathLike[str] | UPath) -> str:
+    """Hex sha256 of a file (local, or a `UPath` on an object store), read in 1 MiB chunks."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with UPath(path).open("rb") as handle:
         while chunk := handle.read(_CHUNK_BYTES):
             digest.update(chunk)
     return digest.hexdigest()

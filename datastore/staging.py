@@ -5,12 +5,17 @@ Life cycle: `DatasetStore.begin` creates `<root>/.staging/<dataset>-<uuid>/`; sh
 verifies the directory, writes `manifest.json` and renames the directory to `<root>/<dataset>/vN`.
 Until that rename nothing is visible to readers, so a crash at any earlier point leaves only a
 staging directory, which `DatasetStore.clean_staging` removes later.
+
+On an object store (an fsspec URL root) there is no rename: commit claims `vN` with an exclusive
+create of `vN/.claim`, copies the staged files into `vN/`, and writes `manifest.json` LAST. Readers
+only see versions whose manifest exists, so a crash before that leaves no visible version.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -41,6 +46,9 @@ from synthpipe.errors import ConfigError, DataError, IntegrityError, SynthpipeEr
 # Bounds the publish loop; each lost race moves one version up, so only 1000 commits landing
 # between our scan and our rename could exhaust it.
 MAX_PUBLISH_ATTEMPTS = 1000
+# Object stores: the object whose exclusive create claims a version number (hidden, so directory
+# readers of the version skip it).
+CLAIM_FILE = ".claim"
 
 
 @dataclass(frozen=True)
@@ -58,11 +66,11 @@ class StagedVersion:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def part_path(self, index: int) -> Path:
+    def part_path(self, index: int) -> _fs.StorePath:
         """Where shard `index` lives: `<path>/data/part-{index:05d}.parquet`."""
         if isinstance(index, bool) or not isinstance(index, int) or index < 0:
             raise ConfigError(f"Part index must be a non-negative integer, got {index!r}.")
-        return Path(self.path) / DATA_DIR / f"part-{index:05d}.parquet"
+        return _fs.location(self.path) / DATA_DIR / f"part-{index:05d}.parquet"
 
     def write_part(
         self, index: int, frame: pd.DataFrame, schema: pa.Schema | None = None
@@ -75,16 +83,16 @@ class StagedVersion:
         self._require_open()
         target = self.part_path(index)
         table = _to_arrow(frame, schema, index)
-        target.parent.mkdir(exist_ok=True)
+        _fs.make_dirs(target.parent, parents=False)  # never recreate an aborted staging dir
         sha256, size = _fs.atomic_write(target, lambda handle: pq.write_table(table, handle))
         return FileEntry(
-            path=target.relative_to(self.path).as_posix(),
+            path=f"{DATA_DIR}/{target.name}",
             sha256=sha256,
             bytes=size,
             rows=table.num_rows,
         )
 
-    def write_json(self, relpath: str, obj: Any) -> Path:
+    def write_json(self, relpath: str, obj: Any) -> _fs.StorePath:
         """Write `obj` as pretty JSON to `relpath` (atomic).
 
         Paths, datetimes, sets, numpy and pydantic values are converted; anything else that is not
@@ -96,22 +104,51 @@ class StagedVersion:
             raise DataError(f"Cannot write {relpath!r} in {self.path} as JSON: {exc}.") from exc
         return self.write_text(relpath, text + "\n")
 
-    def write_text(self, relpath: str, text: str) -> Path:
+    def write_text(self, relpath: str, text: str) -> _fs.StorePath:
         """Write UTF-8 `text` to `relpath` inside the staged version (atomic)."""
         path = self._side_path(relpath)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _fs.make_dirs(path.parent)
         _fs.atomic_write_bytes(path, text.encode("utf-8"))
         return path
 
     def dir(self, relpath: str) -> Path:
-        """Create (if needed) and return a sub-directory, e.g. "model" for the fitted generator."""
+        """Create (if needed) and return a local sub-directory, e.g. "images" for image views."""
         path = self._side_path(relpath)
+        if _fs.is_remote(path):
+            raise ConfigError(
+                f"dir({relpath!r}) needs a local store; {self.root} is an object store. Write "
+                "the files locally and add them with copy_in()."
+            )
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    def copy_in(self, local_dir: str | os.PathLike[str], relpath: str) -> None:
+        """Copy the files of local directory `local_dir` into `relpath` (e.g. "model")."""
+        target = self._side_path(relpath)
+        for source in _fs.iter_files(Path(local_dir)):
+            destination = target.joinpath(*source.relative_to(local_dir).parts)
+            _fs.make_dirs(destination.parent)
+            _fs.atomic_write_bytes(destination, source.read_bytes())
+
+    def local_parts(self) -> list[str]:
+        """Local paths of the staged parts, in shard order, for readers that need local files.
+
+        On an object store the parts are downloaded into a scratch directory that commit and
+        abort remove.
+        """
+        parts = sorted(_fs.location(self.path).joinpath(DATA_DIR).glob("part-*.parquet"))
+        if not parts or not _fs.is_remote(parts[0]):
+            return [str(part) for part in parts]
+        scratch = self._scratch()
+        scratch.mkdir(parents=True, exist_ok=True)
+        for part in parts:
+            part.fs.get(part.path, str(scratch / part.name))
+        return [str(scratch / part.name) for part in parts]
+
     def abort(self) -> None:
         """Discard the staged version (no-op if it is already gone)."""
-        _fs.remove_tree(Path(self.path))
+        _fs.remove_tree(_fs.location(self.path))
+        _fs.remove_tree(self._scratch())
 
     # -- publishing ----------------------------------------------------------------------------
 
@@ -179,9 +216,11 @@ class StagedVersion:
                 validation=ValidationSummary(passed=passed, failed_checks=list(failed_checks)),
             )
 
-        dataset_dir = Path(self.root) / self.dataset
-        dataset_dir.mkdir(parents=True, exist_ok=True)
-        version, manifest = _publish(staging, dataset_dir, manifest_for)
+        dataset_dir = _fs.location(self.root) / self.dataset
+        _fs.make_dirs(dataset_dir)
+        publish = _publish_by_copy if _fs.is_remote(staging) else _publish
+        version, manifest = publish(staging, dataset_dir, manifest_for)
+        _fs.remove_tree(self._scratch())
         if passed:
             _advance_latest(dataset_dir, version)
         return DatasetVersion(
@@ -193,9 +232,14 @@ class StagedVersion:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _require_open(self) -> Path:
-        path = Path(self.path)
-        if not path.is_dir():
+    def _scratch(self) -> Path:
+        return Path(tempfile.gettempdir()) / f"synthpipe-{_fs.location(self.path).name}"
+
+    def _require_open(self) -> _fs.StorePath:
+        path = _fs.location(self.path)
+        # Object stores have no empty directories to check: a staged version with no file yet
+        # looks the same as an aborted one, so writes are not refused there.
+        if not _fs.is_remote(path) and not path.is_dir():
             raise DataError(
                 f"Staging directory {self.path} for dataset {self.dataset!r} no longer exists: it "
                 "was committed, aborted, or removed by clean_staging(). Start a new one with "
@@ -203,7 +247,7 @@ class StagedVersion:
             )
         return path
 
-    def _side_path(self, relpath: str) -> Path:
+    def _side_path(self, relpath: str) -> _fs.StorePath:
         self._require_open()
         rel = check_relpath(relpath, what="relpath")
         if rel.parts[0] == DATA_DIR:
@@ -212,7 +256,7 @@ class StagedVersion:
                 f"Invalid relpath {relpath!r}: {DATA_DIR}/ holds only Parquet parts; "
                 "use write_part() for those and another directory for anything else."
             )
-        return Path(self.path) / rel.as_posix()
+        return _fs.location(self.path).joinpath(*rel.parts)
 
 
 def _to_arrow(frame: pd.DataFrame, schema: pa.Schema | None, index: int) -> pa.Table:
@@ -273,7 +317,7 @@ def _jsonify(value: Any) -> Any:
 
 
 def _verify_staging(
-    staging: Path, rows_expected: int | None, kind: str
+    staging: _fs.StorePath, rows_expected: int | None, kind: str
 ) -> tuple[list[FileEntry], list[ColumnSchema], int]:
     """Hash every staged file and check the parts; return (files, columns, total rows)."""
     files: list[FileEntry] = []
@@ -290,8 +334,9 @@ def _verify_staging(
         rows = None
         if rel.startswith(f"{DATA_DIR}/"):
             try:
-                metadata = pq.read_metadata(full)
-                schema = pq.read_schema(full)
+                with full.open("rb") as handle:  # a handle works on local and remote files
+                    footer = pq.ParquetFile(handle)
+                    metadata, schema = footer.metadata, footer.schema_arrow
             except (pa.ArrowException, OSError) as exc:
                 raise IntegrityError(
                     f"Staged file {rel} of {staging.name} is not a readable Parquet file ({exc}). "
@@ -349,26 +394,60 @@ def _schema_difference(expected: pa.Schema, actual: pa.Schema) -> str:
     return f"column order differs: {actual.names} vs {expected.names}"
 
 
-def _publish(
-    staging: Path, dataset_dir: Path, manifest_for: Callable[[int], Manifest]
-) -> tuple[int, Manifest]:
-    """Rename `staging` to the next free `vN`; return (N, the manifest written into it)."""
+def _claim_version(
+    staging: _fs.StorePath, dataset_dir: _fs.StorePath, claim: Callable[[int], bool]
+) -> int:
+    """The first free version number from the next one up for which `claim(N)` succeeds."""
     version = (version_numbers(dataset_dir, with_manifest=False) or [0])[-1] + 1
     for _attempt in range(MAX_PUBLISH_ATTEMPTS):
-        manifest = manifest_for(version)
-        _fs.atomic_write_bytes(staging / MANIFEST_FILE, manifest.to_json().encode("utf-8"))
-        if _fs.rename_if_absent(staging, dataset_dir / version_dir_name(version)):
-            _fs.fsync_dir(dataset_dir)
-            return version, manifest
+        if claim(version):
+            return version
         # A concurrent commit took this number: move past everything that exists now.
         version = max([version, *version_numbers(dataset_dir, with_manifest=False)]) + 1
     raise SynthpipeError(
         f"Could not allocate a version number for {dataset_dir.name} after "
-        f"{MAX_PUBLISH_ATTEMPTS} attempts; the staging directory {staging} is intact, retry commit."
+        f"{MAX_PUBLISH_ATTEMPTS} attempts; the staged files at {staging} are intact, retry commit."
     )
 
 
-def _advance_latest(dataset_dir: Path, version: int) -> None:
+def _publish(
+    staging: Path, dataset_dir: Path, manifest_for: Callable[[int], Manifest]
+) -> tuple[int, Manifest]:
+    """Rename `staging` to the next free `vN`; return (N, the manifest written into it)."""
+
+    def rename_onto(version: int) -> bool:
+        manifest = manifest_for(version).to_json().encode("utf-8")
+        _fs.atomic_write_bytes(staging / MANIFEST_FILE, manifest)
+        return _fs.rename_if_absent(staging, dataset_dir / version_dir_name(version))
+
+    version = _claim_version(staging, dataset_dir, rename_onto)
+    _fs.fsync_dir(dataset_dir)
+    return version, manifest_for(version)
+
+
+def _publish_by_copy(
+    staging: _fs.StorePath, dataset_dir: _fs.StorePath, manifest_for: Callable[[int], Manifest]
+) -> tuple[int, Manifest]:
+    """Object stores: claim the next free `vN`, copy the staged files in, write the manifest last.
+
+    The claim (an exclusive create) stands in for the local rename's "exactly one winner"; the
+    manifest is the commit point, so a crash before it leaves a `vN` that readers never list.
+    """
+    version = _claim_version(
+        staging,
+        dataset_dir,
+        lambda n: _fs.create_exclusive(dataset_dir / version_dir_name(n) / CLAIM_FILE, b""),
+    )
+    target = dataset_dir / version_dir_name(version)
+    for source in _fs.iter_files(staging):
+        _fs.copy_file(source, target.joinpath(*source.relative_to(staging).parts))
+    manifest = manifest_for(version)
+    _fs.atomic_write_bytes(target / MANIFEST_FILE, manifest.to_json().encode("utf-8"))
+    _fs.remove_tree(staging)
+    return version, manifest
+
+
+def _advance_latest(dataset_dir: _fs.StorePath, version: int) -> None:
     """Point LATEST at `version` unless a concurrent commit already published a higher one."""
     # The lock makes read-compare-write atomic; without it two commits could both read 3 and the
     # one writing 4 could finish after the one writing 5, leaving LATEST behind.

@@ -1,8 +1,9 @@
 """The dataset store: start versions, list them, resolve refs like "adult@latest", clean up.
 
-Local filesystem only for now (pathlib/os); the primitives that must be atomic live in
-`datastore._fs` so an fsspec backend can replace them later. `StagedVersion`, `DatasetVersion` and
-`VersionInfo` are defined in `datastore.staging` / `datastore.version` and re-exported here.
+The root is a local directory or an fsspec URL (`s3://bucket/prefix`, `gs://...`, `memory://...`);
+the primitives that must be atomic, and their object-store counterparts, live in `datastore._fs`.
+`StagedVersion`, `DatasetVersion` and `VersionInfo` are defined in `datastore.staging` /
+`datastore.version` and re-exported here.
 """
 
 from __future__ import annotations
@@ -41,9 +42,11 @@ __all__ = ["DatasetStore", "DatasetVersion", "StagedVersion", "VersionInfo", "de
 ROOT_ENV_VAR = "SYNTHPIPE_DATA_ROOT"
 
 
-def default_root() -> Path:
-    """The store root: `$SYNTHPIPE_DATA_ROOT` if set, else `./data` (relative to the CWD)."""
+def default_root() -> Path | str:
+    """The store root: `$SYNTHPIPE_DATA_ROOT` if set (a path or URL), else `./data`."""
     value = os.environ.get(ROOT_ENV_VAR)
+    if value and _fs.is_remote(_fs.location(value)):
+        return value  # a URL: Path() would fold "s3://b" into "s3:/b"
     return Path(value) if value else Path("data")
 
 
@@ -57,12 +60,20 @@ def _is_dataset_name(name: str) -> bool:
 
 
 class DatasetStore:
-    """Versioned datasets under one root directory (see docs/architecture.md for the layout)."""
+    """Versioned datasets under one root directory or object-store prefix (docs/architecture.md).
+
+    On an object store, commits of one dataset must come from one writer at a time unless the
+    filesystem supports exclusive creates (S3, GCS and memory:// do): LATEST has no lock there.
+    Credentials come from the environment as the fsspec backend (s3fs, gcsfs) reads them.
+    """
 
     def __init__(self, root: str | os.PathLike[str] | None = None):
-        # Absolute, because StagedVersion carries it to tasks that may run with another CWD.
-        raw = default_root() if root is None else Path(root)
-        self.root = Path(os.path.abspath(raw.expanduser()))
+        self.root = _fs.location(default_root() if root is None else root)
+
+    @property
+    def is_remote(self) -> bool:
+        """Whether the store lives on an fsspec filesystem (object store) rather than local disk."""
+        return _fs.is_remote(self.root)
 
     def __repr__(self) -> str:
         return f"DatasetStore(root={str(self.root)!r})"
@@ -73,7 +84,7 @@ class DatasetStore:
         """Start a new version of `dataset` in a private staging directory."""
         check_dataset_name(dataset)
         path = self.root / STAGING_DIR / f"{dataset}-{uuid.uuid4().hex}"
-        (path / DATA_DIR).mkdir(parents=True)
+        _fs.make_dirs(path / DATA_DIR)
         return StagedVersion(root=str(self.root), dataset=dataset, path=str(path))
 
     def clean_staging(self, older_than_s: float = 86400) -> int:
@@ -90,7 +101,7 @@ class DatasetStore:
         now = time.time()
         removed = 0
         for entry in sorted(staging_root.iterdir()):
-            if entry.is_symlink() or not entry.is_dir():
+            if (not self.is_remote and entry.is_symlink()) or not entry.is_dir():
                 continue
             try:
                 age = now - _fs.newest_mtime(entry)
@@ -106,7 +117,7 @@ class DatasetStore:
         """Names of datasets with at least one version (published or quarantined), sorted."""
         try:
             entries = list(self.root.iterdir())
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # fsspec says the latter for no prefix
             return []
         return sorted(
             entry.name
@@ -176,7 +187,7 @@ class DatasetStore:
             )
         return opened
 
-    def _resolve_latest(self, dataset: str, dataset_dir: Path) -> int:
+    def _resolve_latest(self, dataset: str, dataset_dir: _fs.StorePath) -> int:
         latest = read_latest(dataset_dir)
         if latest is None:
             infos = self.list_versions(dataset)

@@ -6,7 +6,6 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -14,6 +13,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 from pydantic import ValidationError
 
+from datastore import _fs
 from datastore.layout import (
     LATEST_FILE,
     MANIFEST_FILE,
@@ -35,7 +35,7 @@ class VersionInfo:
     rows: int
     created_at: datetime
     is_latest: bool
-    path: Path
+    path: _fs.StorePath
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class DatasetVersion:
 
     dataset: str
     version: int
-    path: Path
+    path: _fs.StorePath  # a UPath when the store is on an object store
     manifest: Manifest
 
     @property
@@ -62,17 +62,19 @@ class DatasetVersion:
         return f"{self.dataset}@{self.version}"
 
     @property
-    def part_paths(self) -> list[Path]:
+    def part_paths(self) -> list[_fs.StorePath]:
         """Absolute paths of the Parquet parts, in shard order."""
-        return [self.path / entry.path for entry in self.manifest.parts]
+        return [self.path.joinpath(*entry.path.split("/")) for entry in self.manifest.parts]
 
     def to_arrow_dataset(self) -> pads.Dataset:
         """The parts as one `pyarrow.dataset.Dataset` (lazy; nothing is read yet)."""
-        paths = [str(path) for path in self.part_paths]
-        if not paths:
+        if not self.manifest.parts:
             # pyarrow cannot infer a schema from zero files; an image version may have no parts.
-            return pads.dataset(paths, format="parquet", schema=pa.schema([]))
-        return pads.dataset(paths, format="parquet")
+            return pads.dataset([], format="parquet", schema=pa.schema([]))
+        if _fs.is_remote(self.path):  # pyarrow reads through the fsspec filesystem
+            paths = [path.path for path in self.part_paths]
+            return pads.dataset(paths, format="parquet", filesystem=self.path.fs)
+        return pads.dataset([str(path) for path in self.part_paths], format="parquet")
 
     def to_pandas(self, columns: list[str] | None = None) -> pd.DataFrame:
         """Read the whole table (or only `columns`) into a DataFrame, parts in shard order."""
@@ -96,7 +98,7 @@ class DatasetVersion:
         """Re-hash every file in the manifest; raise IntegrityError naming any that differ."""
         problems: list[str] = []
         for entry in self.manifest.files:
-            full = self.path / entry.path
+            full = self.path.joinpath(*entry.path.split("/"))
             if not full.is_file():
                 problems.append(f"{entry.path} is missing")
                 continue
@@ -113,7 +115,8 @@ class DatasetVersion:
 
     def read_json(self, relpath: str) -> Any:
         """Parse a JSON file of this version, e.g. "lineage.json" or "validation.json"."""
-        full = self.path / check_relpath(relpath, what="relpath", allow_manifest=True).as_posix()
+        rel = check_relpath(relpath, what="relpath", allow_manifest=True)
+        full = self.path.joinpath(*rel.parts)
         try:
             text = full.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -137,7 +140,7 @@ class DatasetVersion:
             )
 
 
-def read_manifest(version_dir: Path) -> Manifest:
+def read_manifest(version_dir: _fs.StorePath) -> Manifest:
     """Load `<version_dir>/manifest.json`; IntegrityError naming the file if it is unreadable."""
     path = version_dir / MANIFEST_FILE
     try:
@@ -150,7 +153,7 @@ def read_manifest(version_dir: Path) -> Manifest:
         ) from exc
 
 
-def load_version(dataset_dir: Path, dataset: str, version: int) -> DatasetVersion:
+def load_version(dataset_dir: _fs.StorePath, dataset: str, version: int) -> DatasetVersion:
     """The DatasetVersion stored at `<dataset_dir>/v<version>` (the directory must exist)."""
     path = dataset_dir / version_dir_name(version)
     manifest = read_manifest(path)
@@ -163,7 +166,7 @@ def load_version(dataset_dir: Path, dataset: str, version: int) -> DatasetVersio
     return DatasetVersion(dataset=dataset, version=version, path=path, manifest=manifest)
 
 
-def version_numbers(dataset_dir: Path, *, with_manifest: bool) -> list[int]:
+def version_numbers(dataset_dir: _fs.StorePath, *, with_manifest: bool) -> list[int]:
     """Sorted version numbers of the `v<int>` entries in `dataset_dir`.
 
     `with_manifest=True` counts only complete versions (what readers see); False counts every
@@ -184,7 +187,7 @@ def version_numbers(dataset_dir: Path, *, with_manifest: bool) -> list[int]:
     return sorted(numbers)
 
 
-def read_latest(dataset_dir: Path) -> int | None:
+def read_latest(dataset_dir: _fs.StorePath) -> int | None:
     """The version number in `<dataset_dir>/LATEST`, or None if there is no such file."""
     path = dataset_dir / LATEST_FILE
     try:

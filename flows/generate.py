@@ -5,7 +5,7 @@ One flow for tables and images; the few steps that differ branch on the generato
 
 from __future__ import annotations
 
-import shutil
+import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +15,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from tqdm.auto import tqdm
 
@@ -29,6 +30,7 @@ from datastore.images import (
 )
 from datastore.model_cache import ModelCache
 from flows.resources import gpu_slot
+from flows.runners import shard_runner, worker_api
 from generators import Generator, create_generator, get_generator_class
 from generators.images.data import balanced_labels
 from generators.seeding import derive_seed
@@ -39,6 +41,8 @@ from synthpipe.real_data import RealData, check_conditions, load_real
 from synthpipe.sources import rows_matching
 from validators import ValidationReport, validate_table
 from validators.images import validate_images
+
+MODEL_CACHE_ENV_VAR = "SYNTHPIPE_MODEL_CACHE"
 
 
 @dataclass(frozen=True)
@@ -142,9 +146,36 @@ def sample_shard(
     return staged.write_part(shard.index, frame, schema=schema)
 
 
+def sample_shards(
+    job: JobConfig, model: FittedModel, staged: StagedVersion, shards: list[Shard], schema: Any
+) -> list[FileEntry]:
+    """Run every shard as its own task on the job's runner; the parts in shard order.
+
+    A shard that still fails after its retries fails the run; the runner's exit waits for (or
+    cancels) the other shards before the caller aborts the staged version.
+    """
+    with worker_api(job.runner), shard_runner(job.runner) as runner:
+        futures = [
+            runner.submit(
+                sample_shard,
+                parameters={
+                    "job": job,
+                    "model": model,
+                    "staged": staged,
+                    "shard": shard,
+                    "schema": schema,
+                },
+            )
+            for shard in shards
+        ]
+        for future in tqdm(as_completed(futures), total=len(futures), desc="Sampling shards"):
+            future.result()  # raise the first failure now rather than after every shard
+        return [future.result() for future in futures]
+
+
 @task(cache_policy=NO_CACHE)
 def validate_output(job: JobConfig, real: RealData, staged: StagedVersion) -> ValidationReport:
-    parts = sorted(str(p) for p in (Path(staged.path) / "data").glob("part-*.parquet"))
+    parts = staged.local_parts()
     if job.generator.modality == "image":
         requested = [str(job.conditions["label"])] if job.conditions else []
         return validate_images(
@@ -197,6 +228,15 @@ def publish(
     return version
 
 
+def model_cache_root(store: DatasetStore) -> Path:
+    """Where fitted models are cached: beside a local store; for an object store a local
+    directory (`$SYNTHPIPE_MODEL_CACHE`, default ~/.cache/synthpipe), since every shard task loads
+    the model from a path (Dask workers elsewhere need it on a shared mount)."""
+    if not store.is_remote:
+        return Path(store.root)
+    return Path(os.environ.get(MODEL_CACHE_ENV_VAR, "~/.cache/synthpipe")).expanduser()
+
+
 def build_lineage(
     job: JobConfig,
     real: RealData,
@@ -244,7 +284,7 @@ def generate_dataset(job: JobConfig) -> str:
 
     store = DatasetStore(job.root)
     real = load_source(job, str(store.root))
-    model = fit_generator(job, real, str(store.root))
+    model = fit_generator(job, real, str(model_cache_root(store)))
     image = job.generator.modality == "image"
     schema = IMAGE_SCHEMA if image else pa.Schema.from_pandas(real.train, preserve_index=False)
     store.clean_staging()  # leftovers of killed runs (older than a day); never a live one
@@ -252,10 +292,9 @@ def generate_dataset(job: JobConfig) -> str:
     try:
         started = time.perf_counter()
         shards = shard_plan(job.rows, job.shard_rows, job.seed)
-        for shard in tqdm(shards, desc="Sampling shards", unit="shard"):
-            sample_shard(job, model, staged, shard, schema)
+        sample_shards(job, model, staged, shards, schema)
         sampled = time.perf_counter()
-        shutil.copytree(model.path, staged.dir("model"), dirs_exist_ok=True)
+        staged.copy_in(model.path, "model")
         if image:
             add_image_views(staged)
         report = validate_output(job, real, staged)

@@ -8,8 +8,10 @@ pattern).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +26,11 @@ Modality = Literal["tabular", "image"]
 Conditions = Mapping[str, Any] | pd.DataFrame
 CONFIG_FILE = "generator.json"
 FORMAT_VERSION = 1
+
+# One lock for every generator that touches process-wide random state (SDV reseeds numpy's global
+# RandomState while sampling): two of them sampling at once in threads would interleave draws and
+# break same-seed determinism, whatever their classes.
+_PROCESS_STATE_LOCK = threading.RLock()
 
 
 class GeneratorConfig(BaseModel):
@@ -76,6 +83,12 @@ class Generator(ABC):
         self.columns: list[str] | None = None
 
     @property
+    def thread_safe(self) -> bool:
+        """Whether `sample` may run in several threads of one process at once; False unless a
+        family draws only from its own RNG objects and changes no process-wide setting."""
+        return False
+
+    @property
     def fitted(self) -> bool:
         return self.columns is not None
 
@@ -112,7 +125,9 @@ class Generator(ABC):
             )
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ConfigError(f"sample(n=...) needs a positive integer number of rows; got {n!r}.")
-        frame = self._sample(n, seed=seed, conditions=self._condition_frame(conditions, n))
+        lock = contextlib.nullcontext() if self.thread_safe else _PROCESS_STATE_LOCK
+        with lock:
+            frame = self._sample(n, seed=seed, conditions=self._condition_frame(conditions, n))
         return frame.reset_index(drop=True)
 
     def save(self, path: str | Path) -> Path:

@@ -123,6 +123,12 @@ class NeuralTabularGenerator(Generator):
             self._training = self._train(real[order], seed=seed, device=device)
         self._model.to("cpu")
 
+    @property
+    def thread_safe(self) -> bool:
+        # Sampling draws from its own torch/numpy generators; only `cpu_threads` changes a
+        # process-wide setting (torch's thread count), which concurrent shards would race on.
+        return self.config.cpu_threads is None
+
     def _sample(self, n: int, *, seed: int, conditions: pd.DataFrame | None) -> pd.DataFrame:
         fixed = self._conditions_in_order(conditions)
         device = resolve_device(self.config.device)

@@ -24,8 +24,10 @@ datasets_app = typer.Typer(help="List and inspect versioned datasets.", no_args_
 app.add_typer(datasets_app, name="datasets")
 
 RootOption = Annotated[
-    Path | None,
-    typer.Option("--root", help="Dataset store root (default: ./data or $SYNTHPIPE_DATA_ROOT)."),
+    str | None,  # not Path: an fsspec URL (s3://bucket/x) must keep its "//"
+    typer.Option(
+        "--root", help="Dataset store root, path or URL (default: ./data or $SYNTHPIPE_DATA_ROOT)."
+    ),
 ]
 
 

@@ -11,7 +11,8 @@ conditions: {target: class_1}    # optional: fix column values in every row (ima
 balanced_labels: false           # images: the same number of samples for every label
 column_sdtypes: {}               # optional: override detected SDV sdtypes
 validation: {quality_min: 0.7}   # optional: gate thresholds (validators.Thresholds)
-root: data                       # optional: store root (default ./data or $SYNTHPIPE_DATA_ROOT)
+root: data                       # optional: store root, a path or fsspec URL (s3://bucket/x)
+runner: {kind: threads, workers: null, address: null}  # optional: where shards run (threads|dask)
 resource: cpu                    # cpu | gpu: work pool and GPU slot (default: gpu for image jobs)
 ```
 Unknown keys anywhere are errors that name the key and the allowed ones.
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from fsspec.utils import get_protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from generators.base import parse_config
@@ -71,6 +73,35 @@ class SourceConfig(StrictModel):
         return self
 
 
+class RunnerConfig(StrictModel):
+    """Where the sampling shards run: a thread pool here (default) or a Dask cluster."""
+
+    kind: Literal["threads", "dask"] = Field(
+        "threads", description="threads: a pool in this process; dask: a Dask cluster"
+    )
+    workers: int | None = Field(
+        None,
+        ge=1,
+        description="threads: pool size; dask: processes of the local cluster started for the run "
+        "(default: the CPU count)",
+    )
+    address: str | None = Field(
+        None,
+        description="dask only: scheduler of an existing cluster (tcp://host:8786); its workers "
+        "must be able to read the store root and the model cache",
+    )
+
+    @model_validator(mode="after")
+    def _options_fit_the_kind(self) -> RunnerConfig:
+        if self.address is not None and self.kind != "dask":
+            raise ValueError("address is for kind 'dask' only (the scheduler to connect to)")
+        if self.address is not None and self.workers is not None:
+            # The cluster at `address` already has its workers; silently ignoring the count
+            # would mislead.
+            raise ValueError("give either address (an existing cluster) or workers, not both")
+        return self
+
+
 class GeneratorSpec(StrictModel):
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
@@ -98,6 +129,7 @@ class JobConfig(StrictModel):
     column_sdtypes: dict[str, str] = Field(default_factory=dict)
     validation: Thresholds | ImageThresholds = Field(default_factory=Thresholds)
     root: str | None = None
+    runner: RunnerConfig = Field(default_factory=RunnerConfig)
     resource: Literal["cpu", "gpu"] = "cpu"
 
     @model_validator(mode="before")
@@ -121,6 +153,11 @@ class JobConfig(StrictModel):
                     f"the {self.generator.modality} generator {self.generator.name!r}; "
                     f"choose one of {sorted(names)}"
                 )
+        if image and self.root is not None and get_protocol(self.root) not in ("file", "local"):
+            raise ValueError(
+                f"image datasets need a local root for now (their grid and imagefolder views are "
+                f"written as local files); got root {self.root!r}"
+            )
         if not image and (self.source.image_size or self.source.channels or self.balanced_labels):
             raise ValueError(
                 "image_size, channels and balanced_labels apply to image generators only"

@@ -38,7 +38,7 @@ class RealData:
 def load_real(job: JobConfig, root: str | Path) -> RealData:
     """Load the job's source for its generator's modality and split off the holdout."""
     image = job.generator.modality == "image"
-    data, origin = _load(job, Path(root), image)
+    data, origin = _load(job, root, image)
     fraction = job.holdout_fraction
     if fraction == 0:
         train, holdout, indices = data, None, []
@@ -73,7 +73,7 @@ def check_conditions(real: RealData, conditions: dict[str, Any] | None) -> None:
     sources.rows_matching(real.train, conditions)
 
 
-def _load(job: JobConfig, root: Path, image: bool) -> tuple[Any, str]:
+def _load(job: JobConfig, root: str | Path, image: bool) -> tuple[Any, str]:
     source = job.source
     if source.builtin is not None:
         if image:
@@ -84,7 +84,10 @@ def _load(job: JobConfig, root: Path, image: bool) -> tuple[Any, str]:
     if source.dataset is not None:
         from datastore import DatasetStore
 
-        version = DatasetStore(root).open(source.dataset)
+        store = DatasetStore(root)
+        version = store.open(source.dataset)
+        if store.is_remote:  # parts on an object store: read them through fsspec
+            return version.to_pandas(), f"dataset:{version.ref}"
         path, origin = version.path / "data", f"dataset:{version.ref}"
     else:
         path = Path(source.path)
