@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from tqdm.auto import tqdm
@@ -34,10 +34,13 @@ from generators.seeding import derive_seed
 from synthpipe.errors import SynthpipeError, ValidationFailedError
 from synthpipe.jobs import JobConfig
 from synthpipe.lineage import git_state, model_key, package_versions
-from synthpipe.real_data import RealData, check_conditions, load_real
+from synthpipe.real_data import RealData, check_conditions, check_target, load_real
 from synthpipe.sources import rows_matching
 from validators import ValidationReport, validate_table
+from validators.html_report import write_report
 from validators.images import validate_images
+
+REPORT_DIR = "report"  # the HTML report and its plots inside a version
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ def shard_plan(rows: int, shard_rows: int, seed: int = 0) -> list[Shard]:
 def load_source(job: JobConfig, root: str) -> RealData:
     real = load_real(job, root)
     check_conditions(real, job.conditions)  # bad conditions fail before the fit, not after
+    check_target(real, job.target)
     get_run_logger().info(
         "Loaded %s: %d training and %d holdout records",
         real.origin,
@@ -141,7 +145,7 @@ def sample_shard(
 
 @task(cache_policy=NO_CACHE)
 def validate_output(job: JobConfig, real: RealData, staged: StagedVersion) -> ValidationReport:
-    parts = sorted(str(p) for p in (Path(staged.path) / "data").glob("part-*.parquet"))
+    parts = _part_files(staged)
     if job.generator.modality == "image":
         requested = [str(job.conditions["label"])] if job.conditions else []
         return validate_images(
@@ -159,8 +163,36 @@ def validate_output(job: JobConfig, real: RealData, staged: StagedVersion) -> Va
         column_sdtypes=job.column_sdtypes,
         expected_rows=job.rows,
         seed=job.seed,
-        fidelity_real=rows_matching(real.train, job.conditions) if job.conditions else None,
+        fidelity_real=_matching(real.train, job),
+        holdout=_matching(real.holdout, job),
+        target=job.target,
     )
+
+
+def _part_files(staged: StagedVersion) -> list[str]:
+    return sorted(str(p) for p in (Path(staged.path) / "data").glob("part-*.parquet"))
+
+
+def _matching(frame: Any, job: JobConfig) -> Any:
+    """The real rows meeting a conditional job's conditions (all rows otherwise)."""
+    return rows_matching(frame, job.conditions) if job.conditions and frame is not None else frame
+
+
+@task(cache_policy=NO_CACHE)
+def write_html_report(
+    job: JobConfig, real: RealData, staged: StagedVersion, report: ValidationReport
+) -> str:
+    """The HTML report with its plots in the staged version's `report/` (so in the manifest)."""
+    from validators.table_plots import table_figures
+
+    parts = _part_files(staged)
+    figures = (
+        []
+        if job.generator.modality == "image"
+        else table_figures(report, _matching(real.train, job), parts, seed=job.seed)
+    )
+    path = write_report(staged.dir(REPORT_DIR), report, figures, f"{job.dataset} validation")
+    return str(path.relative_to(staged.path))
 
 
 def add_image_views(staged: StagedVersion) -> None:
@@ -172,7 +204,11 @@ def add_image_views(staged: StagedVersion) -> None:
 
 @task(cache_policy=NO_CACHE)
 def publish(
-    staged: StagedVersion, job: JobConfig, lineage: dict[str, Any], report: ValidationReport
+    staged: StagedVersion,
+    job: JobConfig,
+    lineage: dict[str, Any],
+    report: ValidationReport,
+    html_report: str | None = None,
 ) -> DatasetVersion:
     """Verify and atomically publish; a failed gate publishes the version as quarantined."""
     version = staged.commit(
@@ -186,11 +222,21 @@ def publish(
     )
     status = "published" if report.passed else "QUARANTINED"
     get_run_logger().info("%s %s at %s", status, version.ref, version.path)
+    key = f"{job.dataset.replace('.', '-').replace('_', '-')}-validation"
+    html = f"\n\nReport with plots: [{html_report}]({(version.path / html_report).as_uri()})"
     create_markdown_artifact(
-        key=f"{job.dataset.replace('.', '-').replace('_', '-')}-validation",
-        markdown=f"# {version.ref} ({status})\n\n`{version.path}`\n\n{report.to_markdown()}",
+        key=key,
+        markdown=f"# {version.ref} ({status})\n\n`{version.path}`\n\n{report.to_markdown()}"
+        + (html if html_report else ""),
         description=f"Validation report of {version.ref}",
     )
+    if html_report:
+        create_link_artifact(
+            key=f"{key}-html",
+            link=(version.path / html_report).as_uri(),
+            link_text=f"{version.ref} validation report (HTML)",
+            description=f"Validation report with plots of {version.ref}",
+        )
     return version
 
 
@@ -256,12 +302,13 @@ def generate_dataset(job: JobConfig) -> str:
         if image:
             add_image_views(staged)
         report = validate_output(job, real, staged)
+        html_report = write_html_report(job, real, staged, report)
         timings = {
             "sample": round(sampled - started, 3),
             "validate": round(time.perf_counter() - sampled, 3),
         }
         lineage = build_lineage(job, real, model, load_generator(job, model), shards, timings)
-        version = publish(staged, job, lineage, report)
+        version = publish(staged, job, lineage, report, html_report)
     except BaseException:
         staged.abort()  # an interrupted or failed run leaves no half-written version
         raise

@@ -15,7 +15,7 @@ import pandas as pd
 
 from generators.images.data import ImageData
 from synthpipe import image_sources, sources
-from synthpipe.errors import DataError
+from synthpipe.errors import ConfigError, DataError
 from synthpipe.jobs import JobConfig
 
 
@@ -71,6 +71,15 @@ def check_conditions(real: RealData, conditions: dict[str, Any] | None) -> None:
             )
         return
     sources.rows_matching(real.train, conditions)
+
+
+def check_target(real: RealData, target: str | None) -> None:
+    """Fail before fitting when the job's utility target is not a column of the real table."""
+    if target is not None and target not in real.train.columns:
+        raise ConfigError(
+            f"target {target!r} is not a column of the real table; columns: "
+            f"{list(real.train.columns)}. Name the column a model should predict."
+        )
 
 
 def _load(job: JobConfig, root: Path, image: bool) -> tuple[Any, str]:
