@@ -37,10 +37,8 @@ from synthpipe.lineage import git_state, model_key, package_versions
 from synthpipe.real_data import RealData, check_conditions, check_target, load_real
 from synthpipe.sources import rows_matching
 from validators import ValidationReport, validate_table
-from validators.html_report import write_report
+from validators.html_report import REPORT_DIR, write_report
 from validators.images import validate_images
-
-REPORT_DIR = "report"  # the HTML report and its plots inside a version
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ def load_real(job: JobConfig, root: str | Path) -> RealData:
     elif image:
         train, holdout, indices = image_sources.split_holdout(data, fraction, job.seed)
     else:
-        train, holdout, indices = _split_table(data, fraction, job.seed)
+        train, holdout, indices = split_table(data, fraction, job.seed)
     return RealData(
         train=train,
         holdout=holdout,
@@ -110,9 +110,10 @@ def _load(job: JobConfig, root: Path, image: bool) -> tuple[Any, str]:
     return image_sources.load_image_folder(path, source.image_size, source.channels), origin
 
 
-def _split_table(
+def split_table(
     frame: pd.DataFrame, fraction: float, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[int]]:
+    """Train rows, a seeded holdout of `fraction` of the rows, and the holdout's row positions."""
     rng = np.random.default_rng(seed)
     count = round(fraction * len(frame))
     if not 0 < count < len(frame) - 1:

@@ -71,6 +71,7 @@ def validate_table(
     """
     thresholds = thresholds or Thresholds()
     _require_real(real)
+    _require_holdout_and_target(real, holdout, target)
     table = _open_table(synthetic)
     table.require_columns(list(real.columns))
 
@@ -142,20 +143,7 @@ def _deep_checks(
     seed: int,
 ) -> list[CheckResult]:
     """Per-column details, detection, privacy (with a holdout) and utility (with a target)."""
-    if target is not None and target not in reference.columns:
-        raise ConfigError(
-            f"target {target!r} is not a column of the real table; columns: "
-            f"{list(reference.columns)}."
-        )
-    if target is not None and holdout is None:
-        raise ConfigError(
-            f"target {target!r} needs real holdout rows to score TSTR / TRTR on; give a holdout "
-            "(jobs: source.holdout_fraction > 0)."
-        )
     if holdout is not None:
-        lacking = [c for c in reference.columns if c not in holdout.columns]
-        if lacking:
-            raise DataError(f"The holdout table lacks real column(s) {lacking}.")
         holdout = holdout[list(reference.columns)]
     checks = [
         CheckResult(
@@ -193,6 +181,25 @@ def _deep_checks(
         utility = tstr_utility(reference, holdout, synthetic_sample, target, seed=seed)
         checks.append(utility_check(utility, thresholds))
     return checks
+
+
+def _require_holdout_and_target(
+    real: pd.DataFrame, holdout: pd.DataFrame | None, target: str | None
+) -> None:
+    """Fail before any scoring when the holdout or target cannot be used."""
+    if target is not None and target not in real.columns:
+        raise ConfigError(
+            f"target {target!r} is not a column of the real table; columns: {list(real.columns)}."
+        )
+    if target is not None and holdout is None:
+        raise ConfigError(
+            f"target {target!r} needs real holdout rows to score TSTR / TRTR on; give a holdout "
+            "(jobs: source.holdout_fraction > 0)."
+        )
+    if holdout is not None:
+        lacking = [c for c in real.columns if c not in holdout.columns]
+        if lacking:
+            raise DataError(f"The holdout table lacks real column(s) {lacking}.")
 
 
 def _require_real(real: pd.DataFrame) -> None:
