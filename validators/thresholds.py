@@ -14,7 +14,7 @@ A job's `validation:` block is parsed into `Thresholds`; an unknown key is an er
 | `null_fraction_tolerance` | 0.05    | allowed null fraction above the real column's |
 | `max_rows_for_metrics`    | 20,000  | SDMetrics scores a seeded sample of at most this many rows |
 | `detection_auc_max`       | 0.90    | max C2ST ROC AUC (0.5 = indistinguishable) |
-| `detection_must_pass`     | false   | C2ST advisory: good copulas score ~1.0 on `fair` |
+| `detection_must_pass`     | false   | C2ST advisory: example jobs score 0.92-0.999 |
 | `max_rows_for_detection`  | 10,000  | C2ST rows per side (seeded subsample) |
 | `utility_ratio_min`       | 0.70    | min TSTR / TRTR ratio (job with a `target`) |
 | `utility_must_pass`       | true    | the utility ratio is a gate |
@@ -102,9 +102,9 @@ class Thresholds(BaseModel):
     )
     detection_must_pass: bool = Field(
         False,
-        description="Whether the C2ST check is a gate. Default false (advisory): a classifier "
-        "separates even good samples from tables with discrete columns (measured AUC 0.999 for "
-        "gaussian_copula on fair), so a gate would quarantine every run.",
+        description="Whether the C2ST check is a gate. Default false (advisory): every example "
+        "job measures AUC 0.92-0.999 (e.g. gaussian_copula on fair, which loses the "
+        "associations between its coded columns), so a useful threshold would quarantine them.",
     )
     max_rows_for_detection: int = Field(
         10_000, ge=10, description="C2ST rows per side (seeded subsample). Default 10000."

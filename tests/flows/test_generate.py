@@ -159,8 +159,9 @@ def test_generate_dataset_failed_gate_quarantines_and_raises(tmp_path):
 
 
 def test_generate_dataset_failed_privacy_gate_quarantines_with_its_report(tmp_path):
-    # Setup: a DCR share of 0 can never be met, so the privacy gate fails.
-    job = _job(tmp_path, target="target", validation={"dcr_share_max": 0.0})
+    # Setup: a DCR share of 0 can never be met, so the privacy gate fails (utility not gated).
+    gates = {"dcr_share_max": 0.0, "utility_ratio_min": 0.0}
+    job = _job(tmp_path, target="target", validation=gates)
 
     # Run
     with pytest.raises(ValidationFailedError, match=re.escape("['privacy.dcr_share']")) as info:
