@@ -6,6 +6,7 @@ One flow for tables and images; the few steps that differ branch on the generato
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
@@ -37,9 +38,10 @@ from generators.seeding import derive_seed
 from synthpipe.errors import SynthpipeError, ValidationFailedError
 from synthpipe.jobs import JobConfig
 from synthpipe.lineage import git_state, model_key, package_versions
-from synthpipe.real_data import RealData, check_conditions, load_real
+from synthpipe.real_data import RealData, check_conditions, check_target, load_real
 from synthpipe.sources import rows_matching
 from validators import ValidationReport, validate_table
+from validators.html_report import REPORT_DIR, write_report
 from validators.images import validate_images
 
 MODEL_CACHE_ENV_VAR = "SYNTHPIPE_MODEL_CACHE"
@@ -82,6 +84,7 @@ def shard_plan(rows: int, shard_rows: int, seed: int = 0) -> list[Shard]:
 def load_source(job: JobConfig, root: str) -> RealData:
     real = load_real(job, root)
     check_conditions(real, job.conditions)  # bad conditions fail before the fit, not after
+    check_target(real, job.target)
     get_run_logger().info(
         "Loaded %s: %d training and %d holdout records",
         real.origin,
@@ -193,8 +196,35 @@ def validate_output(job: JobConfig, real: RealData, staged: StagedVersion) -> Va
         column_sdtypes=job.column_sdtypes,
         expected_rows=job.rows,
         seed=job.seed,
-        fidelity_real=rows_matching(real.train, job.conditions) if job.conditions else None,
+        fidelity_real=_matching(real.train, job),
+        holdout=_matching(real.holdout, job),
+        target=job.target,
     )
+
+
+def _matching(frame: Any, job: JobConfig) -> Any:
+    """The real rows meeting a conditional job's conditions (all rows otherwise)."""
+    return rows_matching(frame, job.conditions) if job.conditions and frame is not None else frame
+
+
+@task(cache_policy=NO_CACHE)
+def write_html_report(
+    job: JobConfig, real: RealData, staged: StagedVersion, report: ValidationReport
+) -> str:
+    """The HTML report with its plots in the staged version's `report/` (so in the manifest)."""
+    from validators.table_plots import table_figures
+
+    parts = staged.local_parts()
+    figures = (
+        []
+        if job.generator.modality == "image"
+        else table_figures(report, _matching(real.train, job), parts, seed=job.seed)
+    )
+    # Written locally, then copied in: the same path for local and object-store roots.
+    with tempfile.TemporaryDirectory() as scratch:
+        path = write_report(Path(scratch), report, figures, f"{job.dataset} validation")
+        staged.copy_in(scratch, REPORT_DIR)
+    return f"{REPORT_DIR}/{path.name}"
 
 
 def add_image_views(staged: StagedVersion) -> None:
@@ -206,7 +236,11 @@ def add_image_views(staged: StagedVersion) -> None:
 
 @task(cache_policy=NO_CACHE)
 def publish(
-    staged: StagedVersion, job: JobConfig, lineage: dict[str, Any], report: ValidationReport
+    staged: StagedVersion,
+    job: JobConfig,
+    lineage: dict[str, Any],
+    report: ValidationReport,
+    html_report: str | None = None,
 ) -> DatasetVersion:
     """Verify and atomically publish; a failed gate publishes the version as quarantined."""
     version = staged.commit(
@@ -220,11 +254,21 @@ def publish(
     )
     status = "published" if report.passed else "QUARANTINED"
     get_run_logger().info("%s %s at %s", status, version.ref, version.path)
+    key = f"{job.dataset.replace('.', '-').replace('_', '-')}-validation"
+    html = f"\n\nReport with plots: [{html_report}]({(version.path / html_report).as_uri()})"
     create_markdown_artifact(
-        key=f"{job.dataset.replace('.', '-').replace('_', '-')}-validation",
-        markdown=f"# {version.ref} ({status})\n\n`{version.path}`\n\n{report.to_markdown()}",
+        key=key,
+        markdown=f"# {version.ref} ({status})\n\n`{version.path}`\n\n{report.to_markdown()}"
+        + (html if html_report else ""),
         description=f"Validation report of {version.ref}",
     )
+    if html_report:
+        create_link_artifact(
+            key=f"{key}-html",
+            link=(version.path / html_report).as_uri(),
+            link_text=f"{version.ref} validation report (HTML)",
+            description=f"Validation report with plots of {version.ref}",
+        )
     return version
 
 
@@ -298,12 +342,13 @@ def generate_dataset(job: JobConfig) -> str:
         if image:
             add_image_views(staged)
         report = validate_output(job, real, staged)
+        html_report = write_html_report(job, real, staged, report)
         timings = {
             "sample": round(sampled - started, 3),
             "validate": round(time.perf_counter() - sampled, 3),
         }
         lineage = build_lineage(job, real, model, load_generator(job, model), shards, timings)
-        version = publish(staged, job, lineage, report)
+        version = publish(staged, job, lineage, report, html_report)
     except BaseException:
         staged.abort()  # an interrupted or failed run leaves no half-written version
         raise

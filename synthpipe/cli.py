@@ -6,11 +6,11 @@ Heavy libraries are imported inside each command so `synth --help` stays instant
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from synthpipe.errors import SynthpipeError
+from synthpipe.errors import ConfigError, SynthpipeError
 
 if TYPE_CHECKING:
     from synthpipe.jobs import JobConfig
@@ -100,34 +100,128 @@ def validate(
         Path | None, typer.Option("--thresholds", help="YAML mapping of gate thresholds.")
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Folder for validation.json and validation.md.")
+        Path | None,
+        typer.Option("--out", help="Folder for report.json, report.md, report.html + plots/."),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the metric subsample.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the metric subsamples and split.")] = 0,
+    target: Annotated[
+        str | None, typer.Option("--target", help="Column for the TSTR / TRTR utility check.")
+    ] = None,
+    holdout: Annotated[
+        Path | None,
+        typer.Option("--holdout", help="Real rows the generator never saw (CSV or Parquet)."),
+    ] = None,
+    holdout_fraction: Annotated[
+        float,
+        typer.Option(
+            "--holdout-fraction",
+            help="Split this share of --real off as the holdout (seeded); meaningful only if the "
+            "generator was fitted on the other rows.",
+        ),
+    ] = 0.0,
+    publish: Annotated[
+        str | None,
+        typer.Option("--publish", help="Also store the synthetic table as a version of NAME."),
+    ] = None,
+    root: RootOption = None,
 ) -> None:
-    """Validate user-supplied synthetic data against real data (no generator involved)."""
+    """Validate user-supplied synthetic data against real data (no generator involved).
+
+    Privacy (DCR) needs a holdout (--holdout or --holdout-fraction); utility also --target.
+    Nothing is published unless --publish NAME is given.
+    """
     import yaml
 
+    from synthpipe.real_data import split_table
     from synthpipe.sources import load_table
     from validators import Thresholds, validate_table
+    from validators.table_plots import table_figures
 
     try:
+        if holdout is not None and holdout_fraction:
+            raise ConfigError("Give --holdout or --holdout-fraction, not both.")
         gates = (
             Thresholds.model_validate(yaml.safe_load(thresholds.read_text()) or {})
             if (thresholds)
             else Thresholds()
         )
+        real_frame, synthetic_frame = load_table(real), load_table(synthetic)
+        holdout_frame = load_table(holdout) if holdout is not None else None
+        if holdout_fraction:
+            real_frame, holdout_frame, _ = split_table(real_frame, holdout_fraction, seed)
         report = validate_table(
-            load_table(real), load_table(synthetic), thresholds=gates, seed=seed
+            real_frame,
+            synthetic_frame,
+            thresholds=gates,
+            seed=seed,
+            holdout=holdout_frame,
+            target=target,
+        )
+        figures = (
+            table_figures(report, real_frame, synthetic_frame, seed=seed)
+            if out is not None or publish is not None
+            else []
         )
     except (SynthpipeError, ValueError) as exc:
         raise _fail(str(exc), 2) from None
+    title = f"Validation of {synthetic.name} against {real.name}"
     if out is not None:
+        from validators.html_report import write_report
+
         out.mkdir(parents=True, exist_ok=True)
-        (out / "validation.json").write_text(report.to_json())
-        (out / "validation.md").write_text(report.to_markdown())
+        (out / "report.json").write_text(report.to_json())
+        (out / "report.md").write_text(report.to_markdown())
+        html = write_report(out, report, figures, title)
+        typer.echo(f"Report: {html}")
+    if publish is not None:
+        lineage = {
+            "validated": {
+                "real": str(real.resolve()),
+                "synthetic": str(synthetic.resolve()),
+                "holdout": str(holdout.resolve()) if holdout is not None else None,
+                "holdout_fraction": holdout_fraction,
+                "target": target,
+                "seed": seed,
+            }
+        }
+        try:
+            ref = _publish_validated(publish, root, synthetic_frame, report, figures, lineage)
+        except SynthpipeError as exc:
+            raise _fail(str(exc), 2) from None
+        typer.echo(f"Stored {ref} ({'published' if report.passed else 'quarantined'})")
     typer.echo(report.to_markdown())
     if not report.passed:
         raise _fail(f"Validation FAILED: {', '.join(report.failed_checks)}")
+
+
+def _publish_validated(
+    name: str,
+    root: Path | None,
+    frame: Any,
+    report: Any,
+    figures: list[Any],
+    lineage: dict[str, Any],
+) -> str:
+    """Store a validated table as the next version of `name` (quarantined if a gate failed)."""
+    from datastore import DatasetStore
+    from validators.html_report import REPORT_DIR, write_report
+
+    staged = DatasetStore(root).begin(name)
+    try:
+        staged.write_part(0, frame)
+        write_report(staged.dir(REPORT_DIR), report, figures, f"{name} validation")
+        version = staged.commit(
+            rows_expected=len(frame),
+            lineage=lineage,
+            report_json=report.to_json(),
+            report_markdown=report.to_markdown(),
+            passed=report.passed,
+            failed_checks=report.failed_checks,
+        )
+    except BaseException:
+        staged.abort()
+        raise
+    return version.ref
 
 
 @datasets_app.command("list")

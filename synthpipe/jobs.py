@@ -11,6 +11,7 @@ conditions: {target: class_1}    # optional: fix column values in every row (ima
 balanced_labels: false           # images: the same number of samples for every label
 column_sdtypes: {}               # optional: override detected SDV sdtypes
 validation: {quality_min: 0.7}   # optional: gate thresholds (validators.Thresholds)
+target: label                    # optional, tables: column for the TSTR / TRTR utility check
 root: data                       # optional: store root, a path or fsspec URL (s3://bucket/x)
 runner: {kind: threads, workers: null, address: null}  # optional: where shards run (threads|dask)
 resource: cpu                    # cpu | gpu: work pool and GPU slot (default: gpu for image jobs)
@@ -36,6 +37,7 @@ from synthpipe.sources import BUILTIN_TABLES
 from validators.thresholds import ImageThresholds, Thresholds
 
 IMAGE_HOLDOUT_DEFAULT = 0.2
+TABLE_HOLDOUT_DEFAULT = 0.2  # privacy (DCR) and utility (TSTR) need real rows never fitted
 DATASET_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
 
 
@@ -62,7 +64,7 @@ class SourceConfig(StrictModel):
         ge=0,
         lt=1,
         description="share of the real data kept out of training for the validators (seeded); "
-        "default 0.2 for images, 0 for tables",
+        "default 0.2 (images and tables)",
     )
 
     @model_validator(mode="after")
@@ -128,6 +130,11 @@ class JobConfig(StrictModel):
     balanced_labels: bool = False
     column_sdtypes: dict[str, str] = Field(default_factory=dict)
     validation: Thresholds | ImageThresholds = Field(default_factory=Thresholds)
+    target: str | None = Field(
+        None,
+        description="tables: the column a model predicts in the utility check (train on "
+        "synthetic / test on the real holdout vs train on real); needs a holdout",
+    )
     root: str | None = None
     runner: RunnerConfig = Field(default_factory=RunnerConfig)
     resource: Literal["cpu", "gpu"] = "cpu"
@@ -162,13 +169,21 @@ class JobConfig(StrictModel):
             raise ValueError(
                 "image_size, channels and balanced_labels apply to image generators only"
             )
+        if self.target is not None and image:
+            raise ValueError("target applies to table jobs only (image jobs have labels)")
+        if self.target is not None and self.holdout_fraction == 0:
+            raise ValueError(
+                f"target {self.target!r} needs real holdout rows to score on; set "
+                f"source.holdout_fraction > 0 (default {TABLE_HOLDOUT_DEFAULT})"
+            )
         return self
 
     @property
     def holdout_fraction(self) -> float:
         if self.source.holdout_fraction is not None:
             return self.source.holdout_fraction
-        return IMAGE_HOLDOUT_DEFAULT if self.generator.modality == "image" else 0.0
+        image = self.generator.modality == "image"
+        return IMAGE_HOLDOUT_DEFAULT if image else TABLE_HOLDOUT_DEFAULT
 
     @field_validator("column_sdtypes")
     @classmethod

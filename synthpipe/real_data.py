@@ -15,7 +15,7 @@ import pandas as pd
 
 from generators.images.data import ImageData
 from synthpipe import image_sources, sources
-from synthpipe.errors import DataError
+from synthpipe.errors import ConfigError, DataError
 from synthpipe.jobs import JobConfig
 
 
@@ -45,7 +45,7 @@ def load_real(job: JobConfig, root: str | Path) -> RealData:
     elif image:
         train, holdout, indices = image_sources.split_holdout(data, fraction, job.seed)
     else:
-        train, holdout, indices = _split_table(data, fraction, job.seed)
+        train, holdout, indices = split_table(data, fraction, job.seed)
     return RealData(
         train=train,
         holdout=holdout,
@@ -71,6 +71,15 @@ def check_conditions(real: RealData, conditions: dict[str, Any] | None) -> None:
             )
         return
     sources.rows_matching(real.train, conditions)
+
+
+def check_target(real: RealData, target: str | None) -> None:
+    """Fail before fitting when the job's utility target is not a column of the real table."""
+    if target is not None and target not in real.train.columns:
+        raise ConfigError(
+            f"target {target!r} is not a column of the real table; columns: "
+            f"{list(real.train.columns)}. Name the column a model should predict."
+        )
 
 
 def _load(job: JobConfig, root: str | Path, image: bool) -> tuple[Any, str]:
@@ -104,9 +113,10 @@ def _load(job: JobConfig, root: str | Path, image: bool) -> tuple[Any, str]:
     return image_sources.load_image_folder(path, source.image_size, source.channels), origin
 
 
-def _split_table(
+def split_table(
     frame: pd.DataFrame, fraction: float, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[int]]:
+    """Train rows, a seeded holdout of `fraction` of the rows, and the holdout's row positions."""
     rng = np.random.default_rng(seed)
     count = round(fraction * len(frame))
     if not 0 < count < len(frame) - 1:

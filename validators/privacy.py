@@ -10,9 +10,15 @@ Distance (Gower-style, in [0, 1]): the mean over columns of a per-column term:
 
 Measures:
 
-- `dcr_share`: the share of synthetic rows closer to a training row than to any holdout row (ties
-  count half), with training rows subsampled to the holdout's size; about 0.5 means the synthetic
-  rows are no closer to the training rows than to unseen real rows, towards 1.0 means memorisation.
+- `dcr_share`: how much more often a synthetic row's closest real record is a training row than a
+  holdout row, per row of each set: with `s` the share of synthetic rows closer to a training row
+  (`dcr_share_raw`; a tie counts at the rate expected without memorisation, T / (T + H)),
+  `dcr_share = (s / T) / (s / T + (1 - s) / H)` for T training and H holdout rows used. About 0.5
+  means the synthetic rows are no closer to the training rows than to unseen real rows; 1.0 means
+  every synthetic row sits on a training row (memorisation). Comparing with all (up to
+  `max_rows`) training rows rather than a holdout-sized subsample keeps a memorised copy of any
+  training row visible; when training has more than `max_rows` rows, copies of unsampled rows
+  count as unseen, so the share then understates memorisation (the exact-copy rate does not).
 - `exact_copy_rate`: the share of synthetic rows equal to some training row in every column
   (against all training rows); compare with `holdout_exact_copy_rate`, the same for real holdout
   rows (duplicates that occur naturally, e.g. in all-categorical tables).
@@ -31,16 +37,23 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from synthpipe.errors import DataError
+from validators.report import CheckResult
+from validators.thresholds import Thresholds
 
 PAIRS_PER_CHUNK = 4_000_000  # distance-matrix entries computed at once (bounds memory)
 
 
 class PrivacyResult(BaseModel):
-    """DCR share, exact copies and nearest-neighbour distances, with the holdout reference."""
+    """DCR share, exact copies and nearest-neighbour distances, with the holdout reference.
+
+    `histogram` holds counts of closest-record distances over `histogram_edges` (what the report
+    plots): `synthetic_to_train`, `synthetic_to_holdout` and `holdout_to_train`.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     dcr_share: float
+    dcr_share_raw: float
     exact_copy_rate: float
     holdout_exact_copy_rate: float
     dcr_train_median: float
@@ -52,6 +65,11 @@ class PrivacyResult(BaseModel):
     train_rows_used: int
     holdout_rows_used: int
     seed: int
+    histogram_edges: list[float] = []
+    histogram: dict[str, list[int]] = {}
+
+
+HISTOGRAM_BINS = 30
 
 
 def dcr_privacy(
@@ -75,23 +93,27 @@ def dcr_privacy(
             f"{len(train)}, {len(holdout)} and {len(synthetic)}."
         )
     rng = np.random.default_rng(seed)
-    size = min(len(train), len(holdout), max_rows)
-    train_part = _subsample(train, size, rng)
-    holdout_part = _subsample(holdout, size, rng)
-    synthetic_part = _subsample(synthetic, min(len(synthetic), max_rows), rng)
+    train_part = _subsample(train, max_rows, rng)
+    holdout_part = _subsample(holdout, max_rows, rng)
+    synthetic_part = _subsample(synthetic, max_rows, rng)
 
-    encoder = _GowerEncoding(train, columns)
+    encoder = GowerEncoding(train, columns)
     train_enc, holdout_enc, synthetic_enc = (
         encoder.encode(f[columns]) for f in (train_part, holdout_part, synthetic_part)
     )
     to_train = _two_nearest(synthetic_enc, train_enc)  # (S, 2)
     to_holdout = _two_nearest(synthetic_enc, holdout_enc)[:, 0]  # (S,)
     holdout_to_train = _two_nearest(holdout_enc, train_enc)  # (H, 2)
-    closer = (to_train[:, 0] < to_holdout).mean() + 0.5 * (to_train[:, 0] == to_holdout).mean()
+    sizes = len(train_part), len(holdout_part)
+    expected = sizes[0] / sum(sizes)  # share closer to train when rows are fresh real rows
+    raw = (to_train[:, 0] < to_holdout).mean() + expected * (to_train[:, 0] == to_holdout).mean()
+    top = max(to_train[:, 0].max(), to_holdout.max(), holdout_to_train[:, 0].max(), 1e-9)
+    edges = np.linspace(0.0, top, HISTOGRAM_BINS + 1)
 
     train_keys = _row_keys(train[columns])
     return PrivacyResult(
-        dcr_share=float(closer),
+        dcr_share=_balanced_share(float(raw), *sizes),
+        dcr_share_raw=float(raw),
         exact_copy_rate=float(np.isin(_row_keys(synthetic[columns]), train_keys).mean()),
         holdout_exact_copy_rate=float(np.isin(_row_keys(holdout[columns]), train_keys).mean()),
         dcr_train_median=float(np.median(to_train[:, 0])),
@@ -103,10 +125,25 @@ def dcr_privacy(
         train_rows_used=len(train_part),
         holdout_rows_used=len(holdout_part),
         seed=seed,
+        histogram_edges=edges.tolist(),
+        histogram={
+            name: np.histogram(distances, edges)[0].tolist()
+            for name, distances in (
+                ("synthetic_to_train", to_train[:, 0]),
+                ("synthetic_to_holdout", to_holdout),
+                ("holdout_to_train", holdout_to_train[:, 0]),
+            )
+        },
     )
 
 
-class _GowerEncoding:
+def _balanced_share(raw: float, train_rows: int, holdout_rows: int) -> float:
+    """The share closer to train re-weighted per row of each set (0.5 without memorisation)."""
+    per_train, per_holdout = raw / train_rows, (1.0 - raw) / holdout_rows
+    return per_train / (per_train + per_holdout)
+
+
+class GowerEncoding:
     """Per-column arrays on which the Gower-style terms are computed (see the module docstring).
 
     Ordered columns become positions in [0, 1] in the training data's empirical distribution (NaN
@@ -119,7 +156,7 @@ class _GowerEncoding:
         self.sorted: dict[str, np.ndarray] = {}
         self.categories: dict[str, dict[str, int]] = {}
         for name in columns:
-            values = _ordered(train[name])
+            values = ordered_values(train[name])
             if values is None:
                 present = train[name].dropna().astype(str).unique()
                 self.categories[name] = {v: i for i, v in enumerate(sorted(present))}
@@ -130,7 +167,7 @@ class _GowerEncoding:
         arrays = []
         for name in self.columns:
             if name in self.sorted:
-                values = _ordered(frame[name])
+                values = ordered_values(frame[name])
                 if values is None:
                     raise DataError(f"Column {name!r} is numeric in train but not in this frame.")
                 reference = self.sorted[name]
@@ -178,7 +215,7 @@ def _nndr(distances: np.ndarray) -> float:
     return float(np.median(ratio))
 
 
-def _ordered(values: pd.Series) -> np.ndarray | None:
+def ordered_values(values: pd.Series) -> np.ndarray | None:
     """Numbers for numeric and datetime columns (NaN when missing); None for categorical ones."""
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         stamps = pd.to_datetime(values)
@@ -193,7 +230,7 @@ def _row_keys(frame: pd.DataFrame) -> np.ndarray:
     (e.g. `category` vs `object`, int vs float)."""
     normalised = {}
     for name, values in frame.items():
-        ordered = _ordered(values)
+        ordered = ordered_values(values)
         if ordered is None:
             normalised[name] = values.astype(str).where(values.notna(), "\x00missing")
         else:
@@ -205,3 +242,55 @@ def _subsample(frame: pd.DataFrame, size: int, rng: np.random.Generator) -> pd.D
     if len(frame) <= size:
         return frame
     return frame.iloc[np.sort(rng.choice(len(frame), size=size, replace=False))]
+
+
+def privacy_checks(result: PrivacyResult, thresholds: Thresholds) -> list[CheckResult]:
+    """`privacy.dcr_share` and `privacy.exact_copy_rate` (gates when `privacy_must_pass`) and the
+    advisory `privacy.nndr`; the last two relative to the holdout's own values."""
+    sizes = (
+        f"{result.synthetic_rows_used:,} synthetic, {result.train_rows_used:,} training, "
+        f"{result.holdout_rows_used:,} holdout rows"
+    )
+    copy_max = min(1.0, result.holdout_exact_copy_rate + thresholds.exact_copy_margin)
+    nndr_min = max(0.0, result.holdout_nndr_median - thresholds.nndr_margin)
+    gate = thresholds.privacy_must_pass
+    return [
+        CheckResult(
+            name="privacy.dcr_share",
+            category="privacy",
+            value=result.dcr_share,
+            threshold=thresholds.dcr_share_max,
+            comparison="<=",
+            passed=result.dcr_share <= thresholds.dcr_share_max,
+            detail=f"size-balanced share closer to train {result.dcr_share:.3f} (0.5 = no "
+            f"memorisation; raw {result.dcr_share_raw:.3f}); median DCR synthetic->train "
+            f"{result.dcr_train_median:.3f}, holdout->train {result.holdout_dcr_median:.3f}; "
+            + sizes,
+            data=result.model_dump(),
+            gate=gate,
+        ),
+        CheckResult(
+            name="privacy.exact_copy_rate",
+            category="privacy",
+            value=result.exact_copy_rate,
+            threshold=copy_max,
+            comparison="<=",
+            passed=result.exact_copy_rate <= copy_max,
+            detail=f"{result.exact_copy_rate:.2%} of synthetic rows equal a training row; real "
+            f"holdout rows: {result.holdout_exact_copy_rate:.2%} (+ margin "
+            f"{thresholds.exact_copy_margin})",
+            gate=gate,
+        ),
+        CheckResult(
+            name="privacy.nndr",
+            category="privacy",
+            value=result.nndr_median,
+            threshold=nndr_min,
+            comparison=">=",
+            passed=result.nndr_median >= nndr_min,
+            detail=f"median nearest/second-nearest training distance ratio "
+            f"{result.nndr_median:.3f}; holdout rows {result.holdout_nndr_median:.3f} "
+            f"(- margin {thresholds.nndr_margin}); advisory",
+            gate=False,
+        ),
+    ]

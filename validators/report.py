@@ -12,6 +12,12 @@ Check names are stable and machine-friendly so flows, manifests and dashboards c
 | `expectations.success`                | schema     | every schema check below passed |
 | `rows.total`                          | schema     | total rows of part files == planned rows |
 | `gx.<expectation_type>[:<column>]`    | schema     | one Great Expectations expectation |
+| `columns.summary`                     | fidelity   | advisory: per-column statistics |
+| `detection.c2st_auc`                  | detection  | C2ST ROC AUC (+ real-vs-real baseline) |
+| `utility.tstr_ratio`                  | utility    | TSTR / TRTR score on the real holdout |
+| `privacy.dcr_share`                   | privacy    | size-balanced DCR share closer to train |
+| `privacy.exact_copy_rate`             | privacy    | synthetic rows equal to a training row |
+| `privacy.nndr`                        | privacy    | advisory: median NN distance ratio |
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Category = Literal["schema", "fidelity", "diagnostic", "utility", "privacy"]
+Category = Literal["schema", "fidelity", "diagnostic", "detection", "utility", "privacy"]
 Comparison = Literal[">=", "<=", "=="]
 
 GX_PREFIX = "gx."

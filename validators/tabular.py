@@ -10,11 +10,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthpipe.errors import DataError
+from synthpipe.errors import ConfigError, DataError
+from validators.columns import column_summaries
+from validators.detection import MIN_ROWS as DETECTION_MIN_ROWS
+from validators.detection import c2st_detection, detection_check
 from validators.expectations import ROW_COUNT, derive_expectations, gated, run_expectations
+from validators.privacy import dcr_privacy, privacy_checks
 from validators.quality import sdmetrics_checks
 from validators.report import CheckResult, ValidationReport
 from validators.thresholds import Thresholds
+from validators.utility import tstr_utility, utility_check
 
 
 def validate_table(
@@ -26,6 +31,8 @@ def validate_table(
     expected_rows: int | None = None,
     seed: int = 0,
     fidelity_real: pd.DataFrame | None = None,
+    holdout: pd.DataFrame | None = None,
+    target: str | None = None,
 ) -> ValidationReport:
     """Validate `synthetic` against `real` and return the report with its gate verdict.
 
@@ -42,6 +49,15 @@ def validate_table(
       `thresholds.max_rows_for_metrics` synthetic rows (drawn across parts by row position
       without loading them all) and as many real rows; `evaluated_rows` records the size.
 
+    Deeper checks, each on a seeded subsample of the SDMetrics sample whose size its `data`
+    records (the real side is `fidelity_real` when given, else `real`):
+
+    - `columns.summary` (advisory): per-column real vs synthetic statistics;
+    - `detection.c2st_auc`: C2ST, with a real-vs-real baseline against `holdout` when given;
+    - with `holdout` (real rows the generator never saw, meeting the same conditions):
+      `privacy.*` (DCR share, exact copies, NNDR);
+    - with `holdout` and `target` (a column of `real`): `utility.tstr_ratio` (TSTR vs TRTR).
+
     `expected_rows` is the planned row count of the whole table. For a DataFrame it is the GX
     row-count expectation's `expected_rows`. Part sizes are a storage detail with no plan of
     their own, so for part files the row-count expectation is left out of the per-part suite and
@@ -49,16 +65,14 @@ def validate_table(
     `expected_rows` no row count is checked. The same `seed` gives the same subsample for a
     DataFrame and for the same rows split into parts.
 
-    Raises DataError when `real` has no columns or rows, `synthetic` has no rows or lacks a
-    column of `real` (named), or a part file is missing or unreadable.
+    Raises ConfigError when `target` is given without `holdout` or is not a real column, and
+    DataError when `real` has no columns or rows, `holdout` lacks a real column, `synthetic` has
+    no rows or lacks a column of `real` (named), or a part file is missing or unreadable.
     """
     thresholds = thresholds or Thresholds()
     _require_real(real)
-    table = (
-        _FrameTable(synthetic)
-        if isinstance(synthetic, pd.DataFrame)
-        else _PartsTable([Path(p) for p in synthetic])
-    )
+    _require_holdout_and_target(real, holdout, target)
+    table = _open_table(synthetic)
     table.require_columns(list(real.columns))
 
     limit = thresholds.max_rows_for_metrics
@@ -83,8 +97,17 @@ def validate_table(
     if isinstance(table, _PartsTable) and expected_rows is not None:
         schema.insert(0, _rows_total(table, expected_rows))
 
+    deep = _deep_checks(
+        fidelity_real if fidelity_real is not None else real,
+        fidelity_sample if fidelity_sample is not None else real_sample,
+        synthetic_sample,
+        holdout,
+        target,
+        thresholds,
+        seed,
+    )
     return ValidationReport(
-        checks=[*fidelity, *gated(schema, thresholds.expectations_must_pass)],
+        checks=[*fidelity, *deep, *gated(schema, thresholds.expectations_must_pass)],
         real_rows=len(real),
         synthetic_rows=table.rows,
         evaluated_rows=len(synthetic_sample),
@@ -93,6 +116,90 @@ def validate_table(
         created_at=datetime.now(UTC),
         gx_result=gx_result,
     )
+
+
+def sample_table(
+    table: pd.DataFrame | Sequence[str | Path], limit: int, seed: int = 0
+) -> pd.DataFrame:
+    """A seeded sample of at most `limit` rows of a DataFrame or of Parquet part files, read one
+    part at a time; the same rows split into parts give the same sample."""
+    opened = _open_table(table)
+    return opened.take(_positions(opened.rows, limit, seed))
+
+
+def _open_table(table: pd.DataFrame | Sequence[str | Path]) -> _FrameTable | _PartsTable:
+    if isinstance(table, pd.DataFrame):
+        return _FrameTable(table)
+    return _PartsTable([Path(p) for p in table])
+
+
+def _deep_checks(
+    reference: pd.DataFrame,
+    reference_sample: pd.DataFrame,
+    synthetic_sample: pd.DataFrame,
+    holdout: pd.DataFrame | None,
+    target: str | None,
+    thresholds: Thresholds,
+    seed: int,
+) -> list[CheckResult]:
+    """Per-column details, detection, privacy (with a holdout) and utility (with a target)."""
+    if holdout is not None:
+        holdout = holdout[list(reference.columns)]
+    checks = [
+        CheckResult(
+            name="columns.summary",
+            category="fidelity",
+            value=None,
+            threshold=None,
+            comparison=None,
+            passed=True,
+            detail=f"per-column real vs synthetic statistics on {len(synthetic_sample):,} "
+            "sampled synthetic rows (advisory)",
+            data={"columns": column_summaries(reference_sample, synthetic_sample)},
+            gate=False,
+        )
+    ]
+    if min(len(reference), len(synthetic_sample)) >= DETECTION_MIN_ROWS:
+        detection = c2st_detection(
+            reference,
+            synthetic_sample,
+            holdout=holdout,
+            max_rows=thresholds.max_rows_for_detection,
+            seed=seed,
+        )
+        checks.append(detection_check(detection, thresholds))
+    if holdout is not None:
+        privacy = dcr_privacy(
+            reference,
+            holdout,
+            synthetic_sample,
+            max_rows=thresholds.max_rows_for_privacy,
+            seed=seed,
+        )
+        checks += privacy_checks(privacy, thresholds)
+    if target is not None:
+        utility = tstr_utility(reference, holdout, synthetic_sample, target, seed=seed)
+        checks.append(utility_check(utility, thresholds))
+    return checks
+
+
+def _require_holdout_and_target(
+    real: pd.DataFrame, holdout: pd.DataFrame | None, target: str | None
+) -> None:
+    """Fail before any scoring when the holdout or target cannot be used."""
+    if target is not None and target not in real.columns:
+        raise ConfigError(
+            f"target {target!r} is not a column of the real table; columns: {list(real.columns)}."
+        )
+    if target is not None and holdout is None:
+        raise ConfigError(
+            f"target {target!r} needs real holdout rows to score TSTR / TRTR on; give a holdout "
+            "(jobs: source.holdout_fraction > 0)."
+        )
+    if holdout is not None:
+        lacking = [c for c in real.columns if c not in holdout.columns]
+        if lacking:
+            raise DataError(f"The holdout table lacks real column(s) {lacking}.")
 
 
 def _require_real(real: pd.DataFrame) -> None:

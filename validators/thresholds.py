@@ -13,9 +13,23 @@ A job's `validation:` block is parsed into `Thresholds`; an unknown key is an er
 | `range_tolerance`         | 0.05    | numeric min/max widened by this fraction of the real range |
 | `null_fraction_tolerance` | 0.05    | allowed null fraction above the real column's |
 | `max_rows_for_metrics`    | 20,000  | SDMetrics scores a seeded sample of at most this many rows |
+| `detection_auc_max`       | 0.90    | max C2ST ROC AUC (0.5 = indistinguishable) |
+| `detection_must_pass`     | false   | C2ST advisory: example jobs score 0.92-0.999 |
+| `max_rows_for_detection`  | 10,000  | C2ST rows per side (seeded subsample) |
+| `utility_ratio_min`       | 0.70    | min TSTR / TRTR ratio (job with a `target`) |
+| `utility_must_pass`       | true    | the utility ratio is a gate |
+| `dcr_share_max`           | 0.70    | max DCR share closer to train (0.5 = none) |
+| `exact_copy_margin`       | 0.05    | exact-copy rate <= holdout's own + this |
+| `nndr_margin`             | 0.20    | advisory: NNDR median >= holdout's - this |
+| `privacy_must_pass`       | true    | DCR share and exact-copy rate are gates |
+| `max_rows_for_privacy`    | 5,000   | DCR rows per set (synthetic, train, holdout; seeded) |
 
-Expectations always run on every synthetic row; only the SDMetrics scores are sampled, and the
-report records how many rows they saw.
+Expectations always run on every synthetic row; the other scores use seeded subsamples whose
+sizes the report records. Detection, utility and privacy need real rows the generator never saw:
+privacy and the detection baseline run when a holdout exists (jobs: `source.holdout_fraction`,
+default 0.2 for tables), utility when a `target` column is named too. The exact-copy and NNDR
+thresholds are relative to the real-vs-real reference (holdout rows against training rows),
+because tables such as `fair` hold many naturally duplicated rows.
 """
 
 from __future__ import annotations
@@ -29,6 +43,10 @@ SCORE_FIELDS = (
     "validity_min",
     "structure_min",
     "null_fraction_tolerance",
+    "detection_auc_max",
+    "dcr_share_max",
+    "exact_copy_margin",
+    "nndr_margin",
 )
 
 
@@ -75,6 +93,54 @@ class Thresholds(BaseModel):
         ge=1,
         description="SDMetrics reports run on a seeded subsample of at most this many synthetic "
         "rows and real rows; the report records the evaluated size. Default 20000.",
+    )
+
+    detection_auc_max: float = Field(
+        0.90,
+        description="Maximum cross-validated C2ST ROC AUC of a classifier telling synthetic from "
+        "real rows, in [0, 1]; 0.5 = indistinguishable. Default 0.90.",
+    )
+    detection_must_pass: bool = Field(
+        False,
+        description="Whether the C2ST check is a gate. Default false (advisory): every example "
+        "job measures AUC 0.92-0.999 (e.g. gaussian_copula on fair, which loses the "
+        "associations between its coded columns), so a useful threshold would quarantine them.",
+    )
+    max_rows_for_detection: int = Field(
+        10_000, ge=10, description="C2ST rows per side (seeded subsample). Default 10000."
+    )
+    utility_ratio_min: float = Field(
+        0.70,
+        ge=0,
+        description="Minimum TSTR / TRTR ratio of the primary score (ROC AUC, accuracy or R²) "
+        "on the real holdout; checked only when the job names a target. Default 0.70.",
+    )
+    utility_must_pass: bool = Field(True, description="Whether utility is a gate. Default true.")
+    dcr_share_max: float = Field(
+        0.70,
+        description="Maximum size-balanced share of synthetic rows closer to a training row than "
+        "to a holdout row, in [0, 1]; 0.5 = no closer than to unseen rows. Default 0.70: the "
+        "example jobs measure 0.54-0.61 (a generator learns its density from the training rows, "
+        "more visibly on small tables), copies of the training rows 0.92-1.0.",
+    )
+    exact_copy_margin: float = Field(
+        0.05,
+        description="The share of synthetic rows equal to a training row may exceed the holdout "
+        "rows' own share by at most this, in [0, 1]. Default 0.05.",
+    )
+    nndr_margin: float = Field(
+        0.20,
+        description="Advisory: the median nearest-neighbour distance ratio of synthetic rows may "
+        "fall at most this far below the holdout rows', in [0, 1]. Default 0.20.",
+    )
+    privacy_must_pass: bool = Field(
+        True, description="Whether DCR share and exact-copy rate are gates. Default true."
+    )
+    max_rows_for_privacy: int = Field(
+        5_000,
+        ge=2,
+        description="DCR uses at most this many synthetic, training and holdout rows each "
+        "(seeded). Default 5000.",
     )
 
     @field_validator(*SCORE_FIELDS)

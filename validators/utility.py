@@ -22,6 +22,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from synthpipe.errors import ConfigError, DataError
+from validators.report import CheckResult
+from validators.thresholds import Thresholds
 
 Task = Literal["binary", "multiclass", "regression"]
 MAX_NATIVE_CATEGORIES = 255  # HistGradientBoosting's limit for native categorical features
@@ -232,3 +234,24 @@ def _score_regression(
     keep = y.notna().to_numpy()
     model.fit(x[keep], y[keep].astype(float))
     return {"r2": float(r2_score(y_test.astype(float), model.predict(x_test)))}
+
+
+def utility_check(result: UtilityResult, thresholds: Thresholds) -> CheckResult:
+    """`utility.tstr_ratio`: TSTR / TRTR >= `utility_ratio_min`; not applicable (passes) when
+    the model trained on real rows scores <= 0 itself (nothing to keep)."""
+    scores = (
+        f"TSTR {result.metric} {result.tstr:.3f} vs TRTR {result.trtr:.3f} "
+        f"({result.task} target {result.target!r}, {result.holdout_rows:,} holdout rows)"
+    )
+    applicable = result.ratio is not None
+    return CheckResult(
+        name="utility.tstr_ratio",
+        category="utility",
+        value=result.ratio,
+        threshold=thresholds.utility_ratio_min,
+        comparison=">=",
+        passed=not applicable or result.ratio >= thresholds.utility_ratio_min,
+        detail=scores if applicable else f"not applicable: TRTR <= 0; {scores}",
+        data=result.model_dump(),
+        gate=thresholds.utility_must_pass,
+    )

@@ -12,7 +12,12 @@ import pytest
 
 from datastore import DatasetStore, open_dataset
 from flows.generate import generate_dataset, shard_plan
-from synthpipe.errors import DataError, QuarantinedVersionError, ValidationFailedError
+from synthpipe.errors import (
+    ConfigError,
+    DataError,
+    QuarantinedVersionError,
+    ValidationFailedError,
+)
 from synthpipe.jobs import parse_job
 from synthpipe.sources import fingerprint, load_builtin
 
@@ -88,6 +93,27 @@ def test_generate_dataset_records_lineage_and_report(first_run):
     assert {c["name"] for c in report["checks"]} >= {"quality.overall", "expectations.success"}
     assert (version.path / "model" / "generator.json").is_file()
     assert version.manifest.lineage == lineage
+    assert lineage["source"]["holdout_fraction"] == pytest.approx(0.2)
+    assert len(lineage["source"]["holdout_indices"]) == 36  # 20% of wine's 178 rows
+    assert lineage["source"]["train_records"] == 142
+    assert {c["category"] for c in report["checks"]} >= {"detection", "privacy"}
+
+
+def test_generate_dataset_stores_the_html_report_in_the_version(first_run):
+    # Setup
+    root, _ = first_run
+    version = open_dataset("wine-flow@1", root=root)
+
+    # Run
+    files = {f.path: f for f in version.manifest.files}
+    html = (version.path / "report" / "report.html").read_text()
+
+    # Assert
+    for name in ("columns", "associations", "dcr"):
+        assert files[f"report/plots/{name}.png"].bytes > 1000
+        assert f"href='plots/{name}.png'" in html
+    assert "report/report.html" in files
+    assert "privacy.dcr_share" in html
 
 
 def test_generate_dataset_second_run_reuses_model_and_repeats_rows(first_run):
@@ -130,6 +156,35 @@ def test_generate_dataset_failed_gate_quarantines_and_raises(tmp_path):
     assert store.latest_version("wine-flow") is None
     with pytest.raises(QuarantinedVersionError):
         store.open("wine-flow@1")
+
+
+def test_generate_dataset_failed_privacy_gate_quarantines_with_its_report(tmp_path):
+    # Setup: a DCR share of 0 can never be met, so the privacy gate fails (utility not gated).
+    gates = {"dcr_share_max": 0.0, "utility_ratio_min": 0.0}
+    job = _job(tmp_path, target="target", validation=gates)
+
+    # Run
+    with pytest.raises(ValidationFailedError, match=re.escape("['privacy.dcr_share']")) as info:
+        generate_dataset(job)
+
+    # Assert
+    store = DatasetStore(tmp_path)
+    assert info.value.failed_checks == ["privacy.dcr_share"]
+    assert store.latest_version("wine-flow") is None
+    version = store.open("wine-flow@1", allow_quarantined=True)
+    report = json.loads((version.path / "validation.json").read_text())
+    utility = next(c for c in report["checks"] if c["name"] == "utility.tstr_ratio")
+    assert utility["data"]["target"] == "target" and utility["data"]["holdout_rows"] == 36
+    assert (version.path / "report" / "report.html").is_file()
+
+
+def test_generate_dataset_unknown_target_fails_before_fitting(tmp_path):
+    # Run
+    with pytest.raises(ConfigError, match=re.escape("target 'label' is not a column")):
+        generate_dataset(_job(tmp_path, target="label"))
+
+    # Assert
+    assert not (tmp_path / ".models").exists()
 
 
 def test_generate_dataset_missing_source_publishes_nothing(tmp_path):

@@ -118,8 +118,10 @@ def test_cli_validate_copy_passes_and_writes_reports(tmp_path):
 
     # Assert
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "report" / "validation.json").stat().st_size > 0
-    assert "PASSED" in (tmp_path / "report" / "validation.md").read_text()
+    assert (tmp_path / "report" / "report.json").stat().st_size > 0
+    assert "PASSED" in (tmp_path / "report" / "report.md").read_text()
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert "plots/columns.png" in html and (tmp_path / "report/plots/columns.png").is_file()
 
 
 def test_cli_validate_corrupted_synthetic_fails_naming_checks(tmp_path):
@@ -145,6 +147,51 @@ def test_cli_validate_corrupted_synthetic_fails_naming_checks(tmp_path):
     # Assert
     assert result.exit_code == 1
     assert "Validation FAILED" in result.output and "alcohol" in result.output
+
+
+def test_cli_validate_copy_with_holdout_fails_privacy_and_publishes_only_when_asked(tmp_path):
+    # Setup: the "synthetic" table is the real training rows themselves.
+    from synthpipe.real_data import split_table
+
+    wine = load_builtin("wine")
+    train, holdout, _ = split_table(wine, 0.3, seed=0)
+    train.to_parquet(tmp_path / "real.parquet")
+    holdout.to_parquet(tmp_path / "holdout.parquet")
+    train.to_parquet(tmp_path / "synthetic.parquet")
+    args = ["validate", "--real", str(tmp_path / "real.parquet")]
+    args += ["--synthetic", str(tmp_path / "synthetic.parquet")]
+    args += ["--holdout", str(tmp_path / "holdout.parquet"), "--target", "target"]
+
+    # Run
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "out")])
+    published = runner.invoke(app, [*args, "--publish", "wine-copy", "--root", str(tmp_path)])
+
+    # Assert
+    assert result.exit_code == 1
+    assert "Validation FAILED: privacy.dcr_share, privacy.exact_copy_rate" in result.output
+    assert "utility.tstr_ratio" in (tmp_path / "out" / "report.md").read_text()
+    assert "plots/dcr.png" in (tmp_path / "out" / "report.html").read_text()
+    assert published.exit_code == 1
+    assert "Stored wine-copy@1 (quarantined)" in published.output
+    listed = runner.invoke(app, ["datasets", "list", "--root", str(tmp_path)])
+    # Only the --publish run stored a version (the --out run would have made it @2).
+    assert listed.output.startswith(f"wine-copy@1\tquarantined\t{len(train)} rows")
+    assert "wine-copy@2" not in listed.output
+    assert (tmp_path / "wine-copy" / "v1" / "report" / "report.html").is_file()
+
+
+def test_cli_validate_holdout_and_fraction_together_is_an_error(tmp_path):
+    # Setup
+    load_builtin("wine").to_csv(tmp_path / "real.csv", index=False)
+    real = str(tmp_path / "real.csv")
+    args = ["validate", "--real", real, "--synthetic", real, "--holdout", real]
+
+    # Run
+    result = runner.invoke(app, [*args, "--holdout-fraction", "0.2"])
+
+    # Assert
+    assert result.exit_code == 2
+    assert "Give --holdout or --holdout-fraction, not both." in result.output
 
 
 def test_cli_datasets_show_unknown_dataset_fails(tmp_path):

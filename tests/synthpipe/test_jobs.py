@@ -153,7 +153,7 @@ def test_parse_job_image_job_gets_image_thresholds_and_holdout_default():
     assert isinstance(job, ImageJob) and isinstance(job.validation, ImageThresholds)
     assert job.validation.pixel_mean_tolerance == pytest.approx(0.1)
     assert job.holdout_fraction == pytest.approx(0.2)
-    assert parse_job(_job()).holdout_fraction == 0.0
+    assert parse_job(_job()).holdout_fraction == pytest.approx(0.2)
 
 
 def test_parse_job_image_threshold_key_on_a_table_job_is_unknown():
@@ -172,3 +172,18 @@ def test_parse_job_image_options_on_table_job_are_rejected():
     # Run / Assert
     with pytest.raises(ConfigError, match="apply to image generators only"):
         parse_job(_job(balanced_labels=True))
+
+
+def test_parse_job_target_without_holdout_is_an_error():
+    # Run
+    with pytest.raises(ConfigError, match=re.escape("set source.holdout_fraction > 0")):
+        parse_job(_job(target="target", source={"builtin": "wine", "holdout_fraction": 0}))
+
+
+def test_parse_job_target_on_an_image_job_is_an_error():
+    # Setup
+    image = {"builtin": "digits", "image_size": 8}
+
+    # Run
+    with pytest.raises(ConfigError, match="target applies to table jobs only"):
+        parse_job(_job(target="label", source=image, generator={"name": "vae"}))
