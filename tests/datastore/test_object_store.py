@@ -140,7 +140,7 @@ def test_job_source_dataset_on_an_object_store_loads_the_version(root):
     job = parse_job(
         {
             "dataset": "adult-copy",
-            "source": {"dataset": "adult@latest"},
+            "source": {"dataset": "adult@latest", "holdout_fraction": 0},
             "generator": {"name": "gaussian_copula"},
             "rows": 10,
             "root": root,
