@@ -38,11 +38,11 @@ from flows.generate import (
     load_generator,
     load_source,
     publish,
+    raise_if_quarantined,
     shard_plan,
 )
 from synthpipe import augment
 from synthpipe.augment_job import AugmentJob
-from synthpipe.errors import ValidationFailedError
 from synthpipe.jobs import JobConfig
 from synthpipe.real_data import RealData
 from validators import ValidationReport, validate_table
@@ -255,11 +255,5 @@ def augment_dataset(job: AugmentJob) -> str:
     except BaseException:
         staged.abort()
         raise
-    if not report.passed:
-        raise ValidationFailedError(
-            f"{version.ref}: the synthetic records failed the gates {report.failed_checks}; the "
-            f"version was quarantined at {version.path}.",
-            failed_checks=report.failed_checks,
-            version=version.ref,
-        )
+    raise_if_quarantined(version, report)
     return version.ref

@@ -352,6 +352,12 @@ def generate_dataset(job: JobConfig) -> str:
     except BaseException:
         staged.abort()  # an interrupted or failed run leaves no half-written version
         raise
+    raise_if_quarantined(version, report)
+    return version.ref
+
+
+def raise_if_quarantined(version: DatasetVersion, report: ValidationReport) -> None:
+    """After publishing: a failed gate is the run's failure, naming the checks and the version."""
     if not report.passed:
         raise ValidationFailedError(
             f"{version.ref} failed its validation gates {report.failed_checks} and was "
@@ -359,4 +365,3 @@ def generate_dataset(job: JobConfig) -> str:
             failed_checks=report.failed_checks,
             version=version.ref,
         )
-    return version.ref

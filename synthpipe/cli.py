@@ -5,6 +5,7 @@ Heavy libraries are imported inside each command so `synth --help` stays instant
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,6 +14,7 @@ import typer
 from synthpipe.errors import ConfigError, SynthpipeError
 
 if TYPE_CHECKING:
+    from datastore import DatasetVersion
     from synthpipe.jobs import JobConfig
 
 app = typer.Typer(
@@ -44,23 +46,36 @@ def run(
     """Run a job: fit the generator, sample, validate, publish a dataset version."""
     from synthpipe.jobs import load_job
 
-    try:
-        job = load_job(job_file)
-    except SynthpipeError as exc:
-        raise _fail(str(exc), 2) from None
-    if root is not None:
-        job = job.model_copy(update={"root": str(root)})
-
+    job = _load_job_or_exit(load_job, job_file, root)
     from flows.generate import generate_dataset
 
+    version = _run_flow_or_exit(generate_dataset, job)
+    _say_published(version)
+
+
+def _load_job_or_exit(load: Callable[[Path], Any], job_file: Path, root: str | None) -> Any:
+    """The job file parsed by `load` (exit 2 naming the problem), with `--root` applied."""
     try:
-        ref = generate_dataset(job)
+        job = load(job_file)
+    except SynthpipeError as exc:
+        raise _fail(str(exc), 2) from None
+    return job if root is None else job.model_copy(update={"root": str(root)})
+
+
+def _say_published(version: DatasetVersion) -> None:
+    rows = version.manifest.rows
+    typer.secho(f"Published {version.ref} ({rows} rows) at {version.path}", fg="green")
+
+
+def _run_flow_or_exit(flow: Callable[[Any], str], job: Any) -> DatasetVersion:
+    """Run a flow that publishes a version; exit 1 naming our error (e.g. failed gates)."""
+    try:
+        ref = flow(job)
     except SynthpipeError as exc:
         raise _fail(f"{type(exc).__name__}: {exc}") from None
     from datastore import open_dataset
 
-    version = open_dataset(ref, root=job.root)
-    typer.secho(f"Published {ref} ({version.manifest.rows} rows) at {version.path}", fg="green")
+    return open_dataset(ref, root=job.root)
 
 
 @app.command()
@@ -72,24 +87,12 @@ def augment(
     downstream uplift on the real holdout, publish real + synthetic as a dataset version."""
     from synthpipe.augment_job import load_augment_job
 
-    try:
-        job = load_augment_job(job_file)
-    except SynthpipeError as exc:
-        raise _fail(str(exc), 2) from None
-    if root is not None:
-        job = job.model_copy(update={"root": str(root)})
-
+    job = _load_job_or_exit(load_augment_job, job_file, root)
     from flows.augment import UPLIFT_MD, augment_dataset
 
-    try:
-        ref = augment_dataset(job)
-    except SynthpipeError as exc:
-        raise _fail(f"{type(exc).__name__}: {exc}") from None
-    from datastore import open_dataset
-
-    version = open_dataset(ref, root=job.root)
+    version = _run_flow_or_exit(augment_dataset, job)
     typer.echo((version.path / UPLIFT_MD).read_text())
-    typer.secho(f"Published {ref} ({version.manifest.rows} rows) at {version.path}", fg="green")
+    _say_published(version)
 
 
 @app.command()
