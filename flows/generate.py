@@ -27,7 +27,7 @@ from datastore.images import (
     sample_grid,
     write_imagefolder,
 )
-from datastore.model_cache import ModelCache
+from datastore.model_cache import ModelCache, extractor_cache_dir
 from generators import Generator, create_generator, get_generator_class
 from generators.images.data import balanced_labels
 from generators.seeding import derive_seed
@@ -37,7 +37,11 @@ from synthpipe.lineage import git_state, model_key, package_versions
 from synthpipe.real_data import RealData, check_conditions, load_real
 from synthpipe.sources import rows_matching
 from validators import ValidationReport, validate_table
-from validators.images import validate_images
+from validators.html_report import REPORT_HTML, write_report
+from validators.image_plots import image_figures
+from validators.images import read_image_parts, validate_images
+
+REPORT_DIR = "report"  # a version's HTML validation report and its plots
 
 
 @dataclass(frozen=True)
@@ -143,15 +147,7 @@ def sample_shard(
 def validate_output(job: JobConfig, real: RealData, staged: StagedVersion) -> ValidationReport:
     parts = sorted(str(p) for p in (Path(staged.path) / "data").glob("part-*.parquet"))
     if job.generator.modality == "image":
-        requested = [str(job.conditions["label"])] if job.conditions else []
-        return validate_images(
-            real.train.images,
-            real.label_names,
-            parts,
-            thresholds=job.validation,
-            expected_rows=job.rows,
-            requested_labels=real.label_names if job.balanced_labels else requested,
-        )
+        return validate_image_output(job, real, staged, parts)
     return validate_table(
         real.train,
         parts,
@@ -161,6 +157,29 @@ def validate_output(job: JobConfig, real: RealData, staged: StagedVersion) -> Va
         seed=job.seed,
         fidelity_real=rows_matching(real.train, job.conditions) if job.conditions else None,
     )
+
+
+def validate_image_output(
+    job: JobConfig, real: RealData, staged: StagedVersion, parts: list[str]
+) -> ValidationReport:
+    """Validate the staged images and write the HTML report with its plots into the version
+    (`report/`). The CNN extractor is cached in the store, `<root>/.extractors/`, by the real
+    training data's fingerprint, so every job on the same real data shares it."""
+    synthetic = read_image_parts(parts)
+    requested = [str(job.conditions["label"])] if job.conditions else []
+    report = validate_images(
+        real.train,
+        synthetic,
+        real_holdout=real.holdout,
+        extractor_cache=extractor_cache_dir(DatasetStore(job.root).root),
+        thresholds=job.validation,
+        expected_rows=job.rows,
+        requested_labels=real.label_names if job.balanced_labels else requested,
+        seed=job.seed,
+    )
+    figures = image_figures(report, real.train, synthetic)
+    write_report(staged.dir(REPORT_DIR), report, figures, f"{job.dataset}: image validation")
+    return report
 
 
 def add_image_views(staged: StagedVersion) -> None:
@@ -186,9 +205,11 @@ def publish(
     )
     status = "published" if report.passed else "QUARANTINED"
     get_run_logger().info("%s %s at %s", status, version.ref, version.path)
+    html_report = version.path / REPORT_DIR / REPORT_HTML
+    link = f"HTML report with plots: `{html_report}`\n\n" if html_report.is_file() else ""
     create_markdown_artifact(
         key=f"{job.dataset.replace('.', '-').replace('_', '-')}-validation",
-        markdown=f"# {version.ref} ({status})\n\n`{version.path}`\n\n{report.to_markdown()}",
+        markdown=f"# {version.ref} ({status})\n\n`{version.path}`\n\n{link}{report.to_markdown()}",
         description=f"Validation report of {version.ref}",
     )
     return version
