@@ -533,12 +533,15 @@ def image_quality_gates(
             "image.fd_cnn",
             "fidelity",
             syn.fd.distance,
-            f"Fréchet distance on Synthpipe CNN features {syn.fd.distance:.4g}; real-vs-real "
-            f"floor {floor.fd.distance:.4g}, noise {noise.fd.distance:.4g} ({n})",
+            f"Fréchet distance on Synthpipe CNN features {syn.fd.distance:.4g} ± "
+            f"{syn.fd_std:.2g}; real-vs-real floor {floor.fd.distance:.4g} ± {floor.fd_std:.2g}, "
+            f"noise {noise.fd.distance:.4g} ({n}, mean of {syn.subsets} stratified subsets)",
             {
                 "synthetic": syn.fd.model_dump(),
                 "floor": floor.fd.model_dump(),
                 "noise": noise.fd.model_dump(),
+                "std": {"synthetic": syn.fd_std, "floor": floor.fd_std},
+                "subsets": syn.subsets,
                 "ratio_to_floor": _ratio(syn.fd.distance, floor.fd.distance),
                 **about_extractor,
             },

@@ -142,6 +142,7 @@ def validate_images(
     """Validate `synthetic` images against the real split: the metadata suite derived from
     `real_train`, then (with a `real_holdout`) the quality checks, whose CNN extractor is cached
     under `extractor_cache`. `seed` draws the quality checks' subsamples."""
+    from validators.image_features import ExtractorConfig
     from validators.image_quality import image_quality_gates, measure_image_quality
 
     thresholds = thresholds or ImageThresholds()
@@ -171,6 +172,7 @@ def validate_images(
             max_images=thresholds.max_images,
             subsets=thresholds.subsets,
             subset_fraction=thresholds.subset_fraction,
+            extractor_config=ExtractorConfig(steps=thresholds.extractor_steps),
         )
         checks += image_quality_gates(result, thresholds)
     return ValidationReport(

@@ -109,6 +109,7 @@ class ImageThresholds(BaseModel):
     | `max_images`            | 2,000   | seeded subsample cap per image set (not a gate) |
     | `subsets`               | 5       | seeded subsets FD/KID/PRDC and floors are averaged over |
     | `subset_fraction`       | 0.8     | a subset holds this share of the holdout (matched N) |
+    | `extractor_steps`       | 500     | Adam steps training the CNN extractor and CAS classifier |
 
     The quality gates need a real holdout (a job's default 20%); without one they are skipped.
     """
@@ -129,3 +130,4 @@ class ImageThresholds(BaseModel):
     max_images: int = Field(2_000, gt=5, description="More than PRDC's k = 5.")
     subsets: int = Field(5, ge=1)
     subset_fraction: float = Field(0.8, gt=0, le=1)
+    extractor_steps: int = Field(500, ge=1)
