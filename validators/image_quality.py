@@ -521,7 +521,7 @@ def image_quality_gates(
     about_extractor = {"extractor": extractor.name, "layer": extractor.layer}
     about_extractor |= {"dim": extractor.dim, "sha256": extractor.sha256}
     checks = [
-        _check(
+        make_check(
             "image.extractor",
             "diagnostic",
             result.extractor_accuracy,
@@ -529,7 +529,7 @@ def image_quality_gates(
             f"{result.extractor_accuracy:.3f}, trained on {extractor.train_images} real images",
             extractor.model_dump(mode="json"),
         ),
-        _check(
+        make_check(
             "image.fd_cnn",
             "fidelity",
             syn.fd.distance,
@@ -548,7 +548,7 @@ def image_quality_gates(
             limit=t.fd_floor_ratio_max * floor.fd.distance,
             comparison="<=",
         ),
-        _check(
+        make_check(
             "image.kid_cnn",
             "fidelity",
             syn.kid.mean,
@@ -566,7 +566,7 @@ def image_quality_gates(
     for metric in ("precision", "recall", "density", "coverage"):
         value, real, baseline = (getattr(c.prdc, metric) for c in (syn, floor, noise))
         checks.append(
-            _check(
+            make_check(
                 f"image.{metric}",
                 "fidelity",
                 value,
@@ -581,7 +581,7 @@ def image_quality_gates(
         checks += _cas_checks(result.cas, t)
     for found in (result.memorisation_pixel, result.memorisation_feature):
         checks.append(
-            _check(
+            make_check(
                 f"image.memorised_{found.space}",
                 "privacy",
                 found.memorised_share,
@@ -595,7 +595,7 @@ def image_quality_gates(
         )
     copies = result.exact_copies
     checks.append(
-        _check(
+        make_check(
             "image.exact_copies",
             "privacy",
             copies.copies,
@@ -620,8 +620,10 @@ def image_quality_checks(
     seed: int = 0,
     extractor_config: ExtractorConfig | None = None,
 ) -> list[CheckResult]:
-    """Measure (`measure_image_quality`) and gate (`image_quality_gates`) synthetic images."""
+    """Measure (`measure_image_quality`) and gate (`image_quality_gates`) synthetic images; the
+    extractor trains `thresholds.extractor_steps` steps unless `extractor_config` says otherwise."""
     thresholds = thresholds or ImageThresholds()
+    extractor_config = extractor_config or ExtractorConfig(steps=thresholds.extractor_steps)
     result = measure_image_quality(
         real_train,
         real_holdout,
@@ -646,7 +648,7 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
 # ---- helpers -------------------------------------------------------------------------------------
 def _cas_checks(cas: CASResult, t: ImageThresholds) -> list[CheckResult]:
     return [
-        _check(
+        make_check(
             "image.cas",
             "utility",
             cas.ratio,
@@ -657,7 +659,7 @@ def _cas_checks(cas: CASResult, t: ImageThresholds) -> list[CheckResult]:
             limit=t.cas_ratio_min,
             comparison=">=",
         ),
-        _check(
+        make_check(
             "image.cas_per_class",
             "utility",
             cas.min_class_ratio,
@@ -670,7 +672,7 @@ def _cas_checks(cas: CASResult, t: ImageThresholds) -> list[CheckResult]:
     ]
 
 
-def _check(
+def make_check(
     name: str,
     category: Category,
     value: float | None,

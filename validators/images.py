@@ -142,8 +142,7 @@ def validate_images(
     """Validate `synthetic` images against the real split: the metadata suite derived from
     `real_train`, then (with a `real_holdout`) the quality checks, whose CNN extractor is cached
     under `extractor_cache`. `seed` draws the quality checks' subsamples."""
-    from validators.image_features import ExtractorConfig
-    from validators.image_quality import image_quality_gates, measure_image_quality
+    from validators.image_quality import image_quality_checks
 
     thresholds = thresholds or ImageThresholds()
     if len(real_train) == 0:
@@ -162,19 +161,15 @@ def validate_images(
         # Unknown or missing labels fail the GX label check above; CAS then has nothing to use.
         known = set(real_train.label_names)
         labels = synthetic.labels if all(label in known for label in synthetic.labels) else None
-        result = measure_image_quality(
+        checks += image_quality_checks(
             real_train,
             real_holdout,
             synthetic.images,
             labels,
+            thresholds,
             cache_dir=extractor_cache,
             seed=seed,
-            max_images=thresholds.max_images,
-            subsets=thresholds.subsets,
-            subset_fraction=thresholds.subset_fraction,
-            extractor_config=ExtractorConfig(steps=thresholds.extractor_steps),
         )
-        checks += image_quality_gates(result, thresholds)
     return ValidationReport(
         checks=checks,
         real_rows=len(real_train),
@@ -188,13 +183,12 @@ def validate_images(
 
 
 def _skipped(reason: str) -> CheckResult:
-    return CheckResult(
-        name=QUALITY_SKIPPED,
-        category="diagnostic",
-        value=None,
-        threshold=None,
-        comparison=None,
-        passed=True,
-        gate=False,
-        detail=f"Image quality (Fréchet distance, PRDC, CAS, memorisation) not measured: {reason}.",
+    from validators.image_quality import make_check
+
+    return make_check(
+        QUALITY_SKIPPED,
+        "diagnostic",
+        None,
+        f"Image quality (Fréchet distance, PRDC, CAS, memorisation) not measured: {reason}.",
+        {},
     )
