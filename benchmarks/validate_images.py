@@ -76,10 +76,14 @@ def run_case(n: int | None, max_images: int, cache_dir: str, seed: int) -> dict:
         ids = [hashlib.sha256(image.tobytes()).hexdigest() for image in images]
         synthetic = SyntheticImages(images, labels, ids)
     row["rss_before"] = _rss_mib()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     if synthetic is None:
         load_or_train_extractor(train, cache_dir=cache_dir)
-        return row | {"wall_s": time.perf_counter() - started, "rss": _rss_mib()}
+        return row | {
+            "wall_s": time.perf_counter() - started,
+            "cpu_s": time.process_time() - cpu_started,
+            "rss": _rss_mib(),
+        }
     report = validate_images(
         train,
         synthetic,
@@ -99,7 +103,11 @@ def run_case(n: int | None, max_images: int, cache_dir: str, seed: int) -> dict:
         "memorised": f"{report.check('image.memorised_pixel').value:.3f}",
         "validate_s": validated - started,
     }
-    return row | {"wall_s": time.perf_counter() - started, "rss": _rss_mib()}
+    return row | {
+        "wall_s": time.perf_counter() - started,
+        "cpu_s": time.process_time() - cpu_started,
+        "rss": _rss_mib(),
+    }
 
 
 def _rss_mib() -> float:
@@ -139,15 +147,17 @@ def main() -> None:
         f"seed {args.seed}, {os.cpu_count()} cores\n"
     )
     print(
-        "| run | max_images | matched N x subsets | validate s | + report s | RSS before MiB "
-        "| peak RSS MiB | FD synthetic / floor / noise | CAS ratio | memorised (pixel) |"
+        "| run | max_images | matched N x subsets | validate s | + report s | CPU s "
+        "| RSS before MiB | peak RSS MiB | FD synthetic / floor / noise | CAS ratio "
+        "| memorised (pixel) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, cap, r in rows:
         validate_s = r.get("validate_s", r["wall_s"])
         print(
             f"| {name} | {cap} | {r.get('used', '—')} | {validate_s:.1f} | "
-            f"{r['wall_s'] - validate_s:.1f} | {r['rss_before']:.0f} | {r['rss']:.0f} | "
+            f"{r['wall_s'] - validate_s:.1f} | {r['cpu_s']:.1f} | {r['rss_before']:.0f} | "
+            f"{r['rss']:.0f} | "
             f"{r.get('fd', '—')} | {r.get('cas', '—')} | {r.get('memorised', '—')} |"
         )
 
