@@ -1,16 +1,18 @@
-"""Time and peak memory of the image quality validation (`validators.image_quality`) on digits.
+"""Time and peak memory of full image validation on digits: `validators.images.validate_images`
+(GX suite on per-image metadata + every quality check of `validators.image_quality`) and the
+HTML report with its plots (`validators.image_plots`, `validators.html_report`).
 
     python benchmarks/validate_images.py [--sizes 2000 20000] [--seed 0]
 
 Real data: scikit-learn digits (8x8), split 80/20 into train (1,438) and holdout (359) as a job
 would. Synthetic data: `--sizes` real training digits, each rolled by up to one pixel with
 Gaussian pixel noise (sd 0.05), keeping their labels. The first row trains the extractor into an
-empty cache; the others measure with that cache (the flow's usual case), at the default subsample
+empty cache; the others validate with that cache (the flow's usual case), at the default subsample
 cap (2,000 per set) and with the cap lifted to every image.
 
-Each row runs in a fresh process, so its peak RSS (ru_maxrss) is its own. torch and scipy are
-imported before the clock starts (a flow has them loaded already); "RSS before" is the process
-then, with the data prepared, just before the timed call.
+Each row runs in a fresh process, so its peak RSS (ru_maxrss) is its own. torch, scipy and
+matplotlib are imported before the clock starts (a flow has them loaded already); "RSS before" is
+the process then, with the data prepared, just before the timed call.
 """
 
 from __future__ import annotations
@@ -49,34 +51,63 @@ def augmented(data: ImageData, n: int, seed: int) -> tuple[np.ndarray, list[str]
 
 
 def run_case(n: int | None, max_images: int, cache_dir: str, seed: int) -> dict:
-    """One row, in its own process: n=None trains the extractor; otherwise a full measurement of
-    `n` synthetic images (augmented training digits) with the extractor cached by the first row."""
-    import scipy.linalg  # noqa: F401  (loaded before the clock, as in a flow)
+    """One row, in its own process: n=None trains the extractor; otherwise a full validation of
+    `n` synthetic images (augmented training digits) with the extractor cached by the first row,
+    and its HTML report."""
+    import hashlib
+    from pathlib import Path
+
+    import matplotlib.pyplot  # noqa: F401  (loaded before the clock, as in a flow)
+    import scipy.linalg  # noqa: F401
     import torch  # noqa: F401
 
     from synthpipe.image_sources import load_digits_images, split_holdout
+    from validators.html_report import write_report
     from validators.image_features import load_or_train_extractor
-    from validators.image_quality import measure_image_quality
+    from validators.image_plots import image_figures
+    from validators.images import SyntheticImages, validate_images
+    from validators.thresholds import ImageThresholds
 
     train, holdout, _ = split_holdout(load_digits_images(), HOLDOUT_FRACTION, seed)
     row = {"train": len(train), "holdout": len(holdout)}
-    images, labels = augmented(train, n, seed) if n else (None, None)
+    synthetic = None
+    if n:
+        images, labels = augmented(train, n, seed)
+        ids = [hashlib.sha256(image.tobytes()).hexdigest() for image in images]
+        synthetic = SyntheticImages(images, labels, ids)
     row["rss_before"] = _rss_mib()
-    started = time.perf_counter()
-    if n is None:
+    started, cpu_started = time.perf_counter(), time.process_time()
+    if synthetic is None:
         load_or_train_extractor(train, cache_dir=cache_dir)
-    else:
-        result = measure_image_quality(
-            train, holdout, images, labels, cache_dir=cache_dir, seed=seed, max_images=max_images
-        )
-        fd = (result.synthetic.fd, result.floor.fd, result.noise.fd)
-        row |= {
-            "used": f"{result.synthetic_images_used:,} / {result.matched_images}",
-            "fd": " / ".join(f"{f.distance:.3g}" for f in fd),
-            "cas": f"{result.cas.ratio:.3f}",
-            "memorised": f"{result.memorisation_pixel.memorised_share:.3f}",
+        return row | {
+            "wall_s": time.perf_counter() - started,
+            "cpu_s": time.process_time() - cpu_started,
+            "rss": _rss_mib(),
         }
-    return row | {"wall_s": time.perf_counter() - started, "rss": _rss_mib()}
+    report = validate_images(
+        train,
+        synthetic,
+        real_holdout=holdout,
+        extractor_cache=cache_dir,
+        thresholds=ImageThresholds(max_images=max_images),
+        seed=seed,
+    )
+    validated = time.perf_counter()
+    with tempfile.TemporaryDirectory() as out:
+        write_report(Path(out), report, image_figures(report, train, synthetic), "benchmark")
+    fd = report.check("image.fd_cnn").data
+    row |= {
+        "used": f"{fd['synthetic']['n_other']} x {fd['subsets']}",
+        "fd": " / ".join(f"{fd[k]['distance']:.3g}" for k in ("synthetic", "floor", "noise")),
+        "cas": f"{report.check('image.cas').value:.3f}",
+        "memorised": f"{report.check('image.memorised_pixel').value:.3f}",
+        "validate_s": validated - started,
+    }
+    return row | {
+        "wall_s": time.perf_counter() - started,
+        "cpu_s": time.process_time() - cpu_started,
+        "rss": _rss_mib(),
+    }
 
 
 def _rss_mib() -> float:
@@ -116,15 +147,18 @@ def main() -> None:
         f"seed {args.seed}, {os.cpu_count()} cores\n"
     )
     print(
-        "| run | max_images | synthetic used / matched N | wall s | RSS before MiB | peak RSS MiB "
-        "| FD synthetic / floor / noise | CAS ratio | memorised (pixel) |"
+        "| run | max_images | matched N x subsets | validate s | + report s | CPU s "
+        "| RSS before MiB | peak RSS MiB | FD synthetic / floor / noise | CAS ratio "
+        "| memorised (pixel) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, cap, r in rows:
+        validate_s = r.get("validate_s", r["wall_s"])
         print(
-            f"| {name} | {cap} | {r.get('used', '—')} | {r['wall_s']:.1f} | "
-            f"{r['rss_before']:.0f} | {r['rss']:.0f} | {r.get('fd', '—')} | {r.get('cas', '—')} "
-            f"| {r.get('memorised', '—')} |"
+            f"| {name} | {cap} | {r.get('used', '—')} | {validate_s:.1f} | "
+            f"{r['wall_s'] - validate_s:.1f} | {r['cpu_s']:.1f} | {r['rss_before']:.0f} | "
+            f"{r['rss']:.0f} | "
+            f"{r.get('fd', '—')} | {r.get('cas', '—')} | {r.get('memorised', '—')} |"
         )
 
 

@@ -1,4 +1,5 @@
-"""Fitted models cached by key under `<root>/.models/<key>/`, published by atomic rename."""
+"""Fitted models cached by key under `<root>/.models/<key>/`, published by atomic rename; image
+feature extractors (`validators.image_features`) cache themselves under `<root>/.extractors/`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,12 @@ from datastore import _fs
 from synthpipe.errors import ConfigError
 
 KEY_PATTERN = re.compile(r"^[0-9a-f]{8,64}$")
+EXTRACTORS_DIR = ".extractors"
+
+
+def extractor_cache_dir(root: str | Path) -> Path:
+    """Where validation caches image feature extractors (by real data) in the store at `root`."""
+    return Path(root) / EXTRACTORS_DIR
 
 
 class ModelCache:

@@ -29,7 +29,7 @@ from datastore.images import (
     sample_grid,
     write_imagefolder,
 )
-from datastore.model_cache import ModelCache
+from datastore.model_cache import ModelCache, extractor_cache_dir
 from flows.resources import gpu_slot
 from flows.runners import shard_runner, worker_api
 from generators import Generator, create_generator, get_generator_class
@@ -42,7 +42,8 @@ from synthpipe.real_data import RealData, check_conditions, check_target, load_r
 from synthpipe.sources import rows_matching
 from validators import ValidationReport, validate_table
 from validators.html_report import REPORT_DIR, write_report
-from validators.images import validate_images
+from validators.image_plots import image_figures
+from validators.images import read_image_parts, validate_images
 
 MODEL_CACHE_ENV_VAR = "SYNTHPIPE_MODEL_CACHE"
 
@@ -180,15 +181,7 @@ def sample_shards(
 def validate_output(job: JobConfig, real: RealData, staged: StagedVersion) -> ValidationReport:
     parts = staged.local_parts()
     if job.generator.modality == "image":
-        requested = [str(job.conditions["label"])] if job.conditions else []
-        return validate_images(
-            real.train.images,
-            real.label_names,
-            parts,
-            thresholds=job.validation,
-            expected_rows=job.rows,
-            requested_labels=real.label_names if job.balanced_labels else requested,
-        )
+        return validate_image_output(job, real, parts)
     return validate_table(
         real.train,
         parts,
@@ -199,6 +192,24 @@ def validate_output(job: JobConfig, real: RealData, staged: StagedVersion) -> Va
         fidelity_real=_matching(real.train, job),
         holdout=_matching(real.holdout, job),
         target=job.target,
+    )
+
+
+def validate_image_output(job: JobConfig, real: RealData, parts: list[str]) -> ValidationReport:
+    """Validate the staged images. The CNN extractor is cached in the store,
+    `<root>/.extractors/`, by the real training data's fingerprint, so every job on the same real
+    data shares it."""
+    synthetic = read_image_parts(parts)
+    requested = [str(job.conditions["label"])] if job.conditions else []
+    return validate_images(
+        real.train,
+        synthetic,
+        real_holdout=real.holdout,
+        extractor_cache=extractor_cache_dir(DatasetStore(job.root).root),
+        thresholds=job.validation,
+        expected_rows=job.rows,
+        requested_labels=real.label_names if job.balanced_labels else requested,
+        seed=job.seed,
     )
 
 
@@ -215,11 +226,10 @@ def write_html_report(
     from validators.table_plots import table_figures
 
     parts = staged.local_parts()
-    figures = (
-        []
-        if job.generator.modality == "image"
-        else table_figures(report, _matching(real.train, job), parts, seed=job.seed)
-    )
+    if job.generator.modality == "image":
+        figures = image_figures(report, real.train, read_image_parts(parts))
+    else:
+        figures = table_figures(report, _matching(real.train, job), parts, seed=job.seed)
     # Written locally, then copied in: the same path for local and object-store roots.
     with tempfile.TemporaryDirectory() as scratch:
         path = write_report(Path(scratch), report, figures, f"{job.dataset} validation")

@@ -97,8 +97,20 @@ def augment(
 
 @app.command()
 def validate(
-    real: Annotated[Path, typer.Option("--real", help="Real table (CSV or Parquet).")],
-    synthetic: Annotated[Path, typer.Option("--synthetic", help="Synthetic table or folder.")],
+    real: Annotated[
+        Path,
+        typer.Option(
+            "--real",
+            help="Real table (CSV or Parquet), or real images: 'digits', a folder of class "
+            "folders, image Parquet or an image dataset version (name@N).",
+        ),
+    ],
+    synthetic: Annotated[
+        Path,
+        typer.Option(
+            "--synthetic", help="Synthetic table or folder; images: class folders or Parquet."
+        ),
+    ],
     thresholds: Annotated[
         Path | None, typer.Option("--thresholds", help="YAML mapping of gate thresholds.")
     ] = None,
@@ -134,6 +146,11 @@ def validate(
     Nothing is published unless --publish NAME is given.
     """
     import yaml
+
+    from synthpipe.image_validation import is_image_source
+
+    if is_image_source(str(real)):
+        return validate_images_command(str(real), synthetic, thresholds, out, seed)
 
     from synthpipe.real_data import split_table
     from synthpipe.sources import load_table
@@ -225,6 +242,28 @@ def _publish_validated(
         staged.abort()
         raise
     return version.ref
+
+
+def validate_images_command(
+    real: str, synthetic: Path, thresholds: Path | None, out: Path | None, seed: int
+) -> None:
+    """`synth validate` on images: report.json / report.md / report.html under `out`; exits
+    non-zero naming the failed gate checks. Publishes nothing."""
+    import yaml
+
+    from synthpipe.image_validation import validate_image_files
+    from validators.thresholds import ImageThresholds
+
+    try:
+        gates = ImageThresholds.model_validate(
+            yaml.safe_load(thresholds.read_text()) or {} if thresholds else {}
+        )
+        report = validate_image_files(real, synthetic, thresholds=gates, out=out, seed=seed)
+    except (SynthpipeError, ValueError) as exc:
+        raise _fail(str(exc), 2) from None
+    typer.echo(report.to_markdown())
+    if not report.passed:
+        raise _fail(f"Validation FAILED: {', '.join(report.failed_checks)}")
 
 
 @datasets_app.command("list")

@@ -1,17 +1,21 @@
-"""Validation of an image dataset: a Great Expectations suite on per-image metadata.
+"""Validation of an image dataset: a Great Expectations suite on per-image metadata, plus the
+image quality checks of `validators.image_quality` against the real holdout.
 
 Each synthetic image becomes one metadata row (`sample_id`, `label`, `pixel_mean`, `pixel_std`,
 pixels on [0, 1]); the suite, derived from the real images, checks the row count, unique sample
 ids, labels within the real label set with every requested label present, dataset-level pixel
-mean and std within tolerance of the real images', and no blank (constant) images.
+mean and std within tolerance of the real images', and no blank (constant) images. With a real
+holdout, Fréchet distance / KID / PRDC on the in-project CNN's features, CAS and memorisation
+follow, each beside its real-vs-real baseline. Every gate's default is in `ImageThresholds`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,33 +28,57 @@ from validators.expectations import (
     gated,
     run_expectations,
 )
-from validators.report import ValidationReport
+from validators.report import CheckResult, ValidationReport
 from validators.thresholds import ImageThresholds
+
+if TYPE_CHECKING:
+    from generators.images.data import ImageData
 
 UNIQUE = "expect_column_values_to_be_unique"
 CONTAINS = "expect_column_distinct_values_to_contain_set"
 MEAN_BETWEEN = "expect_column_mean_to_be_between"
 VALUES_BETWEEN = "expect_column_values_to_be_between"
+QUALITY_SKIPPED = "image.quality_skipped"
 
 
-def image_metadata(parts: Sequence[str | Path]) -> pd.DataFrame:
-    """One row per image of Synthpipe image part files: sample_id, label, pixel mean and std."""
+@dataclass(frozen=True)
+class SyntheticImages:
+    """Synthetic images to validate: uint8 `images` `(N, H, W, C)`, a label name (None when
+    unlabelled) and an id per image."""
+
+    images: np.ndarray
+    labels: list[str | None]
+    sample_ids: list[str]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def read_image_parts(parts: Sequence[str | Path]) -> SyntheticImages:
+    """The images of Synthpipe image part files (IMAGE_SCHEMA), in part order."""
     from datastore.images import decode_png, iter_image_rows
 
-    rows = []
+    images, labels, ids = [], [], []
     for row in iter_image_rows(parts):
-        pixels = decode_png(row["image"]["bytes"]).astype(np.float64) / 255.0
-        rows.append(
-            {
-                "sample_id": row["sample_id"],
-                "label": row["label"],
-                "pixel_mean": float(pixels.mean()),
-                "pixel_std": float(pixels.std()),
-            }
-        )
-    if not rows:
+        images.append(decode_png(row["image"]["bytes"]))
+        labels.append(row["label"])
+        ids.append(row["sample_id"])
+    if not images:
         raise DataError(f"The image part files {[str(p) for p in parts]} hold no images.")
-    return pd.DataFrame(rows)
+    return SyntheticImages(np.stack(images), labels, ids)
+
+
+def image_metadata(synthetic: SyntheticImages) -> pd.DataFrame:
+    """One row per image: sample_id, label, pixel mean and std (pixels on [0, 1])."""
+    pixels = synthetic.images.reshape(len(synthetic), -1).astype(np.float64) / 255.0
+    return pd.DataFrame(
+        {
+            "sample_id": synthetic.sample_ids,
+            "label": synthetic.labels,
+            "pixel_mean": pixels.mean(axis=1),
+            "pixel_std": pixels.std(axis=1),
+        }
+    )
 
 
 def derive_image_expectations(
@@ -101,30 +129,66 @@ def derive_image_expectations(
 
 
 def validate_images(
-    real_images: np.ndarray,
-    label_names: Sequence[str],
-    parts: Sequence[str | Path],
+    real_train: ImageData,
+    synthetic: SyntheticImages,
     *,
+    real_holdout: ImageData | None,
+    extractor_cache: str | Path,
     thresholds: ImageThresholds | None = None,
     expected_rows: int | None = None,
     requested_labels: Sequence[str] = (),
+    seed: int = 0,
 ) -> ValidationReport:
-    """Validate Synthpipe image part files against `real_images` `(N, C, H, W)` in [0, 1]."""
+    """Validate `synthetic` images against the real split: the metadata suite derived from
+    `real_train`, then (with a `real_holdout`) the quality checks, whose CNN extractor is cached
+    under `extractor_cache`. `seed` draws the quality checks' subsamples."""
+    from validators.image_quality import image_quality_checks
+
     thresholds = thresholds or ImageThresholds()
-    if len(real_images) == 0:
+    if len(real_train) == 0:
         raise DataError("There are no real images to validate against.")
-    metadata = image_metadata(parts)
-    spec = derive_image_expectations(real_images, label_names, requested_labels, thresholds)
+    metadata = image_metadata(synthetic)
+    spec = derive_image_expectations(
+        real_train.images, real_train.label_names, requested_labels, thresholds
+    )
     if expected_rows is None:
         spec = [entry for entry in spec if entry["type"] != ROW_COUNT]
     checks, gx_result = run_expectations(spec, [(metadata, expected_rows or len(metadata))])
+    checks = gated(checks, thresholds.expectations_must_pass)
+    if real_holdout is None:
+        checks.append(_skipped("there is no real holdout (holdout_fraction 0)"))
+    else:
+        # Unknown or missing labels fail the GX label check above; CAS then has nothing to use.
+        known = set(real_train.label_names)
+        labels = synthetic.labels if all(label in known for label in synthetic.labels) else None
+        checks += image_quality_checks(
+            real_train,
+            real_holdout,
+            synthetic.images,
+            labels,
+            thresholds,
+            cache_dir=extractor_cache,
+            seed=seed,
+        )
     return ValidationReport(
-        checks=gated(checks, thresholds.expectations_must_pass),
-        real_rows=len(real_images),
+        checks=checks,
+        real_rows=len(real_train),
         synthetic_rows=len(metadata),
         evaluated_rows=len(metadata),
-        sample_seed=0,
+        sample_seed=seed,
         thresholds=thresholds.model_dump(),
         created_at=datetime.now(UTC),
         gx_result=gx_result,
+    )
+
+
+def _skipped(reason: str) -> CheckResult:
+    from validators.image_quality import make_check
+
+    return make_check(
+        QUALITY_SKIPPED,
+        "diagnostic",
+        None,
+        f"Image quality (Fréchet distance, PRDC, CAS, memorisation) not measured: {reason}.",
+        {},
     )

@@ -155,14 +155,29 @@ class Thresholds(BaseModel):
 
 
 class ImageThresholds(BaseModel):
-    """Pass/fail thresholds of an image dataset's gates (pixel values on the [0, 1] scale).
+    """Pass/fail thresholds of an image dataset's gates: the one place their defaults live. A job's
+    `validation:` block (or `synth validate --thresholds`) overrides any of them; an unknown key
+    is an error naming it. Checks are listed in `validators.images` / `validators.image_quality`.
 
-    | field                   | default | meaning |
-    |-------------------------|---------|---------|
-    | `pixel_mean_tolerance`  | 0.05    | mean pixel value within real's mean +/- this |
+    | field                   | default | gate |
+    |-------------------------|---------|------|
+    | `pixel_mean_tolerance`  | 0.05    | mean pixel value (on [0, 1]) within real's mean +/- this |
     | `pixel_std_tolerance`   | 0.05    | mean per-image pixel std within real's +/- this |
     | `blank_std_max`         | 0.01    | an image with pixel std <= this is blank (fails) |
     | `expectations_must_pass`| true    | whether the GX suite on per-image metadata is a gate |
+    | `fd_floor_ratio_max`    | 2.0     | Fréchet distance (CNN features) <= this x the real floor |
+    | `precision_ratio_min`   | 0.7     | k-NN precision >= this x the real holdout's |
+    | `recall_ratio_min`      | 0.7     | k-NN recall >= this x the real holdout's |
+    | `cas_ratio_min`         | 0.8     | CAS accuracy >= this x the real-trained classifier's |
+    | `cas_class_ratio_min`   | 0.5     | per class, CAS accuracy >= this x the real-trained one's |
+    | `memorised_share_max`   | 0.05    | share nearer a training image than 99% of holdout images |
+    | `exact_copies_max`      | 0       | synthetic images identical to a training image |
+    | `max_images`            | 2,000   | seeded subsample cap per image set (not a gate) |
+    | `subsets`               | 5       | seeded subsets FD/KID/PRDC and floors are averaged over |
+    | `subset_fraction`       | 0.8     | a subset holds this share of the holdout (matched N) |
+    | `extractor_steps`       | 500     | Adam steps training the CNN extractor and CAS classifier |
+
+    The quality gates need a real holdout (a job's default 20%); without one they are skipped.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -171,3 +186,14 @@ class ImageThresholds(BaseModel):
     pixel_std_tolerance: float = Field(0.05, ge=0, le=1)
     blank_std_max: float = Field(0.01, ge=0, le=1)
     expectations_must_pass: bool = True
+    fd_floor_ratio_max: float = Field(2.0, gt=0)
+    precision_ratio_min: float = Field(0.7, ge=0)
+    recall_ratio_min: float = Field(0.7, ge=0)
+    cas_ratio_min: float = Field(0.8, ge=0)
+    cas_class_ratio_min: float = Field(0.5, ge=0)
+    memorised_share_max: float = Field(0.05, ge=0, le=1)
+    exact_copies_max: int = Field(0, ge=0)
+    max_images: int = Field(2_000, gt=5, description="More than PRDC's k = 5.")
+    subsets: int = Field(5, ge=1)
+    subset_fraction: float = Field(0.8, gt=0, le=1)
+    extractor_steps: int = Field(500, ge=1)

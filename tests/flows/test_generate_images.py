@@ -39,8 +39,18 @@ def _job(root, **overrides):
         "balanced_labels": True,
         "seed": 1,
         "root": str(root),
-        # A 3-step model draws noise: loosen the pixel gates so this tests the plumbing.
-        "validation": {"pixel_mean_tolerance": 1.0, "pixel_std_tolerance": 1.0},
+        # A 3-step model draws noise: loosen the pixel and quality gates so this tests the
+        # plumbing; a 50-step extractor keeps it fast.
+        "validation": {
+            "pixel_mean_tolerance": 1.0,
+            "pixel_std_tolerance": 1.0,
+            "fd_floor_ratio_max": 1e6,
+            "precision_ratio_min": 0.0,
+            "recall_ratio_min": 0.0,
+            "cas_ratio_min": 0.0,
+            "cas_class_ratio_min": 0.0,
+            "extractor_steps": 50,
+        },
     }
     job.update(overrides)
     return parse_job(job)
@@ -98,6 +108,32 @@ def test_image_job_writes_grid_imagefolder_and_lineage(image_run):
     version.verify()
 
 
+def test_image_job_writes_html_report_with_plots_into_the_version(image_run):
+    # Setup
+    root, ref = image_run
+    version = open_dataset(ref, root=root)
+    html = (version.path / "report" / "report.html").read_text()
+
+    # Run
+    report = version.read_json("validation.json")
+    checks = {check["name"]: check for check in report["checks"]}
+
+    # Assert: plots exist, are PNGs, and the page links and embeds each of them
+    plots = sorted((version.path / "report" / "plots").glob("*.png"))
+    names = {plot.stem for plot in plots}
+    assert {"samples", "quality_vs_floor", "cas_per_class", "nearest_pixel"} <= names
+    for plot in plots:
+        assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"plots/{plot.name}" in html
+    assert html.count("data:image/png;base64,") == len(plots)
+    fd = checks["image.fd_cnn"]
+    assert fd["data"]["layer"] == "embed" and fd["data"]["dim"] == 64
+    assert len(fd["data"]["sha256"]) == 64 and fd["data"]["subsets"] == 5
+    assert fd["data"]["noise"]["distance"] > fd["data"]["floor"]["distance"]
+    assert (root / ".extractors").is_dir()  # cached in the store, by the real data
+    version.verify()  # the report is part of the verified version
+
+
 def test_image_job_sampler_change_reuses_the_fitted_model(image_run):
     # Setup
     root, _ = image_run
@@ -121,8 +157,9 @@ def test_image_job_sampler_change_reuses_the_fitted_model(image_run):
 
 
 def test_image_job_pixel_gate_quarantines_noise(tmp_path):
-    # Setup: the default pixel tolerances hold a 3-step model's noise to the real statistics.
-    job = _job(tmp_path, validation={})
+    # Setup: the default pixel tolerances hold a 3-step model's noise to the real statistics
+    # (no holdout: the quality checks are skipped, as this test is about the pixel gate).
+    job = _job(tmp_path, validation={}, source={"builtin": "digits", "holdout_fraction": 0.0})
 
     # Run
     with pytest.raises(ValidationFailedError) as info:

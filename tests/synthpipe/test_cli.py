@@ -201,3 +201,47 @@ def test_cli_datasets_show_unknown_dataset_fails(tmp_path):
     # Assert
     assert result.exit_code == 1
     assert "nope" in result.output
+
+
+def test_cli_validate_image_folder_of_one_class_fails_cas_per_class(tmp_path, monkeypatch):
+    # Setup: a "generator" that only draws 3s, as a folder of class subfolders; the extractor
+    # caches under the store root, a temporary one here.
+    from PIL import Image
+
+    from synthpipe.image_sources import load_digits_images
+    from validators.image_quality import to_uint8
+
+    monkeypatch.setenv("SYNTHPIPE_DATA_ROOT", str(tmp_path / "store"))
+    digits = load_digits_images()
+    threes = to_uint8(digits.images[digits.labels == 3][:60])
+    (tmp_path / "synthetic" / "3").mkdir(parents=True)
+    for i, image in enumerate(threes):
+        Image.fromarray(image[..., 0]).save(tmp_path / "synthetic" / "3" / f"{i}.png")
+    (tmp_path / "gates.yaml").write_text("extractor_steps: 100\n")
+
+    # Run
+    result = runner.invoke(
+        app,
+        [
+            "validate",
+            "--real",
+            "digits",
+            "--synthetic",
+            str(tmp_path / "synthetic"),
+            "--thresholds",
+            str(tmp_path / "gates.yaml"),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
+
+    # Assert: exit 1 naming the per-class CAS gate; JSON, Markdown and HTML with plots written
+    assert result.exit_code == 1, result.output
+    verdict = [line for line in result.output.splitlines() if line.startswith("Validation FAILED:")]
+    assert len(verdict) == 1 and "image.cas_per_class" in verdict[0]
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "plots/samples.png" in html and (tmp_path / "out" / "plots" / "samples.png").is_file()
+    assert '"image.cas_per_class"' in (tmp_path / "out" / "report.json").read_text()
+    assert "FAILED" in (tmp_path / "out" / "report.md").read_text()
+    assert (tmp_path / "store" / ".extractors").is_dir()
+    assert not any((tmp_path / "store").glob("*/v*"))  # nothing published

@@ -31,6 +31,7 @@ from validators.image_features import (
 )
 from validators.image_quality import (
     ImageQualityResult,
+    _stratified,
     frechet_distance,
     image_quality_checks,
     kernel_distance,
@@ -257,6 +258,32 @@ def test_fresh_real_images_sit_at_the_floor_and_noise_far_above(fresh_result):
     assert fresh_result.cas is not None and fresh_result.cas.ratio > 0.9
     assert fresh_result.memorisation_pixel.memorised_share < 0.05
     assert fresh_result.exact_copies.copies == 0
+
+
+def test_floor_is_the_mean_over_stratified_subsets_at_matched_n(split: Split, fresh_result):
+    # Setup
+    floor, synthetic = fresh_result.floor, fresh_result.synthetic
+    matched = int(0.8 * len(split.holdout))  # subset_fraction 0.8 of the holdout
+
+    # Assert: five subsets of one N on both sides, whose FDs spread (so one draw would mislead)
+    assert floor.subsets == synthetic.subsets == 5
+    assert floor.fd.n_other == synthetic.fd.n_other == matched
+    assert 0 < floor.fd_std < floor.fd.distance
+
+
+def test_stratified_draw_keeps_each_class_share():
+    # Setup: 50% / 30% / 20% of 100 labels
+    labels = np.repeat([0, 1, 2], [50, 30, 20])
+
+    # Run
+    first = _stratified(labels, 10, np.random.default_rng(0))
+    second = _stratified(labels, 10, np.random.default_rng(1))
+
+    # Assert
+    for picks in (first, second):
+        assert len(set(picks)) == 10
+        assert np.bincount(labels[picks], minlength=3).tolist() == [5, 3, 2]
+    assert set(first) != set(second)
 
 
 def test_measure_is_deterministic_for_a_seed(split: Split, fresh_result: ImageQualityResult):

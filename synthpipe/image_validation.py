@@ -1,0 +1,136 @@
+"""`synth validate` on images: user-supplied synthetic images against real ones, no generator.
+
+Real images (`--real`): a built-in image set (`digits`), a folder of class subfolders, a
+Synthpipe image Parquet file / folder of parts, or an image dataset version (`name@3`,
+`name@latest`) in the default store. They are split as a job splits them (seeded, stratified,
+`IMAGE_HOLDOUT_DEFAULT` held out); the holdout is the real-vs-real baseline.
+Synthetic images (`--synthetic`): a folder of class subfolders (label = folder name, e.g. a
+version's `images/` view) or image Parquet, resized to the real images' side.
+
+The report (`report.json`, `report.md`, `report.html` + `plots/`) goes to `--out`; nothing is
+published. The CNN extractor is cached where jobs cache it, `<store root>/.extractors/`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from generators.images.data import ImageData
+from synthpipe import image_sources
+from synthpipe.errors import ConfigError, DataError, DatasetNotFoundError
+from synthpipe.jobs import IMAGE_HOLDOUT_DEFAULT
+from validators.images import SyntheticImages, validate_images
+from validators.report import ValidationReport
+from validators.thresholds import ImageThresholds
+
+
+def is_image_source(real: str) -> bool:
+    """Whether `--real` names images (built-in image set, class folders, image Parquet or an
+    image dataset version) rather than a table."""
+    path = Path(real)
+    if not path.exists():
+        return real in image_sources.BUILTIN_IMAGES or _image_version(real) is not None
+    if path.is_dir() and not any(path.glob("*.parquet")):
+        return any(p.is_dir() and not p.name.startswith(".") for p in path.iterdir())
+    return _is_image_parquet(path)
+
+
+def load_real_images(real: str) -> tuple[ImageData, str]:
+    """The real images `--real` names, and where they came from."""
+    path = Path(real)
+    if not path.exists():
+        if real in image_sources.BUILTIN_IMAGES:
+            return image_sources.load_builtin_images(real), f"builtin:{real}"
+        version = _image_version(real)
+        if version is None:
+            raise DataError(f"--real {real} is neither a path, a built-in image set nor a version.")
+        return image_sources.load_image_parquet(version / "data"), f"dataset:{real}"
+    if path.is_dir() and not any(path.glob("*.parquet")):
+        return image_sources.load_image_folder(path, _first_side(path)), str(path)
+    return image_sources.load_image_parquet(path), str(path)
+
+
+def load_synthetic_images(path: Path, like: ImageData) -> SyntheticImages:
+    """Synthetic images from class folders or image Parquet, at `like`'s side and channels."""
+    from validators.image_quality import to_uint8
+
+    if not path.exists():
+        raise DataError(f"--synthetic {path} does not exist; pass a folder or Parquet.")
+    if path.is_dir() and not any(path.glob("*.parquet")):
+        data = image_sources.load_image_folder(path, like.size, like.channels)  # type: ignore[arg-type]
+    else:
+        data = image_sources.load_image_parquet(path, like.size)
+    if data.channels != like.channels:
+        raise DataError(
+            f"--synthetic images have {data.channels} channel(s), the real ones {like.channels}."
+        )
+    images = to_uint8(data.images)
+    ids = [hashlib.sha256(image.tobytes()).hexdigest() for image in images]
+    return SyntheticImages(images, [data.label_names[i] for i in data.labels], ids)
+
+
+def validate_image_files(
+    real: str,
+    synthetic: Path,
+    *,
+    thresholds: ImageThresholds,
+    out: Path | None,
+    seed: int = 0,
+) -> ValidationReport:
+    """Validate `synthetic` against `real` (see the module docstring); write the report to
+    `out` when given."""
+    from datastore.model_cache import extractor_cache_dir
+    from datastore.store import default_root
+    from validators.html_report import write_report
+    from validators.image_plots import image_figures
+
+    data, origin = load_real_images(real)
+    train, holdout, _ = image_sources.split_holdout(data, IMAGE_HOLDOUT_DEFAULT, seed)
+    images = load_synthetic_images(synthetic, train)
+    report = validate_images(
+        train,
+        images,
+        real_holdout=holdout,
+        extractor_cache=extractor_cache_dir(default_root()),
+        thresholds=thresholds,
+        seed=seed,
+    )
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "report.json").write_text(report.to_json())
+        (out / "report.md").write_text(report.to_markdown())
+        figures = image_figures(report, train, images)
+        write_report(out, report, figures, f"{synthetic} against {origin}: image validation")
+    return report
+
+
+def _image_version(ref: str) -> Path | None:
+    """The folder of the image dataset version `ref` in the default store, if there is one."""
+    from datastore import DatasetStore
+
+    try:
+        version = DatasetStore().open(ref)
+    except (DatasetNotFoundError, ConfigError):  # not a dataset name at all, or none stored
+        return None
+    return version.path if version.manifest.kind == "image" else None
+
+
+def _is_image_parquet(path: Path) -> bool:
+    import pyarrow.parquet as pq
+
+    files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+    if not files or files[0].suffix != ".parquet":
+        return False
+    return "image" in pq.read_schema(files[0]).names
+
+
+def _first_side(folder: Path) -> int:
+    """The width of the first image under `folder`'s class folders (the real images' side)."""
+    from PIL import Image
+
+    for file in sorted(folder.glob("*/*")):
+        if file.suffix.lower() in image_sources.IMAGE_SUFFIXES:
+            with Image.open(file) as image:
+                return int(image.width)
+    raise DataError(f"{folder} has no PNG/JPEG images in class subfolders.")

@@ -1,0 +1,186 @@
+"""Figures of an image validation report (`validators.html_report.Figure`, PNG bytes):
+
+| name               | section      | what |
+|--------------------|--------------|------|
+| `samples`          | Samples      | per class, real training images beside synthetic ones |
+| `quality_vs_floor` | Fidelity     | FD, KID, PRDC of synthetic images, real holdout and noise |
+| `cas_per_class`    | Utility      | per-class accuracy, real-trained vs synthetic-trained CNN |
+| `nearest_pixel`    | Memorisation | synthetic images nearest a training image, and that image |
+| `nearest_feature`  | Memorisation | the same in the CNN's feature space |
+
+Everything but the samples comes from the checks' `data` (`validators.image_quality`), so the
+figures show exactly what the gates saw; without quality checks only the samples are drawn.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from validators.html_report import Figure
+from validators.report import ValidationReport
+
+if TYPE_CHECKING:
+    from generators.images.data import ImageData
+    from validators.images import SyntheticImages
+
+PER_CLASS = 8  # images per class and side in the sample grid
+UNLABELLED = "unlabelled"
+
+
+def image_figures(
+    report: ValidationReport, real_train: ImageData, synthetic: SyntheticImages
+) -> list[Figure]:
+    """The report's figures (see the module docstring) for `synthetic` against `real_train`."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on workers
+    from validators.image_quality import to_uint8
+
+    real = to_uint8(real_train.images)  # (N, H, W, C)
+    checks = {check.name: check for check in report.checks}
+    figures = [_samples(real, real_train, synthetic)]
+    if "image.fd_cnn" in checks:
+        figures.append(_quality_vs_floor(checks))
+    if "image.cas_per_class" in checks:
+        figures.append(_cas_per_class(checks["image.cas_per_class"].data["per_class"]))
+    for space in ("pixel", "feature"):
+        name = f"image.memorised_{space}"
+        if name in checks:
+            figures.append(_nearest(space, checks[name].data, real, synthetic.images))
+    return figures
+
+
+def _samples(real: np.ndarray, real_train: ImageData, synthetic: SyntheticImages) -> Figure:
+    import matplotlib.pyplot as plt
+
+    names = list(real_train.label_names)
+    synthetic_labels = [UNLABELLED if label is None else label for label in synthetic.labels]
+    rows = names + sorted({label for label in synthetic_labels} - set(names))
+    side = real.shape[1]
+    canvas = np.full(
+        (len(rows) * (side + 1), (2 * PER_CLASS + 1) * (side + 1), real.shape[3]), 255, np.uint8
+    )
+    labels = np.asarray(synthetic_labels, dtype=object)
+    for r, name in enumerate(rows):
+        real_rows = real[real_train.labels == names.index(name)] if name in names else real[:0]
+        for offset, images in ((0, real_rows), (PER_CLASS + 1, synthetic.images[labels == name])):
+            for c, image in enumerate(images[:PER_CLASS]):
+                y, x = r * (side + 1), (offset + c) * (side + 1)
+                canvas[y : y + side, x : x + side] = image
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(rows) + 0.8))
+    _show(ax, canvas)
+    ax.set_yticks([(r + 0.5) * (side + 1) for r in range(len(rows))], rows)
+    ax.set_xticks(
+        [PER_CLASS * (side + 1) / 2, (1.5 * PER_CLASS + 1) * (side + 1)], ["real", "synthetic"]
+    )
+    ax.tick_params(length=0)
+    return Figure(
+        "samples",
+        "Samples",
+        "Real training images (left) and synthetic images (right) per class",
+        _png(fig),
+        f"Up to {PER_CLASS} images per class and side; an empty right half is a class the "
+        "generator did not produce.",
+    )
+
+
+def _quality_vs_floor(checks: dict[str, Any]) -> Figure:
+    import matplotlib.pyplot as plt
+
+    fd, kid = checks["image.fd_cnn"].data, checks["image.kid_cnn"].data
+    sets = ("synthetic", "floor", "noise")
+    colours = ("tab:blue", "tab:green", "tab:grey")
+    ticks = ("synthetic", "real holdout", "noise")
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+    axes[0].bar(ticks, [fd[s]["distance"] for s in sets], color=colours)
+    axes[0].set_yscale("log")
+    threshold = checks["image.fd_cnn"].threshold
+    axes[0].axhline(threshold, color="tab:red", linestyle="--", label=f"gate {threshold:.3g}")
+    axes[0].legend()
+    axes[0].set_title("Fréchet distance to real train (log)")
+    kid_means, kid_spread = [kid[s]["mean"] for s in sets], [kid[s]["std"] for s in sets]
+    axes[1].bar(ticks, kid_means, yerr=kid_spread, color=colours)
+    axes[1].set_title("KID (mean ± spread)")
+    metrics = ("precision", "recall", "density", "coverage")
+    keys = ("synthetic", "real", "noise")
+    x = np.arange(len(metrics))
+    for i, (key, tick, colour) in enumerate(zip(keys, ticks, colours, strict=True)):
+        values = [checks[f"image.{m}"].data[key] for m in metrics]
+        axes[2].bar(x + (i - 1) * 0.27, values, 0.27, label=tick, color=colour)
+    axes[2].set_xticks(x, metrics)
+    axes[2].legend(fontsize="small")
+    axes[2].set_title("k-NN precision / recall / density / coverage")
+    fig.tight_layout()
+    extractor = f"{fd['extractor']} layer {fd['layer']}, D={fd['dim']}"
+    return Figure(
+        "quality_vs_floor",
+        "Fidelity",
+        "Synthetic images beside the real-vs-real floor and a noise ceiling",
+        _png(fig),
+        f"Features of {extractor} (sha256 {fd['sha256'][:12]}); every set at "
+        f"N={fd['synthetic']['n_other']} against {fd['synthetic']['n_real']} training images.",
+    )
+
+
+def _cas_per_class(per_class: dict[str, dict[str, float]]) -> Figure:
+    import matplotlib.pyplot as plt
+
+    names = list(per_class)
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(max(5, 0.6 * len(names) + 2), 3.4))
+    ax.bar(x - 0.2, [per_class[n]["real"] for n in names], 0.4, label="trained on real")
+    ax.bar(x + 0.2, [per_class[n]["synthetic"] for n in names], 0.4, label="trained on synthetic")
+    ax.set_xticks(x, names)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("real holdout accuracy")
+    ax.legend(fontsize="small", loc="lower right")
+    fig.tight_layout()
+    return Figure(
+        "cas_per_class",
+        "Utility",
+        "Classification accuracy per class (CAS): trained on synthetic, tested on real holdout",
+        _png(fig),
+        "A class near 0 for the synthetic-trained CNN is one the generator dropped or confused.",
+    )
+
+
+def _nearest(space: str, data: dict[str, Any], real: np.ndarray, synthetic: np.ndarray) -> Figure:
+    import matplotlib.pyplot as plt
+
+    pairs = data["closest"]
+    fig, axes = plt.subplots(2, len(pairs), figsize=(1.3 * len(pairs), 3), squeeze=False)
+    for column, pair in enumerate(pairs):
+        _show(axes[0, column], synthetic[pair["synthetic_index"]])
+        _show(axes[1, column], real[pair["train_index"]])
+        axes[0, column].set_title(f"d={pair['distance']:.3g}", fontsize="small")
+    axes[0, 0].set_ylabel("synthetic")
+    axes[1, 0].set_ylabel("nearest real")
+    fig.tight_layout()
+    return Figure(
+        f"nearest_{space}",
+        "Memorisation",
+        f"Synthetic images nearest a training image ({space} space), nearest first",
+        _png(fig),
+        f"Memorised below d={data['threshold']:.4g} (the real holdout's 1st-percentile nearest "
+        f"distance): {data['memorised_share']:.1%} of synthetic images vs "
+        f"{data['holdout_share']:.1%} of holdout images.",
+    )
+
+
+def _show(ax: Any, image: np.ndarray) -> None:
+    """Draw a uint8 image `(H, W, C)` without axes ticks (grayscale for one channel)."""
+    ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=255)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _png(fig: Any) -> bytes:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    plt.close(fig)
+    return buffer.getvalue()
