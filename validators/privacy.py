@@ -13,6 +13,9 @@ Measures:
 - `dcr_share`: the share of synthetic rows closer to a training row than to any holdout row (ties
   count half), with training rows subsampled to the holdout's size; about 0.5 means the synthetic
   rows are no closer to the training rows than to unseen real rows, towards 1.0 means memorisation.
+  Only the subsampled training rows can be matched, so a verbatim copy of N training rows scores
+  1/2 + m / 2N with m holdout rows (0.625 at an 80/20 split): the share is sharpest at 50/50, and
+  `exact_copy_rate` catches verbatim copies whatever the split.
 - `exact_copy_rate`: the share of synthetic rows equal to some training row in every column
   (against all training rows); compare with `holdout_exact_copy_rate`, the same for real holdout
   rows (duplicates that occur naturally, e.g. in all-categorical tables).
