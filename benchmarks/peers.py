@@ -6,10 +6,11 @@
 
 Every table is split 80/20 (seed 0) into train and holdout. Each model fits on train and samples
 as many rows as train has, in its own subprocess, so that fit / sample seconds, CPU seconds and
-peak RSS (`os.wait4` rusage of that child) are its own. `argn`, `tabddpm` and the SDV models
-(`gaussian_copula`, `ctgan`, `tvae`: SDV's own defaults, 300 epochs) run through Synthpipe's
-registry. MOSTLY AI runs when `--mostlyai-python` (or `$SYNTHPIPE_MOSTLYAI_PYTHON`) names a
-Python that has `mostlyai[local]` (see docs/benchmarks.md): `MostlyAI(local=True)`, defaults.
+peak RSS (`os.wait4` rusage, taken by a small launcher process) are its own. `argn`, `tabddpm`
+and the SDV models (`gaussian_copula`, `ctgan`, `tvae`: SDV's own defaults, 300 epochs) run
+through Synthpipe's registry. MOSTLY AI runs when `--mostlyai-python` (or
+`$SYNTHPIPE_MOSTLYAI_PYTHON`) names a Python that has `mostlyai[local]` (see
+docs/benchmarks.md): `MostlyAI(local=True)`, defaults.
 
 Measured against train: SDMetrics quality / Column Shapes / Column Pair Trends
 (`validators.quality.sdmetrics_checks`), TSTR vs TRTR on the holdout (`validators.utility`),
@@ -42,6 +43,19 @@ SDV_MODELS = ("gaussian_copula", "ctgan", "tvae")
 DEFAULT_MODELS = ("argn", "tabddpm", *SDV_MODELS, "mostlyai")
 TABLES = ("fair", "wine", "breast_cancer", "mixed")
 SPLIT_SEED = 0
+
+# Runs argv[2:] and writes its CPU seconds and peak RSS (wait4 rusage, which includes what it
+# waited for) to argv[1]. A child forked straight from this benchmark would start with the
+# benchmark's RSS high-water mark; forked from this small launcher, the peak is the child's own.
+MEASURE = """
+import json, os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+cpu, peak = usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+with open(sys.argv[1], "w") as out:
+    json.dump({"cpu_s": cpu, "peak_rss_mib": peak}, out)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
 
 # Fit and sample through Synthpipe's registry; argv: model, params json, train, out, seed.
 REGISTRY_CHILD = """
@@ -150,15 +164,18 @@ def split(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 # ---- running a model ----------------------------------------------------------------------------
 def run_child(cmd: list[str], env: dict[str, str]) -> tuple[dict, float, float]:
     """Run one child to completion: its JSON result, CPU seconds and peak RSS (MiB)."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        child = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env)
-        _, status, usage = os.wait4(child.pid, 0)  # rusage of this child (and what it waited for)
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryFile("w+") as out:
+        usage_file = Path(tmp) / "usage.json"
+        launcher = [sys.executable, "-c", MEASURE, str(usage_file)]
+        done = subprocess.run(
+            launcher + cmd, stdout=out, stderr=subprocess.PIPE, text=True, env=env
+        )
+        if done.returncode:
+            raise RuntimeError(f"{cmd[:4]} failed:\n{done.stderr[-3000:]}")
         out.seek(0)
-        err.seek(0)
-        if os.waitstatus_to_exitcode(status):
-            raise RuntimeError(f"{cmd[:4]} failed:\n{err.read()[-3000:]}")
         result = json.loads(out.read().strip().splitlines()[-1])
-        return result, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+        usage = json.loads(usage_file.read_text())
+        return result, usage["cpu_s"], usage["peak_rss_mib"]
 
 
 def fit_and_sample(

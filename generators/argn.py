@@ -21,6 +21,7 @@ from generators.registry import register
 from generators.seeding import derive_seed
 
 BATCHES_PER_PASS = 20  # automatic batch size: ~rows / 20
+CPU_CACHE_BYTES, CUDA_CACHE_BYTES = 256 * 2**20, 4 * 2**30  # attention cache while sampling
 
 
 class ARGNConfig(NeuralTabularConfig):
@@ -38,7 +39,12 @@ class ARGNConfig(NeuralTabularConfig):
     temperature: float = Field(
         1.0, gt=0, description="Softmax temperature when sampling; < 1 sharpens, > 1 flattens."
     )
-    sample_batch_size: int = Field(8192, ge=1, description="Rows generated per forward pass.")
+    sample_batch_size: int | None = Field(
+        None,
+        ge=1,
+        description="Rows generated per forward pass; None: as many as keep the attention "
+        "cache within 256 MiB (4 GiB on CUDA).",
+    )
 
     @model_validator(mode="after")
     def _heads_divide_width(self) -> ARGNConfig:
@@ -79,7 +85,7 @@ class ARGNGenerator(NeuralTabularGenerator):
         return train_with_early_stopping(
             name=self.name,
             model=model,
-            loss_fn=lambda batch, _noise: {"loss": model.loss(batch["tokens"])},
+            loss_fn=lambda net, batch, _noise: {"loss": net.loss(batch["tokens"])},
             data={"tokens": torch.from_numpy(self.encoding.encode_tokens(real))},
             config=self.config,
             seed=seed,
@@ -93,7 +99,7 @@ class ARGNGenerator(NeuralTabularGenerator):
         import numpy as np
         import torch
 
-        from generators.tabular_training import autocast
+        from generators.images.training import autocast
 
         if conditions is None:
             prefix = np.zeros((n, 0), dtype=np.int64)
@@ -101,9 +107,10 @@ class ARGNGenerator(NeuralTabularGenerator):
             head, _ = self.encoding.split(conditions.shape[1])
             prefix = head.encode_tokens(conditions)  # (N, P)
         generator = torch.Generator(device).manual_seed(derive_seed(seed, MODEL_STREAM))
+        rows = self.config.sample_batch_size or self._rows_per_pass(device)
         chunks = []
-        for start in range(0, n, self.config.sample_batch_size):
-            part = torch.from_numpy(prefix[start : start + self.config.sample_batch_size])
+        for start in range(0, n, rows):
+            part = torch.from_numpy(prefix[start : start + rows])
             with autocast(device, self.config.mixed_precision):
                 tokens = model.sample(
                     part.to(device), temperature=self.config.temperature, generator=generator
@@ -111,3 +118,10 @@ class ARGNGenerator(NeuralTabularGenerator):
             chunks.append(tokens.cpu())
         tokens = torch.cat(chunks).numpy()  # (N, T)
         return self.encoding.decode_tokens(tokens, self.decode_rng(seed))
+
+    def _rows_per_pass(self, device: str) -> int:
+        """Rows whose key/value cache (fp32, every position and block) fits the device budget."""
+        positions = len(self.encoding.token_cardinalities())
+        per_row = positions * self.config.width * 2 * self.config.depth * 4
+        budget = CUDA_CACHE_BYTES if device.startswith("cuda") else CPU_CACHE_BYTES
+        return max(budget // per_row, 1)

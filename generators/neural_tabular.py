@@ -52,10 +52,20 @@ class NeuralTabularConfig(GeneratorConfig):
         0.1, ge=0, lt=1, description="Rows held out (seeded) for early stopping; 0 disables it."
     )
     batch_size: int | None = Field(
-        None, ge=2, description="Rows per step; None picks one from the data size and device."
+        None,
+        ge=2,
+        description="Rows per step; None: a power of two near rows / 20 (argn) or rows / 4 "
+        "(tabddpm), at least 32, at most 512 on CPU and 4096 on CUDA.",
     )
     learning_rate: float = Field(2e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
+    ema_decay: float = Field(
+        0.99,
+        ge=0,
+        lt=1,
+        description="Decay of the moving average of the weights that is validated and kept "
+        "(0: the raw weights).",
+    )
     numeric_bins: int = Field(32, ge=2, description="Quantile bins per numeric column.")
     bin_subdivisions: int = Field(
         16, ge=2, description="Positions inside a numeric bin (tokens of the within-bin value)."

@@ -91,7 +91,7 @@ class TabDDPMGenerator(NeuralTabularGenerator):
         return train_with_early_stopping(
             name=self.name,
             model=model,
-            loss_fn=lambda batch, noise: model.loss(
+            loss_fn=lambda net, batch, noise: net.loss(
                 batch["scores"], batch["codes"], batch["condition"], noise
             ),
             data={
@@ -110,7 +110,7 @@ class TabDDPMGenerator(NeuralTabularGenerator):
     ) -> pd.DataFrame:
         import torch
 
-        from generators.tabular_training import autocast
+        from generators.images.training import autocast
 
         head, body = self.encoding.split(self.condition_count)
         rng = self.decode_rng(seed)

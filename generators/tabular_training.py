@@ -1,6 +1,8 @@
 """The training loop of the native tabular generators: a seeded validation split, seeded batches,
-AdamW with the step size halved on plateaus, bf16 autocast on CUDA, a progress bar with the
-losses, and early stopping that keeps the weights of the best validation epoch.
+AdamW with the step size halved on plateaus, an exponential moving average of the weights, bf16
+autocast on CUDA, a progress bar with the losses, and early stopping that keeps the (averaged)
+weights of the best validation epoch. `EMA` and `autocast` are the image families' (one
+implementation for every torch family).
 
 Reproducibility: the split and every epoch's batch order are seeded by (seed, stream, epoch); the
 loss function draws its noise from one generator seeded once for training and re-seeded
@@ -12,7 +14,6 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from itertools import pairwise
 from typing import Any
 
@@ -21,6 +22,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from generators.images.training import EMA, autocast
 from generators.neural_tabular import NeuralTabularConfig
 from generators.seeding import derive_seed
 
@@ -28,19 +30,12 @@ from generators.seeding import derive_seed
 SPLIT_STREAM, ORDER_STREAM, NOISE_STREAM, VALIDATION_STREAM = 10, 11, 12, 13
 MIN_IMPROVEMENT = 1e-4  # relative: smaller validation gains count as no improvement
 CPU_BATCH, CUDA_BATCH = 512, 4096  # upper bounds of the automatic batch size
-EVAL_BATCH = 8192
+EVAL_VALUES = 32_768  # input values per validation forward pass (bounds its activations)
 MIN_EVAL_ROWS = 2048
 MIN_EPOCH_STEPS = 16
 
 Batch = dict[str, torch.Tensor]
-LossFn = Callable[[Batch, torch.Generator], dict[str, torch.Tensor]]
-
-
-def autocast(device: str, mixed_precision: str) -> AbstractContextManager:
-    """bf16 autocast on CUDA when asked for; a no-op on CPU, where it would change results."""
-    if mixed_precision == "bf16" and device.startswith("cuda"):
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return nullcontext()
+LossFn = Callable[[nn.Module, Batch, torch.Generator], dict[str, torch.Tensor]]
 
 
 def auto_batch_size(rows: int, device: str, batches_per_pass: int) -> int:
@@ -95,17 +90,20 @@ def train_with_early_stopping(
         optimizer, factor=0.5, patience=max(config.patience // 4, 1)
     )
     noise = torch.Generator(device).manual_seed(derive_seed(seed, NOISE_STREAM))
+    # Judged, kept and returned: the moving average of the weights, which is steadier than the
+    # weights after the last step (its marginals are better calibrated).
+    ema = EMA(model, config.ema_decay) if config.ema_decay else None
     best_loss, best_epoch, best_state = math.inf, 0, None
     history: list[dict[str, float]] = []
     with tqdm(
         range(1, config.max_epochs + 1), desc=f"{name} fit", disable=not config.verbose
     ) as bar:
         for epoch in bar:
-            losses = _train_epoch(
-                model, loss_fn, train, optimizer, batch_size, noise, config, device, seed, epoch
-            )
+            batches = epoch_batches(len(train_index), batch_size, seed, epoch, device)
+            losses = _train_epoch(model, loss_fn, train, batches, optimizer, ema, noise, config)
+            judged = ema.module if ema else model
             if len(val_index):
-                losses["val_loss"] = evaluate(model, loss_fn, val, config, device, seed)
+                losses["val_loss"] = evaluate(judged, loss_fn, val, config, device, seed)
             history.append(losses)
             bar.set_postfix({k: f"{v:.4f}" for k, v in losses.items()})
             scheduler.step(losses.get("val_loss", losses["loss"]))
@@ -115,17 +113,18 @@ def train_with_early_stopping(
                 best_loss
             ):
                 best_loss, best_epoch = losses["val_loss"], epoch
-                best_state = copy.deepcopy(model.state_dict())
+                best_state = copy.deepcopy(judged.state_dict())
             elif epoch - best_epoch >= config.patience:
                 break
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    if best_state is None:  # no validation: the last (averaged) weights
+        best_state = (ema.module if ema else model).state_dict()
+    model.load_state_dict(best_state)
     model.eval()
     return {
         "epochs_run": len(history),
         "best_epoch": best_epoch or len(history),
         "stopped_early": len(history) < config.max_epochs,
-        "best_val_loss": None if best_state is None else round(best_loss, 6),
+        "best_val_loss": round(best_loss, 6) if len(val_index) else None,
         "last_losses": {k: round(v, 6) for k, v in history[-1].items()},
         "train_rows": len(train_index),
         "validation_rows": len(val_index),
@@ -135,40 +134,48 @@ def train_with_early_stopping(
     }
 
 
+def epoch_batches(
+    rows: int, batch_size: int, seed: int, epoch: int, device: str
+) -> list[torch.Tensor]:
+    """The row indices of every step of one epoch, seeded by (seed, epoch).
+
+    The last partial batch of a pass joins the previous one (no tiny, noisy step at its end); a
+    small table makes several passes, so that every epoch (one validation check, one unit of
+    patience) has at least MIN_EPOCH_STEPS optimizer steps.
+    """
+    per_pass = max(rows // batch_size, 1)
+    order_rng = torch.Generator().manual_seed(derive_seed(seed, ORDER_STREAM, epoch))
+    batches = []
+    for _ in range(math.ceil(MIN_EPOCH_STEPS / per_pass)):
+        order = torch.randperm(rows, generator=order_rng).to(device)
+        bounds = [*range(0, per_pass * batch_size, batch_size), rows]
+        batches += [order[a:b] for a, b in pairwise(bounds)]
+    return batches
+
+
 def _train_epoch(
     model: nn.Module,
     loss_fn: LossFn,
     train: Batch,
+    batches: list[torch.Tensor],
     optimizer: torch.optim.Optimizer,
-    batch_size: int,
+    ema: EMA | None,
     noise: torch.Generator,
     config: NeuralTabularConfig,
-    device: str,
-    seed: int,
-    epoch: int,
 ) -> dict[str, float]:
     model.train()
-    rows = next(iter(train.values())).shape[0]
-    # The last partial batch of a pass joins the previous one: no tiny, noisy step at its end.
-    per_pass = max(rows // batch_size, 1)
-    # A small table makes several passes per epoch, so that the validation check and patience
-    # see at least MIN_EPOCH_STEPS optimizer steps per epoch.
-    passes = math.ceil(MIN_EPOCH_STEPS / per_pass)
-    order_rng = torch.Generator().manual_seed(derive_seed(seed, ORDER_STREAM, epoch))
-    batches = []
-    for _ in range(passes):
-        order = torch.randperm(rows, generator=order_rng).to(device)
-        bounds = [*range(0, per_pass * batch_size, batch_size), rows]
-        batches += [order[a:b] for a, b in pairwise(bounds)]
+    device = str(next(iter(train.values())).device)
     # Summed on the device: reading a loss every step would wait for the GPU.
     totals: dict[str, torch.Tensor] = {}
     for index in batches:
         with autocast(device, config.mixed_precision):
-            losses = loss_fn({k: v[index] for k, v in train.items()}, noise)
+            losses = loss_fn(model, {k: v[index] for k, v in train.items()}, noise)
         optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
+        if ema is not None:
+            ema.update(model)
         for key, value in losses.items():
             totals[key] = totals.get(key, 0.0) + value.detach().float()
     return {key: float(value) / len(batches) for key, value in totals.items()}
@@ -194,10 +201,11 @@ def evaluate(
     repeats = math.ceil(MIN_EVAL_ROWS / next(iter(data.values())).shape[0])
     data = {k: v.repeat_interleave(repeats, dim=0) for k, v in data.items()}
     rows = next(iter(data.values())).shape[0]
+    step = max(EVAL_VALUES // sum(v[0].numel() for v in data.values()), 1)
     total = 0.0
-    for start in range(0, rows, EVAL_BATCH):
-        batch = {k: v[start : start + EVAL_BATCH] for k, v in data.items()}
+    for start in range(0, rows, step):
+        batch = {k: v[start : start + step] for k, v in data.items()}
         with autocast(device, config.mixed_precision):
-            loss = loss_fn(batch, noise)["loss"]
+            loss = loss_fn(model, batch, noise)["loss"]
         total += float(loss) * next(iter(batch.values())).shape[0]
     return total / rows

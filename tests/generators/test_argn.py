@@ -3,6 +3,7 @@ and mixed column types in samples."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 
@@ -159,3 +160,18 @@ def test_config_width_not_divisible_by_heads_raises_config_error():
     # Run / Assert
     with pytest.raises(ConfigError, match=re.escape("width=30 must be a multiple of heads=4")):
         create_generator("argn", {"width": 30, "heads": 4})
+
+
+def test_sample_in_small_passes_generates_each_row_from_its_own_condition(fitted):
+    # Setup: 60 per-row conditions generated 7 rows per pass (9 passes, the last one partial);
+    # in the data, amount is zero in 80 % of group "a" rows and (almost) never in group "b"
+    chunked = copy.copy(fitted)
+    chunked.config = fitted.config.model_copy(update={"sample_batch_size": 7})
+    groups = pd.DataFrame({"group": ["a"] * 30 + ["b"] * 30})
+
+    # Run
+    frame = chunked.sample(60, seed=0, conditions=groups)
+
+    # Assert: the generated amounts follow each row's own group, not another pass's
+    zeros = (frame["amount"] == 0).groupby(frame["group"]).mean()
+    assert zeros["a"] > zeros["b"] + 0.3
