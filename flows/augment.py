@@ -29,6 +29,7 @@ from datastore.images import (
     sample_grid,
     write_imagefolder,
 )
+from datastore.model_cache import extractor_cache_dir
 from flows.generate import (
     FittedModel,
     Shard,
@@ -46,7 +47,7 @@ from synthpipe.augment_job import AugmentJob
 from synthpipe.jobs import JobConfig
 from synthpipe.real_data import RealData
 from validators import ValidationReport, validate_table
-from validators.images import validate_images
+from validators.images import read_image_parts, validate_images
 from validators.uplift import UpliftReport, measure_uplift, table_matrices
 
 REAL_PART = 0  # real records are part 0; synthetic shard i is part i + 1
@@ -142,12 +143,14 @@ def validate_synthetic(
     train, total = training.real.train, sum(training.plan.values())
     if gen_job.generator.modality == "image":
         return validate_images(
-            train.images,
-            training.real.label_names,
-            _synthetic_parts(staged),
+            train,
+            read_image_parts(_synthetic_parts(staged)),
+            real_holdout=training.real.holdout,
+            extractor_cache=extractor_cache_dir(DatasetStore(gen_job.root).root),
             thresholds=gen_job.validation,
             expected_rows=total,
             requested_labels=[name for name, count in training.plan.items() if count],
+            seed=job.seed,
         )
     return validate_table(
         train,

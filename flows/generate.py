@@ -265,21 +265,27 @@ def publish(
     status = "published" if report.passed else "QUARANTINED"
     get_run_logger().info("%s %s at %s", status, version.ref, version.path)
     key = f"{job.dataset.replace('.', '-').replace('_', '-')}-validation"
-    html = f"\n\nReport with plots: [{html_report}]({(version.path / html_report).as_uri()})"
+    markdown = f"# {version.ref} ({status})\n\n`{version.path}`\n\n{report.to_markdown()}"
+    if html_report:
+        uri = _uri(version.path / html_report)
+        markdown += f"\n\nReport with plots: [{html_report}]({uri})"
     create_markdown_artifact(
-        key=key,
-        markdown=f"# {version.ref} ({status})\n\n`{version.path}`\n\n{report.to_markdown()}"
-        + (html if html_report else ""),
-        description=f"Validation report of {version.ref}",
+        key=key, markdown=markdown, description=f"Validation report of {version.ref}"
     )
     if html_report:
         create_link_artifact(
             key=f"{key}-html",
-            link=(version.path / html_report).as_uri(),
+            link=uri,
             link_text=f"{version.ref} validation report (HTML)",
             description=f"Validation report with plots of {version.ref}",
         )
     return version
+
+
+def _uri(path: Any) -> str:
+    """A link to a file of a version: file:// locally, the store's own URL on object stores."""
+    text = str(path)
+    return text if "://" in text else Path(text).resolve().as_uri()
 
 
 def model_cache_root(store: DatasetStore) -> Path:
