@@ -41,6 +41,10 @@ class ImageGeneratorConfig(GeneratorConfig):
     steps: int = Field(2000, ge=1, description="Optimizer steps (one batch each) to train for.")
     batch_size: int = Field(64, ge=1)
     learning_rate: float = Field(2e-4, gt=0)
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        "constant", description="'cosine': anneal every learning rate to ~0 by the last step."
+    )
+    warmup_steps: int = Field(0, ge=0, description="Linear learning-rate warm-up over N steps.")
     device: DeviceName = Field("auto", description="'auto' (cuda if present), 'cpu' or 'cuda'.")
     mixed_precision: Literal["no", "bf16"] = Field(
         "no", description="'bf16': bfloat16 autocast on CUDA; ignored on CPU."

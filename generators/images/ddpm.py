@@ -53,6 +53,14 @@ class DDPMConfig(ImageGeneratorConfig):
         8, ge=1, description="GroupNorm groups; divides every channel count."
     )
     beta_schedule: Literal["linear", "scaled_linear", "squaredcos_cap_v2"] = "linear"
+    prediction_type: Literal["epsilon", "v_prediction"] = Field(
+        "epsilon", description="What the UNet predicts: the noise, or the velocity v."
+    )
+    snr_gamma: float | None = Field(
+        None,
+        gt=0,
+        description="Min-SNR-gamma loss weighting (Hang et al. 2023; 5 is usual); None: uniform.",
+    )
     learning_rate: float = Field(1e-3, gt=0)
     ema_decay: float = Field(0.999, ge=0, lt=1, description="EMA of the weights used to sample.")
     sampler: Sampler = Field(
@@ -158,8 +166,11 @@ class DDPMGenerator(ImageGenerator):
         with seeded(seed):
             unet = self._build_unet().to(device)
         scheduler = DDPMScheduler(
-            num_train_timesteps=TRAIN_TIMESTEPS, beta_schedule=config.beta_schedule
+            num_train_timesteps=TRAIN_TIMESTEPS,
+            beta_schedule=config.beta_schedule,
+            prediction_type=config.prediction_type,
         )
+        weights = loss_weights(scheduler, config.prediction_type, config.snr_gamma).to(device)
         optimizer = torch.optim.AdamW(unet.parameters(), config.learning_rate)
         ema = EMA(unet, config.ema_decay)
 
@@ -168,9 +179,14 @@ class DDPMGenerator(ImageGenerator):
             noise = torch.randn(clean.shape, generator=rng, device=clean.device)
             t = torch.randint(0, TRAIN_TIMESTEPS, (len(clean),), generator=rng, device=clean.device)
             noisy = scheduler.add_noise(clean, noise, t)
+            if config.prediction_type == "v_prediction":
+                target = scheduler.get_velocity(clean, noise, t)
+            else:
+                target = noise
             with autocast(device, config.mixed_precision):
-                eps = unet(noisy, t, class_labels=labels if config.conditional else None).sample
-            loss = F.mse_loss(eps.float(), noise)
+                out = unet(noisy, t, class_labels=labels if config.conditional else None).sample
+            per_image = F.mse_loss(out.float(), target, reduction="none").mean(dim=(1, 2, 3))
+            loss = (weights[t] * per_image).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
@@ -226,3 +242,19 @@ class DDPMGenerator(ImageGenerator):
         unet = UNet2DModel.from_pretrained(directory / UNET_DIR, low_cpu_mem_usage=False)
         self._unet = unet.to(self.device).eval()
         self._scheduler = DDPMScheduler.from_pretrained(directory / SCHEDULER_DIR)
+
+
+def loss_weights(scheduler: Any, prediction_type: str, snr_gamma: float | None) -> torch.Tensor:
+    """Per-timestep loss weights `(TRAIN_TIMESTEPS,)`: ones, or Min-SNR-gamma, which caps the
+    weight of the easy low-noise steps so training spends its steps where samples are decided.
+    With SNR = alpha_bar / (1 - alpha_bar) the weight is min(SNR, gamma) / SNR for epsilon and
+    min(SNR, gamma) / (SNR + 1) for v (the same weighting of the implied x0 error)."""
+    import torch
+
+    alpha_bar = scheduler.alphas_cumprod.double()
+    if snr_gamma is None:
+        return torch.ones(len(alpha_bar))
+    snr = alpha_bar / (1 - alpha_bar)
+    capped = snr.clamp(max=snr_gamma)
+    weights = capped / (snr + 1) if prediction_type == "v_prediction" else capped / snr
+    return weights.float()
