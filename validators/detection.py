@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict
 
 from synthpipe.errors import DataError
 from validators.privacy import GowerEncoding, _subsample
-from validators.report import CheckResult
+from validators.report import CheckResult, make_check
 from validators.thresholds import Thresholds
 
 MAX_NATIVE_CATEGORIES = 255  # HistGradientBoosting's limit for native categorical features
@@ -141,15 +141,14 @@ def detection_check(result: DetectionResult, thresholds: Thresholds) -> CheckRes
         if result.baseline_auc is not None
         else "; no holdout, so no real-vs-real baseline"
     )
-    return CheckResult(
-        name="detection.c2st_auc",
-        category="detection",
-        value=result.auc,
-        threshold=thresholds.detection_auc_max,
-        comparison="<=",
-        passed=result.auc <= thresholds.detection_auc_max,
-        detail=f"C2ST ROC AUC {result.auc:.3f} (0.5 = indistinguishable), {result.folds}-fold, "
+    return make_check(
+        "detection.c2st_auc",
+        "detection",
+        result.auc,
+        f"C2ST ROC AUC {result.auc:.3f} (0.5 = indistinguishable), {result.folds}-fold, "
         f"{result.rows_used:,} rows per side{baseline}",
-        data=result.model_dump(),
+        result.model_dump(),
+        limit=thresholds.detection_auc_max,
+        comparison="<=",
         gate=thresholds.detection_must_pass,
     )

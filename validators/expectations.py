@@ -18,7 +18,7 @@ import pandas as pd
 
 from synthpipe.errors import ConfigError, DataError
 from validators._frames import numpy_backed
-from validators.report import GX_PREFIX, CheckResult
+from validators.report import GX_PREFIX, CheckResult, make_check
 from validators.thresholds import Thresholds
 
 EXPECTED_ROWS_PARAMETER = "expected_rows"
@@ -294,16 +294,14 @@ def gated(checks: list[CheckResult], gate: bool) -> list[CheckResult]:
     """Schema checks preceded by their roll-up `expectations.success` (every check passed); with
     `gate` false they are advisory and do not decide the report's verdict."""
     failed = [check.name for check in checks if not check.passed]
-    rolled_up = CheckResult(
-        name="expectations.success",
-        category="schema",
-        value=(len(checks) - len(failed)) / len(checks),
-        threshold=1.0,
-        comparison=">=",
-        passed=not failed,
-        detail=f"{len(checks) - len(failed)} of {len(checks)} schema checks passed"
+    rolled_up = make_check(
+        "expectations.success",
+        "schema",
+        (len(checks) - len(failed)) / len(checks),  # 1.0 exactly only when none failed
+        f"{len(checks) - len(failed)} of {len(checks)} schema checks passed"
         + (f"; failed: {failed}" if failed else ""),
-        data={"failed": failed},
+        {"failed": failed},
+        limit=1.0,
         gate=gate,
     )
     return [rolled_up, *(check.model_copy(update={"gate": gate}) for check in checks)]

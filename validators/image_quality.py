@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import operator
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -53,7 +52,7 @@ from validators.image_features import (
     load_or_train_extractor,
     train_classifier,
 )
-from validators.report import Category, CheckResult, Comparison
+from validators.report import CheckResult, make_check
 from validators.thresholds import ImageThresholds
 
 if TYPE_CHECKING:
@@ -65,7 +64,6 @@ FD_EPS = 1e-6  # added to both covariances' diagonals when sqrtm of their produc
 MEMORISATION_PERCENTILE = 1.0  # of the holdout's nearest-training-image distances
 CLOSEST_PAIRS = 8  # nearest (synthetic, training) pairs kept for the report
 PAIRS_PER_BLOCK = 4_000_000  # distance-matrix entries computed at once (bounds memory)
-COMPARE = {"<=": operator.le, ">=": operator.ge, "==": operator.eq}
 
 
 # ---- results -------------------------------------------------------------------------------------
@@ -670,32 +668,6 @@ def _cas_checks(cas: CASResult, t: ImageThresholds) -> list[CheckResult]:
             comparison=">=",
         ),
     ]
-
-
-def make_check(
-    name: str,
-    category: Category,
-    value: float | None,
-    detail: str,
-    data: dict,
-    *,
-    limit: float | None = None,
-    comparison: Comparison = ">=",
-) -> CheckResult:
-    """A gate `value <comparison> limit` when `limit` is given, else an advisory measurement
-    (never fails); a gate without a value (e.g. no CAS ratio) fails."""
-    gate = limit is not None
-    return CheckResult(
-        name=name,
-        category=category,
-        value=value,
-        threshold=limit,
-        comparison=comparison if gate else None,
-        passed=not gate or (value is not None and COMPARE[comparison](value, limit)),
-        detail=detail,
-        data=data,
-        gate=gate,
-    )
 
 
 def _check_inputs(

@@ -28,7 +28,7 @@ from validators.expectations import (
     gated,
     run_expectations,
 )
-from validators.report import CheckResult, ValidationReport
+from validators.report import CheckResult, ValidationReport, make_check
 from validators.thresholds import ImageThresholds
 
 if TYPE_CHECKING:
@@ -183,8 +183,6 @@ def validate_images(
 
 
 def _skipped(reason: str) -> CheckResult:
-    from validators.image_quality import make_check
-
     return make_check(
         QUALITY_SKIPPED,
         "diagnostic",

@@ -37,7 +37,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from synthpipe.errors import DataError
-from validators.report import CheckResult
+from validators.report import CheckResult, make_check
 from validators.thresholds import Thresholds
 
 PAIRS_PER_CHUNK = 4_000_000  # distance-matrix entries computed at once (bounds memory)
@@ -255,42 +255,38 @@ def privacy_checks(result: PrivacyResult, thresholds: Thresholds) -> list[CheckR
     nndr_min = max(0.0, result.holdout_nndr_median - thresholds.nndr_margin)
     gate = thresholds.privacy_must_pass
     return [
-        CheckResult(
-            name="privacy.dcr_share",
-            category="privacy",
-            value=result.dcr_share,
-            threshold=thresholds.dcr_share_max,
-            comparison="<=",
-            passed=result.dcr_share <= thresholds.dcr_share_max,
-            detail=f"size-balanced share closer to train {result.dcr_share:.3f} (0.5 = no "
+        make_check(
+            "privacy.dcr_share",
+            "privacy",
+            result.dcr_share,
+            f"size-balanced share closer to train {result.dcr_share:.3f} (0.5 = no "
             f"memorisation; raw {result.dcr_share_raw:.3f}); median DCR synthetic->train "
             f"{result.dcr_train_median:.3f}, holdout->train {result.holdout_dcr_median:.3f}; "
             + sizes,
-            data=result.model_dump(),
+            result.model_dump(),
+            limit=thresholds.dcr_share_max,
+            comparison="<=",
             gate=gate,
         ),
-        CheckResult(
-            name="privacy.exact_copy_rate",
-            category="privacy",
-            value=result.exact_copy_rate,
-            threshold=copy_max,
-            comparison="<=",
-            passed=result.exact_copy_rate <= copy_max,
-            detail=f"{result.exact_copy_rate:.2%} of synthetic rows equal a training row; real "
+        make_check(
+            "privacy.exact_copy_rate",
+            "privacy",
+            result.exact_copy_rate,
+            f"{result.exact_copy_rate:.2%} of synthetic rows equal a training row; real "
             f"holdout rows: {result.holdout_exact_copy_rate:.2%} (+ margin "
             f"{thresholds.exact_copy_margin})",
+            limit=copy_max,
+            comparison="<=",
             gate=gate,
         ),
-        CheckResult(
-            name="privacy.nndr",
-            category="privacy",
-            value=result.nndr_median,
-            threshold=nndr_min,
-            comparison=">=",
-            passed=result.nndr_median >= nndr_min,
-            detail=f"median nearest/second-nearest training distance ratio "
+        make_check(
+            "privacy.nndr",
+            "privacy",
+            result.nndr_median,
+            f"median nearest/second-nearest training distance ratio "
             f"{result.nndr_median:.3f}; holdout rows {result.holdout_nndr_median:.3f} "
             f"(- margin {thresholds.nndr_margin}); advisory",
+            limit=nndr_min,
             gate=False,
         ),
     ]

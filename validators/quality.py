@@ -16,7 +16,7 @@ import pandas as pd
 
 from synthpipe.metadata import TABLE_NAME, detect_metadata, metadata_dict
 from validators._frames import numpy_backed
-from validators.report import Category, CheckResult
+from validators.report import Category, CheckResult, make_check
 from validators.thresholds import Thresholds
 
 LOWEST_SHOWN = 3
@@ -133,31 +133,21 @@ def _score_check(
     *,
     applicable: bool = True,
 ) -> CheckResult:
-    value = _number(score)
     if not applicable:
         # e.g. no column pairs in a one-column table: nothing to score, nothing to fail.
-        return CheckResult(
-            name=name,
-            category=category,
-            value=None,
-            threshold=threshold,
-            comparison=">=",
-            passed=True,
-            detail="not applicable: nothing to score",
-            data=data,
+        return make_check(
+            name,
+            category,
+            None,
+            "not applicable: nothing to score",
+            data,
+            limit=threshold,
+            none_passes=True,
         )
+    value = _number(score)
     if value is None:
         detail = f"SDMetrics could not compute the score; {detail}"
-    return CheckResult(
-        name=name,
-        category=category,
-        value=value,
-        threshold=threshold,
-        comparison=">=",
-        passed=value is not None and value >= threshold,
-        detail=detail,
-        data=data,
-    )
+    return make_check(name, category, value, detail, data, limit=threshold)
 
 
 def _property_score(report: Any, name: str) -> float:

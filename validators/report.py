@@ -22,6 +22,7 @@ Check names are stable and machine-friendly so flows, manifests and dashboards c
 
 from __future__ import annotations
 
+import operator
 from datetime import datetime
 from typing import Any, Literal
 
@@ -31,6 +32,7 @@ Category = Literal["schema", "fidelity", "diagnostic", "detection", "utility", "
 Comparison = Literal[">=", "<=", "=="]
 
 GX_PREFIX = "gx."
+COMPARE = {"<=": operator.le, ">=": operator.ge, "==": operator.eq}
 
 
 class CheckResult(BaseModel):
@@ -55,6 +57,44 @@ class CheckResult(BaseModel):
         True,
         description="Whether this check decides the report's verdict; false keeps it advisory "
         "(schema checks when `expectations_must_pass` is false).",
+    )
+
+
+def make_check(
+    name: str,
+    category: Category,
+    value: float | None,
+    detail: str,
+    data: dict[str, Any] | None = None,
+    *,
+    limit: float | None = None,
+    comparison: Comparison = ">=",
+    gate: bool = True,
+    none_passes: bool = False,
+) -> CheckResult:
+    """The one way validators build a thresholded check.
+
+    With a `limit` the check passes when `value <comparison> limit` and decides the report's
+    verdict unless `gate` is false (then it is advisory: still marked pass/fail). Without a
+    `limit` it is an advisory measurement that never fails. A missing `value` fails a limit
+    unless `none_passes` (the check does not apply, e.g. nothing to score).
+    """
+    if limit is None:
+        passed = True
+    elif value is None:
+        passed = none_passes
+    else:
+        passed = bool(COMPARE[comparison](value, limit))
+    return CheckResult(
+        name=name,
+        category=category,
+        value=value,
+        threshold=limit,
+        comparison=comparison if limit is not None else None,
+        passed=passed,
+        detail=detail,
+        data=data or {},
+        gate=gate and limit is not None,
     )
 
 

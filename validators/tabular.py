@@ -17,7 +17,7 @@ from validators.detection import c2st_detection, detection_check
 from validators.expectations import ROW_COUNT, derive_expectations, gated, run_expectations
 from validators.privacy import dcr_privacy, privacy_checks
 from validators.quality import sdmetrics_checks
-from validators.report import CheckResult, ValidationReport
+from validators.report import CheckResult, ValidationReport, make_check
 from validators.thresholds import Thresholds
 from validators.utility import tstr_utility, utility_check
 
@@ -146,17 +146,13 @@ def _deep_checks(
     if holdout is not None:
         holdout = holdout[list(reference.columns)]
     checks = [
-        CheckResult(
-            name="columns.summary",
-            category="fidelity",
-            value=None,
-            threshold=None,
-            comparison=None,
-            passed=True,
-            detail=f"per-column real vs synthetic statistics on {len(synthetic_sample):,} "
+        make_check(
+            "columns.summary",
+            "fidelity",
+            None,
+            f"per-column real vs synthetic statistics on {len(synthetic_sample):,} "
             "sampled synthetic rows (advisory)",
-            data={"columns": column_summaries(reference_sample, synthetic_sample)},
-            gate=False,
+            {"columns": column_summaries(reference_sample, synthetic_sample)},
         )
     ]
     if min(len(reference), len(synthetic_sample)) >= DETECTION_MIN_ROWS:
@@ -304,13 +300,12 @@ class _PartsTable:
 
 def _rows_total(table: _PartsTable, expected_rows: int) -> CheckResult:
     per_part = {str(p): n for p, n in zip(table.paths, table.part_rows, strict=True)}
-    return CheckResult(
-        name="rows.total",
-        category="schema",
-        value=table.rows,
-        threshold=expected_rows,
+    return make_check(
+        "rows.total",
+        "schema",
+        table.rows,
+        f"{table.rows:,} rows in {len(per_part)} parts, expected {expected_rows:,}",
+        {"part_rows": per_part},
+        limit=expected_rows,
         comparison="==",
-        passed=table.rows == expected_rows,
-        detail=f"{table.rows:,} rows in {len(per_part)} parts, expected {expected_rows:,}",
-        data={"part_rows": per_part},
     )

@@ -23,7 +23,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from synthpipe.errors import DataError
-from validators.report import CheckResult
+from validators.report import CheckResult, make_check
 from validators.utility import _encode_features
 
 Model = Literal["random_forest", "logistic_regression", "hist_gradient_boosting"]
@@ -76,20 +76,14 @@ class UpliftReport(BaseModel):
     def checks(self) -> list[CheckResult]:
         """Advisory `utility` checks (never gates): each metric's mean difference."""
         return [
-            CheckResult(
-                name=f"uplift.{name}",
-                category="utility",
-                value=uplift.difference.mean,
-                threshold=None,
-                comparison=None,
-                passed=True,
-                gate=False,
-                detail=(
-                    f"{self.model}: real-only {uplift.real_only.mean:.3f}, real+synthetic "
-                    f"{uplift.augmented.mean:.3f}, difference {uplift.difference} over "
-                    f"{len(self.seeds)} seeds on {self.holdout_rows} real holdout records"
-                ),
-                data=uplift.model_dump(),
+            make_check(
+                f"uplift.{name}",
+                "utility",
+                uplift.difference.mean,
+                f"{self.model}: real-only {uplift.real_only.mean:.3f}, real+synthetic "
+                f"{uplift.augmented.mean:.3f}, difference {uplift.difference} over "
+                f"{len(self.seeds)} seeds on {self.holdout_rows} real holdout records",
+                uplift.model_dump(),
             )
             for name, uplift in self.metrics.items()
         ]

@@ -22,7 +22,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from synthpipe.errors import ConfigError, DataError
-from validators.report import CheckResult
+from validators.report import CheckResult, make_check
 from validators.thresholds import Thresholds
 
 Task = Literal["binary", "multiclass", "regression"]
@@ -244,14 +244,13 @@ def utility_check(result: UtilityResult, thresholds: Thresholds) -> CheckResult:
         f"({result.task} target {result.target!r}, {result.holdout_rows:,} holdout rows)"
     )
     applicable = result.ratio is not None
-    return CheckResult(
-        name="utility.tstr_ratio",
-        category="utility",
-        value=result.ratio,
-        threshold=thresholds.utility_ratio_min,
-        comparison=">=",
-        passed=not applicable or result.ratio >= thresholds.utility_ratio_min,
-        detail=scores if applicable else f"not applicable: TRTR <= 0; {scores}",
-        data=result.model_dump(),
+    return make_check(
+        "utility.tstr_ratio",
+        "utility",
+        result.ratio,
+        scores if applicable else f"not applicable: TRTR <= 0; {scores}",
+        result.model_dump(),
+        limit=thresholds.utility_ratio_min,
         gate=thresholds.utility_must_pass,
+        none_passes=True,
     )

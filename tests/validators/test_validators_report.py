@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from validators import CheckResult, ValidationReport
+from validators.report import make_check
 
 
 def _report(*checks: CheckResult) -> ValidationReport:
@@ -117,3 +118,49 @@ def test_validation_report_check_unknown_name_raises():
     # Run / Assert
     with pytest.raises(KeyError, match=re.escape("No check named 'quality.overall'")):
         report.check("quality.overall")
+
+
+@pytest.mark.parametrize(
+    ("value", "comparison", "passed"),
+    [(0.8, ">=", True), (0.6, ">=", False), (0.6, "<=", True), (0.8, "<=", False)],
+)
+def test_make_check_compares_value_with_limit_as_a_gate(value, comparison, passed):
+    # Run
+    check = make_check("x.score", "fidelity", value, "d", limit=0.7, comparison=comparison)
+
+    # Assert
+    assert (check.passed, check.gate) == (passed, True)
+    assert (check.threshold, check.comparison) == (0.7, comparison)
+
+
+def test_make_check_advisory_keeps_its_verdict_but_does_not_gate():
+    # Run
+    check = make_check("privacy.nndr", "privacy", 0.2, "d", limit=0.5, gate=False)
+
+    # Assert
+    assert (check.passed, check.gate) == (False, False)
+    assert "| `privacy.nndr` | 0.2 | >= 0.5 | fail (advisory) |" in _report(check).to_markdown()
+
+
+def test_make_check_without_limit_is_a_measurement_that_never_fails():
+    # Run
+    check = make_check("uplift.accuracy", "utility", -0.3, "d", {"k": 1}, gate=True)
+
+    # Assert
+    assert (check.passed, check.gate, check.comparison, check.threshold) == (
+        True,
+        False,
+        None,
+        None,
+    )
+    assert check.data == {"k": 1}
+
+
+@pytest.mark.parametrize(("none_passes", "passed"), [(False, False), (True, True)])
+def test_make_check_missing_value_fails_unless_not_applicable(none_passes, passed):
+    # Run
+    check = make_check("u.ratio", "utility", None, "d", limit=0.8, none_passes=none_passes)
+
+    # Assert
+    assert check.passed is passed
+    assert check.gate is True
