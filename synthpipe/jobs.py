@@ -10,7 +10,7 @@ shard_rows: 100000               # rows per Parquet part (and per sampling task)
 conditions: {target: class_1}    # optional: fix column values in every row (images: {label: "3"})
 balanced_labels: false           # images: the same number of samples for every label
 column_sdtypes: {}               # optional: override detected SDV sdtypes
-validation: {quality_min: 0.7}   # optional: gate thresholds (validators.Thresholds)
+validation: {quality_min: 0.7}   # optional: gate thresholds (Thresholds; images: ImageThresholds)
 target: label                    # optional, tables: column for the TSTR / TRTR utility check
 root: data                       # optional: store root, a path or fsspec URL (s3://bucket/x)
 runner: {kind: threads, workers: null, address: null}  # optional: where shards run (threads|dask)
@@ -26,7 +26,15 @@ from typing import Any, Literal
 
 import yaml
 from fsspec.utils import get_protocol
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from generators.base import parse_config
 from generators.registry import get_generator_class
@@ -129,7 +137,12 @@ class JobConfig(StrictModel):
     conditions: dict[str, Any] | None = None
     balanced_labels: bool = False
     column_sdtypes: dict[str, str] = Field(default_factory=dict)
-    validation: Thresholds | ImageThresholds = Field(default_factory=Thresholds)
+    validation: Thresholds | ImageThresholds = Field(
+        default_factory=dict,
+        validate_default=True,  # so an absent block also gets the modality's thresholds
+        description="gate thresholds: validators.Thresholds for table generators, "
+        "ImageThresholds for image generators",
+    )
     target: str | None = Field(
         None,
         description="tables: the column a model predicts in the utility check (train on "
@@ -147,6 +160,18 @@ class JobConfig(StrictModel):
         if isinstance(data, dict) and "resource" not in data and _is_image_job(data):
             return {**data, "resource": "gpu"}
         return data
+
+    @field_validator("validation", mode="before")
+    @classmethod
+    def _thresholds_of_the_modality(
+        cls, value: Any, info: ValidationInfo
+    ) -> Thresholds | ImageThresholds:
+        # The generator's modality decides, not pydantic's union matching: both threshold models
+        # accept `{}` or shared keys, so a bare union would give an image job table thresholds.
+        # `generator` is missing here when it failed itself; that error is reported already.
+        generator = info.data.get("generator")
+        image = generator is not None and generator.modality == "image"
+        return (ImageThresholds if image else Thresholds).model_validate(value)
 
     @model_validator(mode="after")
     def _source_fits_the_modality(self) -> JobConfig:

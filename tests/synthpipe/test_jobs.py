@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from synthpipe.errors import ConfigError
-from synthpipe.jobs import ImageJob, load_job, parse_job
-from validators.thresholds import ImageThresholds
+from synthpipe.jobs import ImageJob, JobConfig, load_job, parse_job
+from validators.thresholds import ImageThresholds, Thresholds
 
 JOBS_DIR = Path(__file__).resolve().parents[2] / "jobs"
 
@@ -160,6 +161,52 @@ def test_parse_job_image_threshold_key_on_a_table_job_is_unknown():
     # Run / Assert
     with pytest.raises(ConfigError, match=re.escape("unknown key 'pixel_mean_tolerance'")):
         parse_job(_job(validation={"pixel_mean_tolerance": 0.1}))
+
+
+BUILDERS = [JobConfig.model_validate, lambda raw: JobConfig(**raw)]  # what Prefect and code call
+
+
+@pytest.mark.parametrize(
+    "validation",
+    [None, {}, {"expectations_must_pass": False}, {"pixel_mean_tolerance": 0.1}],
+    ids=["absent", "empty", "shared-key", "image-key"],
+)
+@pytest.mark.parametrize("build", BUILDERS, ids=["model_validate", "init"])
+def test_job_config_gives_an_image_job_image_thresholds(validation, build):
+    # Setup
+    raw = _image_job() if validation is None else _image_job(validation=validation)
+
+    # Run
+    job = build(raw)
+
+    # Assert
+    assert type(job.validation) is ImageThresholds
+    assert job.validation.model_dump().items() >= (validation or {}).items()
+
+
+@pytest.mark.parametrize("build", BUILDERS, ids=["model_validate", "init"])
+def test_job_config_gives_a_table_job_table_thresholds(build):
+    # Run
+    job = build(_job(validation={"expectations_must_pass": False}))
+
+    # Assert
+    assert type(job.validation) is Thresholds
+    assert job.validation.expectations_must_pass is False
+
+
+def test_job_config_table_threshold_key_on_an_image_job_is_unknown():
+    # Run / Assert
+    with pytest.raises(ValidationError) as raised:
+        JobConfig.model_validate(_image_job(validation={"quality_min": 0.5}))
+    assert [(e["type"], e["loc"]) for e in raised.value.errors()] == [
+        ("extra_forbidden", ("validation", "quality_min"))
+    ]
+
+
+def test_parse_job_table_threshold_key_on_an_image_job_names_it_and_image_keys():
+    # Run / Assert
+    with pytest.raises(ConfigError, match=r"unknown key 'quality_min'; allowed keys: pixel_mean"):
+        parse_job(_image_job(validation={"quality_min": 0.5}))
 
 
 def test_parse_job_table_source_for_image_generator_lists_image_sets():
