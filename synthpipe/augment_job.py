@@ -22,19 +22,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from generators.registry import get_generator_class
-from synthpipe.errors import ConfigError
 from synthpipe.jobs import (
     DATASET_NAME_PATTERN,
     GeneratorSpec,
     JobConfig,
     SourceConfig,
     StrictModel,
-    _describe,
     parse_job,
     read_job_file,
+    validate_config,
 )
 
 AUGMENT_HOLDOUT_DEFAULT = 0.2
@@ -144,11 +143,13 @@ class AugmentJob(StrictModel):
 
 def parse_augment_job(raw: dict[str, Any], origin: str = "augment job") -> AugmentJob:
     """Validate an augment job; every problem is reported in one ConfigError."""
-    try:
-        job = AugmentJob.model_validate(raw)
-    except ValidationError as exc:
-        problems = [_describe(err, AugmentJob) for err in exc.errors()]
-        raise ConfigError(f"{origin} is invalid:\n" + "\n".join(problems)) from None
+    hint = (
+        f"{origin} has no `augment:` section, so it is a generation job: "
+        f"run it with `synth run {origin}`."
+        if "augment" not in raw
+        else ""
+    )
+    job = validate_config(AugmentJob, raw, origin, hint)
     job.generation_job(rows=1)  # the generation settings (e.g. validation thresholds) are valid
     return job
 

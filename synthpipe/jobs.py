@@ -22,7 +22,7 @@ Unknown keys anywhere are errors that name the key and the allowed ones.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from fsspec.utils import get_protocol
@@ -47,6 +47,7 @@ from validators.thresholds import ImageThresholds, Thresholds
 IMAGE_HOLDOUT_DEFAULT = 0.2
 TABLE_HOLDOUT_DEFAULT = 0.2  # privacy (DCR) and utility (TSTR) need real rows never fitted
 DATASET_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
+Config = TypeVar("Config", bound=BaseModel)
 
 
 class StrictModel(BaseModel):
@@ -274,12 +275,27 @@ def read_job_file(path: str | Path) -> dict[str, Any]:
 
 
 def parse_job(raw: dict[str, Any], origin: str = "job") -> JobConfig:
-    job_class = _job_class(raw)
+    hint = (
+        f"{origin} has an `augment:` section, so it is an augment job: "
+        f"run it with `synth augment {origin}`."
+        if "augment" in raw
+        else ""
+    )
+    return validate_config(_job_class(raw), raw, origin, hint)
+
+
+def validate_config(
+    model: type[Config], raw: dict[str, Any], origin: str, hint: str = ""
+) -> Config:
+    """`raw` validated as `model`; every problem in one ConfigError, followed by `hint` (how to
+    fix the file as a whole) where there is one."""
     try:
-        return job_class.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
-        problems = [_describe(err, job_class) for err in exc.errors()]
-        raise ConfigError(f"{origin} is invalid:\n" + "\n".join(problems)) from None
+        lines = [f"{origin} is invalid:", *(_describe(err, model) for err in exc.errors())]
+        if hint:
+            lines.append(hint)
+        raise ConfigError("\n".join(lines)) from None
 
 
 def _describe(err: dict[str, Any], job_class: type[BaseModel]) -> str:
