@@ -84,15 +84,20 @@ def iter_image_rows(parts: Iterable[str | Path]) -> Iterable[dict]:
 
 def write_imagefolder(parts: Sequence[str | Path], directory: Path) -> int:
     """The imagefolder view: `<directory>/<label>/<sample_id>.png` and a `metadata.jsonl` whose
-    `file_name` is relative to it (what `datasets.load_dataset("imagefolder", ...)` expects)."""
+    `file_name` is relative to it (what `datasets.load_dataset("imagefolder", ...)` expects),
+    then every other column of the parts and `is_synthetic`, so both views carry the same
+    columns."""
     count = 0
     with open(directory / "metadata.jsonl", "w") as metadata:
         for row in iter_image_rows(parts):
-            path = directory / row["image"]["path"]
+            image = row.pop("image")
+            path = directory / image["path"]
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(row["image"]["bytes"])
-            record = {"file_name": row["image"]["path"], "label": row["label"]}
-            record |= {"sample_id": row["sample_id"], "sample_index": row["sample_index"]}
+            path.write_bytes(image["bytes"])
+            # Augmented versions mix real and synthetic images and say which per row; the parts
+            # of a generation version (IMAGE_SCHEMA) hold generated images only.
+            record = {"file_name": image["path"], **row}
+            record.setdefault("is_synthetic", True)
             metadata.write(json.dumps(record) + "\n")
             count += 1
     return count
