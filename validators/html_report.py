@@ -62,9 +62,8 @@ figure {{ display: inline-block; margin: 0.5em; vertical-align: top; }}
 figure img {{ max-width: 560px; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
-<p><strong>{html.escape(verdict)}</strong>. Real records: {report.real_rows:,}; synthetic
-records: {report.synthetic_rows:,}; records scored by sampled metrics: {report.evaluated_rows:,}
-(seed {report.sample_seed}). Created {report.created_at.isoformat()}.</p>
+<p><strong>{html.escape(verdict)}</strong>. {html.escape(report.sizes())}
+Created {report.created_at.isoformat()}.</p>
 <table><tr><th>check</th><th>category</th><th>value</th><th>threshold</th><th>verdict</th>
 <th>detail</th></tr>
 {rows}

@@ -174,11 +174,13 @@ def validate_images(
         checks=checks,
         real_rows=len(real_train),
         synthetic_rows=len(metadata),
-        evaluated_rows=len(metadata),
+        # The quality checks draw a seeded subsample of at most max_images synthetic images.
+        evaluated_rows=0 if real_holdout is None else min(len(metadata), thresholds.max_images),
         sample_seed=seed,
         thresholds=thresholds.model_dump(),
         created_at=datetime.now(UTC),
         gx_result=gx_result,
+        kind="image",
     )
 
 

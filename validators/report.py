@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Category = Literal["schema", "fidelity", "diagnostic", "detection", "utility", "privacy"]
 Comparison = Literal[">=", "<=", "=="]
+Kind = Literal["table", "image"]  # what was validated, as in a version manifest
 
 GX_PREFIX = "gx."
 COMPARE = {"<=": operator.le, ">=": operator.ge, "==": operator.eq}
@@ -102,7 +103,8 @@ class ValidationReport(BaseModel):
     """Every check of one validation run plus what it ran on.
 
     `evaluated_rows` is the number of synthetic rows the sampled SDMetrics scores saw (at most
-    `max_rows_for_metrics`); expectations always see every synthetic row.
+    `max_rows_for_metrics`), for images the synthetic images the image-quality checks sampled
+    (at most `max_images`); expectations always see every synthetic row.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -115,6 +117,9 @@ class ValidationReport(BaseModel):
     thresholds: dict[str, Any]
     created_at: datetime
     gx_result: dict[str, Any] | None = None
+    kind: Kind = Field(
+        "table", description="what was validated: table rows or images (sets the wording)"
+    )
 
     @property
     def passed(self) -> bool:
@@ -142,6 +147,19 @@ class ValidationReport(BaseModel):
         """Read a report written by `to_json`."""
         return cls.model_validate_json(text)
 
+    def sizes(self) -> str:
+        """One sentence: how much real and synthetic data was validated and how much of it the
+        sampled fidelity checks saw (left out when none ran)."""
+        unit = "images" if self.kind == "image" else "rows"
+        text = f"Real {unit}: {self.real_rows:,}; synthetic {unit}: {self.synthetic_rows:,}"
+        if not any(check.category == "fidelity" for check in self.checks):
+            return text + "."
+        sampled = {
+            "table": "rows scored by SDMetrics",
+            "image": "synthetic images evaluated by the image-quality checks",
+        }[self.kind]
+        return f"{text}; {sampled}: {self.evaluated_rows:,} (seed {self.sample_seed})."
+
     def to_markdown(self) -> str:
         """A short summary: verdict, summary checks table, and GX expectations passed/failed."""
         failed = self.failed_checks
@@ -149,12 +167,7 @@ class ValidationReport(BaseModel):
         lines = [
             f"**Validation {verdict}**",
             "",
-            f"Real rows: {self.real_rows:,}; synthetic rows: {self.synthetic_rows:,}"
-            + (
-                f"; rows scored by SDMetrics: {self.evaluated_rows:,} (seed {self.sample_seed})."
-                if any(check.category == "fidelity" for check in self.checks)
-                else "."
-            ),
+            self.sizes(),
             "",
             "| check | value | threshold | verdict |",
             "|---|---|---|---|",

@@ -39,7 +39,9 @@ from validators.image_quality import (
     prdc,
     to_uint8,
 )
+from validators.images import SyntheticImages, validate_images
 from validators.report import CheckResult
+from validators.thresholds import ImageThresholds
 
 CONFIG = ExtractorConfig(steps=300)  # ~99% holdout accuracy on digits in a few seconds
 
@@ -350,6 +352,31 @@ def test_checks_generator_collapsed_to_one_class_fails_cas_per_class(split: Spli
         assert checks[f"image.{metric}"].value < 0.15 < checks[f"image.{metric}"].data["real"]
     assert not checks["image.recall"].passed
     assert not checks["image.fd_cnn"].passed
+
+
+def test_validate_images_report_speaks_of_images_the_quality_checks_sampled(split, trained):
+    # Setup: the extractor's steps as in CONFIG, so the session's cached extractor is used
+    images, labels = labelled(split.fresh)
+    synthetic = SyntheticImages(images, labels, [f"s{i}" for i in range(len(images))])
+    thresholds = ImageThresholds(extractor_steps=CONFIG.steps, max_images=60, subsets=1)
+
+    # Run
+    report = validate_images(
+        split.train,
+        synthetic,
+        real_holdout=split.holdout,
+        extractor_cache=split.cache_dir,
+        thresholds=thresholds,
+        seed=3,
+    )
+
+    # Assert
+    assert (report.kind, report.synthetic_rows, report.evaluated_rows) == ("image", len(images), 60)
+    assert report.check("image.memorised_pixel").data["synthetic_images"] == 60  # what they used
+    assert (
+        f"Real images: {len(split.train):,}; synthetic images: {len(images):,}; synthetic "
+        "images evaluated by the image-quality checks: 60 (seed 3)."
+    ) in report.to_markdown()
 
 
 def test_measure_rejects_bad_inputs_naming_each_problem(split: Split):

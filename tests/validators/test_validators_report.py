@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from validators import CheckResult, ValidationReport
+from validators.html_report import write_report
 from validators.report import make_check
 
 
@@ -164,3 +165,36 @@ def test_make_check_missing_value_fails_unless_not_applicable(none_passes, passe
     # Assert
     assert check.passed is passed
     assert check.gate is True
+
+
+def test_validation_report_sizes_name_rows_for_tables_and_images_for_images(tmp_path):
+    # Setup
+    table = _report(QUALITY_LOW, VALIDITY_OK)
+    image = table.model_copy(update={"kind": "image"})
+
+    # Run
+    table_markdown, image_markdown = table.to_markdown(), image.to_markdown()
+    html = write_report(tmp_path, image, [], "digits").read_text()
+
+    # Assert
+    assert (
+        "Real rows: 100; synthetic rows: 1,000; rows scored by SDMetrics: 500 (seed 7)."
+        in table_markdown
+    )
+    expected = (
+        "Real images: 100; synthetic images: 1,000; synthetic images evaluated by the "
+        "image-quality checks: 500 (seed 7)."
+    )
+    assert expected in image_markdown and "SDMetrics" not in image_markdown
+    assert expected in html
+
+
+def test_validation_report_sizes_without_fidelity_checks_give_counts_only():
+    # Setup
+    image = _report(VALIDITY_OK).model_copy(update={"kind": "image"})
+
+    # Run
+    markdown = image.to_markdown()
+
+    # Assert
+    assert markdown.splitlines()[2] == "Real images: 100; synthetic images: 1,000."
