@@ -1,8 +1,11 @@
 """`ddpm`: a denoising diffusion model on a diffusers `UNet2DModel` sized for small images.
 
-Training: epsilon prediction under a `DDPMScheduler` with 1000 timesteps, AdamW, gradient norm
-clipped to 1, and an EMA of the weights that sampling uses. With `conditional: true` the UNet's
-class embedding (`num_class_embeds` / `class_labels`) carries the label.
+Training: epsilon (or v) prediction under a `DDPMScheduler` with 1000 timesteps, AdamW, gradient
+norm clipped to 1, optional Min-SNR-gamma loss weights, the shared learning-rate schedule
+(`lr_schedule`, `warmup_steps`) and an EMA of the weights that sampling uses. With
+`conditional: true` the UNet's class embedding (`num_class_embeds` / `class_labels`) carries the
+label. On digits, a cosine schedule with Min-SNR-5 reaches the Fréchet floor in ~25% fewer steps
+than a constant rate (README, "Image quality of the example digits jobs").
 
 Sampling picks its scheduler independently of training, built from the training scheduler's
 config: `sampler` is `ddpm` (ancestral, 1000 steps by default), `ddim` (50) or `dpm_solver`

@@ -120,3 +120,56 @@ def test_fit_side_not_divisible_by_the_unet_levels_raises(ddpm):
     # Run / Assert
     with pytest.raises(DataError, match=re.escape("its side must be a multiple of 4; got 10x10")):
         create_generator("ddpm", {**TINY, "block_out_channels": (8, 16, 32)}).fit(digits)
+
+
+@pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction"])
+def test_loss_weights_min_snr_caps_the_low_noise_steps(prediction_type):
+    # Setup
+    from diffusers import DDPMScheduler
+
+    from generators.images.ddpm import loss_weights
+
+    scheduler = DDPMScheduler(num_train_timesteps=1000)
+    alpha_bar = scheduler.alphas_cumprod.double()
+    snr = alpha_bar / (1 - alpha_bar)
+
+    # Run
+    uniform = loss_weights(scheduler, prediction_type, None)
+    weights = loss_weights(scheduler, prediction_type, 5.0).double()
+
+    # Assert: SNR falls with t; above gamma the weight is gamma / SNR (eps) or gamma / (SNR + 1)
+    # (v), below it 1 (eps) or SNR / (SNR + 1) (v).
+    assert uniform.tolist() == [1.0] * 1000
+    low_noise, high_noise = snr > 5, snr <= 5
+    if prediction_type == "epsilon":
+        assert torch_close(weights[low_noise], 5 / snr[low_noise])
+        assert torch_close(weights[high_noise], 1.0)
+    else:
+        assert torch_close(weights[low_noise], 5 / (snr[low_noise] + 1))
+        assert torch_close(weights[high_noise], snr[high_noise] / (snr[high_noise] + 1))
+    assert weights[0] < 0.01  # the least noisy step counts least
+
+
+def torch_close(actual, expected) -> bool:
+    import torch
+
+    return torch.allclose(actual, torch.as_tensor(expected, dtype=actual.dtype), rtol=1e-5)
+
+
+def test_v_prediction_model_saves_its_prediction_type_and_reloads_identically(tmp_path):
+    # Setup
+    params = {**TINY, "prediction_type": "v_prediction", "snr_gamma": 5.0, "sampling_steps": 3}
+    model = create_generator("ddpm", params).fit(load_digits_images().subset(range(200)), seed=0)
+
+    # Run
+    model.save(tmp_path)
+    loaded = Generator.load(tmp_path)
+
+    # Assert: every sampler built from the saved training scheduler reads v, not epsilon.
+    scheduler = json.loads((tmp_path / "scheduler" / "scheduler_config.json").read_text())
+    assert scheduler["prediction_type"] == "v_prediction"
+    assert loaded._sampling_scheduler().config.prediction_type == "v_prediction"
+    wanted = balanced_labels(10, model.spec.label_names)
+    first = model.sample(10, seed=3, conditions=wanted)
+    again = loaded.sample(10, seed=3, conditions=wanted)
+    np.testing.assert_array_equal(np.stack(first["image"]), np.stack(again["image"]))

@@ -3,6 +3,8 @@ on CPU and the device choice."""
 
 from __future__ import annotations
 
+import json
+import math
 import re
 
 import numpy as np
@@ -11,6 +13,7 @@ from safetensors.torch import load_file
 
 from generators import Generator, available_generators, create_generator
 from generators.images import ImageData
+from generators.images.training import learning_rate_factor
 from synthpipe.errors import ConfigError
 from synthpipe.image_sources import load_digits_images
 
@@ -33,14 +36,16 @@ def tiny(name: str, **params) -> Generator:
 
 @pytest.mark.parametrize("name", available_generators("image"))
 def test_fit_resumed_from_checkpoint_matches_uninterrupted_run(digits, tmp_path, name):
-    # Setup: train to step 2 (as if interrupted there), and separately 4 steps in one go.
+    # Setup: train to step 2 (as if interrupted there), and separately 4 steps in one go; the
+    # learning rate warms up and anneals, so a resume must restore the schedule's base rate.
     resumed_dir, straight_dir = tmp_path / "resumed", tmp_path / "straight"
-    tiny(name, steps=2, checkpoint_every=2, checkpoint_dir=str(resumed_dir)).fit(digits, seed=7)
-    straight = tiny(name, steps=4, checkpoint_every=2, checkpoint_dir=str(straight_dir))
+    schedule = {"lr_schedule": "cosine", "warmup_steps": 1, "checkpoint_every": 2}
+    tiny(name, steps=2, checkpoint_dir=str(resumed_dir), **schedule).fit(digits, seed=7)
+    straight = tiny(name, steps=4, checkpoint_dir=str(straight_dir), **schedule)
     straight.fit(digits, seed=7)
 
     # Run
-    resumed = tiny(name, steps=4, checkpoint_every=2, checkpoint_dir=str(resumed_dir))
+    resumed = tiny(name, steps=4, checkpoint_dir=str(resumed_dir), **schedule)
     resumed.fit(digits, seed=7)
 
     # Assert: same weights, optimizer moments, EMA and RNG state at step 4, and same samples.
@@ -157,3 +162,45 @@ def test_with_run_options_cannot_change_steps_after_fitting(digits):
     # Run / Assert
     with pytest.raises(ConfigError, match=re.escape("['steps'] cannot change after fitting 'vae'")):
         fitted.with_run_options(steps=50)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "warmup", "expected"),
+    [
+        # 10 steps: linear warm-up to the base rate, then flat or a cosine anneal towards 0.
+        ("constant", 0, [1.0] * 10),
+        ("constant", 4, [0.25, 0.5, 0.75] + [1.0] * 7),
+        ("cosine", 0, [0.5 * (1 + math.cos(math.pi * k / 10)) for k in range(10)]),
+        (
+            "cosine",
+            5,
+            [0.2, 0.4, 0.6, 0.8, 1.0] + [0.5 * (1 + math.cos(math.pi * k / 5)) for k in range(5)],
+        ),
+    ],
+)
+def test_learning_rate_factor_warms_up_then_follows_the_schedule(schedule, warmup, expected):
+    # Setup
+    config = create_generator(
+        "vae", {"steps": 10, "lr_schedule": schedule, "warmup_steps": warmup}
+    ).config
+
+    # Run
+    factors = [learning_rate_factor(step, config) for step in range(10)]
+
+    # Assert
+    assert factors == pytest.approx(expected)
+    assert factors[-1] > 0  # the last step still learns
+
+
+def test_fit_cosine_schedule_anneals_the_optimizer_learning_rate(digits, tmp_path):
+    # Setup
+    params = {"steps": 4, "lr_schedule": "cosine", "learning_rate": 1e-3, "checkpoint_every": 2}
+
+    # Run
+    tiny("vae", checkpoint_dir=str(tmp_path), **params).fit(digits, seed=0)
+
+    # Assert: the checkpointed optimizer ran its last step at the annealed rate, base kept.
+    meta = json.loads((tmp_path / "step-00000004" / "state.json").read_text())
+    (group,) = meta["optimizers"]["vae"]["param_groups"]
+    assert group["base_lr"] == 1e-3
+    assert group["lr"] == pytest.approx(1e-3 * 0.5 * (1 + math.cos(math.pi * 3 / 4)))
