@@ -2,7 +2,8 @@
 
 Position k reads the embedding of token k-1 (a begin token at k = 0) plus a learned embedding of
 position k; ordered values (numeric bins, within-bin steps) add their level in [-1, 1] times a
-learned direction, so that neighbouring bins are near each other from the start. Its head
+learned direction, so that neighbouring bins are near each other from the start, and in training
+`token_dropout` of them enter by that level alone (regularisation for small tables). Its head
 predicts token k over that position's own vocabulary; causal attention means token k is predicted
 from tokens < k only. Sampling runs position by position with a
 key/value cache, so drawing a row costs one pass over its tokens.
@@ -64,8 +65,10 @@ class ARGNTransformer(nn.Module):
         depth: int,
         heads: int,
         dropout: float,
+        token_dropout: float = 0.0,
     ):
         super().__init__()
+        self.token_dropout = token_dropout
         cards = torch.tensor(cardinalities)
         positions, widest = len(cardinalities), int(cards.max())
         # Every position's values get their own embedding rows; the last row is the begin token.
@@ -101,8 +104,16 @@ class ARGNTransformer(nn.Module):
         length = previous.shape[1]
         owner = torch.arange(start - 1, start - 1 + length, device=previous.device).clamp(min=0)
         ids = torch.where(previous < 0, self.begin, previous + self.offsets[owner])  # (B, L)
-        x = self.token_embedding(ids) + self.position_embedding[start : start + length]
-        x = x + self.token_level[ids][..., None] * self.level_direction[owner]
+        embedded = self.token_embedding(ids)
+        level = self.token_level[ids]  # (B, L)
+        if self.training and self.token_dropout:
+            # Token dropout: an ordered token (non-zero level) sometimes enters by its level
+            # alone, so what follows must depend smoothly on it, not on the token's identity.
+            chance = torch.rand(level.shape, device=level.device)
+            drop = (level != 0) & (chance < self.token_dropout)
+            embedded = embedded.masked_fill(drop[..., None], 0.0)
+        x = embedded + self.position_embedding[start : start + length]
+        x = x + level[..., None] * self.level_direction[owner]
         return self.input_dropout(x)
 
     def _logits(self, hidden: torch.Tensor, start: int) -> torch.Tensor:

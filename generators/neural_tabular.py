@@ -94,9 +94,13 @@ class NeuralTabularConfig(GeneratorConfig):
             raise ValueError(f"conditional_columns has repeated names: {list(columns)}")
         return columns
 
-    def encoding_settings(self) -> EncodingSettings:
+    def bins_for(self, rows: int) -> int:
+        """Quantile bins per numeric column for a table of `rows` rows."""
+        return self.numeric_bins
+
+    def encoding_settings(self, rows: int) -> EncodingSettings:
         return EncodingSettings(
-            bins=self.numeric_bins,
+            bins=self.bins_for(rows),
             subdivisions=self.bin_subdivisions,
             rare_min_count=self.rare_category_min_count,
         )
@@ -126,7 +130,7 @@ class NeuralTabularGenerator(Generator):
                 f"available columns: {[str(c) for c in real.columns]}."
             )
         order = conditional + [str(c) for c in real.columns if c not in conditional]
-        self._encoding = TableEncoding.fit(real, order, self.config.encoding_settings())
+        self._encoding = TableEncoding.fit(real, order, self.config.encoding_settings(len(real)))
         device = resolve_device(self.config.device)
         with self._threads(), seeded(derive_seed(seed, MODEL_STREAM)):
             self._model = self._build_model().to(device)

@@ -46,6 +46,20 @@ def auto_batch_size(rows: int, device: str, batches_per_pass: int) -> int:
     return int(min(rows, cap, max(32, target)))
 
 
+def batch_size_for(
+    rows: int, config: NeuralTabularConfig, device: str, batches_per_pass: int
+) -> int:
+    """Rows per step when training on `rows` rows: `config.batch_size`, or automatic."""
+    return min(config.batch_size or auto_batch_size(rows, device, batches_per_pass), rows)
+
+
+def epochs_for_passes(rows: int, batch_size: int, passes: int) -> int:
+    """Epochs (as `epoch_batches` plans them) that make at least `passes` passes over `rows`."""
+    steps_per_pass = max(rows // batch_size, 1)
+    passes_per_epoch = math.ceil(MIN_EPOCH_STEPS / steps_per_pass)
+    return math.ceil(passes / passes_per_epoch)
+
+
 def split_rows(rows: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Seeded train / validation row indices; no validation rows when fewer than one would be
     held out or fewer than two would be left to train on."""
@@ -77,10 +91,7 @@ def train_with_early_stopping(
     train_index, val_index = split_rows(rows, config.validation_fraction, seed)
     train = {k: v[torch.from_numpy(train_index)].to(device) for k, v in data.items()}
     val = {k: v[torch.from_numpy(val_index)].to(device) for k, v in data.items()}
-    batch_size = min(
-        config.batch_size or auto_batch_size(len(train_index), device, batches_per_pass),
-        len(train_index),
-    )
+    batch_size = batch_size_for(len(train_index), config, device, batches_per_pass)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )

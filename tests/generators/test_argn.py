@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 
 from generators import Generator, create_generator
+from generators.argn import BATCHES_PER_PASS, MIN_EPOCHS_WITHOUT_VALIDATION, ARGNConfig
+from generators.tabular_training import batch_size_for, epochs_for_passes
 from synthpipe.errors import ConfigError, DataError
 
 TINY = {"width": 16, "depth": 1, "heads": 2, "cpu_threads": 1, "verbose": False}
@@ -87,8 +89,9 @@ def test_sample_condition_value_never_seen_raises_data_error(fitted):
 
 
 def test_fit_stops_early_and_keeps_the_best_epoch(mixed):
-    # Setup
+    # Setup: a 30-row validation split counts as large enough here
     params = {**TINY, "max_epochs": 200, "patience": 2, "learning_rate": 0.05}
+    params |= {"min_validation_rows": 30}
 
     # Run
     summary = create_generator("argn", params).fit(mixed, seed=0).training_summary
@@ -97,6 +100,62 @@ def test_fit_stops_early_and_keeps_the_best_epoch(mixed):
     assert summary["stopped_early"] and summary["epochs_run"] < 200
     assert summary["epochs_run"] - summary["best_epoch"] == 2
     assert summary["validation_rows"] == 30
+
+
+def test_fit_small_table_trains_on_every_row_for_at_least_the_minimum_epochs():
+    # Setup: 40 rows would hold out 4 for validation, far below min_validation_rows; one pass
+    # over them is asked for, fewer epochs than the minimum
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=40), "y": rng.choice(["a", "b"], 40)})
+    params = {**TINY, "passes_without_validation": 1}
+
+    # Run
+    summary = create_generator("argn", params).fit(frame, seed=0).training_summary
+
+    # Assert
+    assert summary["validation_rows"] == 0 and summary["train_rows"] == 40
+    assert summary["epochs_run"] == MIN_EPOCHS_WITHOUT_VALIDATION
+    assert not summary["stopped_early"]
+
+
+def test_fit_small_table_trains_for_its_passes_within_max_epochs(mixed):
+    # Setup: 300 rows, no validation split; the epochs that make 120 passes over them
+    passes = 120
+    batch = batch_size_for(len(mixed), ARGNConfig(), "cpu", BATCHES_PER_PASS)
+    epochs = epochs_for_passes(len(mixed), batch, passes)
+    generator = create_generator("argn", {**TINY, "passes_without_validation": passes})
+
+    # Run
+    planned = generator._training_plan(len(mixed), "cpu")
+    capped = create_generator("argn", {**TINY, "max_epochs": 3})._training_plan(len(mixed), "cpu")
+
+    # Assert
+    assert epochs > MIN_EPOCHS_WITHOUT_VALIDATION
+    assert planned.max_epochs == epochs and planned.validation_fraction == 0
+    assert capped.max_epochs == 3
+
+
+def test_fit_small_table_is_regularised_and_a_large_one_is_not_unless_asked():
+    # Setup
+    default, explicit = ARGNConfig(), ARGNConfig(dropout=0.1, token_dropout=0.0)
+
+    # Run / Assert: 999 rows hold out 100 validation rows (the default minimum), 994 hold out 99
+    assert default.regularisation(999) == (0.0, 0.0)
+    small_dropout, small_token_dropout = default.regularisation(994)
+    assert small_dropout > 0 and small_token_dropout > 0
+    assert explicit.regularisation(994) == explicit.regularisation(999) == (0.1, 0.0)
+
+
+def test_fit_numeric_bins_grow_with_the_rows_unless_given():
+    # Setup: every value distinct, so each column gets as many bins as it is allowed
+    def bins(rows: int, **params: object) -> int:
+        frame = pd.DataFrame({"x": np.arange(rows) * 0.5})
+        generator = create_generator("argn", {**TINY, "max_epochs": 1, **params}).fit(frame)
+        return len(generator.encoding.columns[0].knots)
+
+    # Run / Assert
+    assert bins(100) < bins(400) < bins(4000)
+    assert bins(100, numeric_bins=30) == 30
 
 
 def test_fit_without_validation_runs_every_epoch(mixed):
@@ -175,3 +234,42 @@ def test_sample_in_small_passes_generates_each_row_from_its_own_condition(fitted
     # Assert: the generated amounts follow each row's own group, not another pass's
     zeros = (frame["amount"] == 0).groupby(frame["group"]).mean()
     assert zeros["a"] > zeros["b"] + 0.3
+
+
+def test_token_dropout_one_leaves_ordered_tokens_only_their_level_in_training():
+    # Setup: position 0 ordered (three bins with levels), position 1 a category (level 0)
+    import torch
+
+    from generators.argn_network import ARGNTransformer
+
+    torch.manual_seed(0)
+    model = ARGNTransformer(
+        cardinalities=[3, 2, 2],
+        levels=[[-0.5, 0.0001, 0.5], [0.0, 0.0], [0.0, 0.0]],
+        width=8,
+        depth=1,
+        heads=2,
+        dropout=0.0,
+        token_dropout=1.0,
+    )
+    tokens = torch.tensor([[0, 1, 0], [2, 0, 1]])
+
+    def loss_after_changing(rows: slice) -> tuple[float, float]:
+        """Training-mode loss before and after new embeddings for `rows` of the vocabulary."""
+        with torch.no_grad():
+            before = float(model.train().loss(tokens))
+            weight = model.token_embedding.weight
+            weight[rows] += torch.randn_like(weight[rows])
+            return before, float(model.loss(tokens))
+
+    # Run
+    ordered = loss_after_changing(slice(0, 3))
+    category = loss_after_changing(slice(3, 5))
+    with torch.no_grad():
+        in_eval = float(model.eval().loss(tokens))
+
+    # Assert: the bins' own embeddings are dropped, the category's and (in eval) all are used
+    assert ordered[0] == pytest.approx(ordered[1])
+    assert category[0] != pytest.approx(category[1])
+    with torch.no_grad():
+        assert in_eval != pytest.approx(float(model.train().loss(tokens)))

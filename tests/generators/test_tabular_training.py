@@ -3,9 +3,10 @@ steps per epoch on small tables, seeded by (seed, epoch)."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from generators.tabular_training import MIN_EPOCH_STEPS, epoch_batches
+from generators.tabular_training import MIN_EPOCH_STEPS, epoch_batches, epochs_for_passes
 
 
 def test_epoch_batches_cover_each_row_once_per_pass_without_a_tiny_last_batch():
@@ -31,3 +32,18 @@ def test_epoch_batches_are_seeded_by_seed_and_epoch():
     # Assert
     assert torch.equal(first, again)
     assert not torch.equal(first, next_epoch) and not torch.equal(first, other_seed)
+
+
+@pytest.mark.parametrize(
+    ("rows", "batch_size", "passes"), [(40, 32, 1), (300, 32, 40), (5000, 256, 7)]
+)
+def test_epochs_for_passes_plan_at_least_that_many_passes(rows, batch_size, passes):
+    # Run
+    epochs = epochs_for_passes(rows, batch_size, passes)
+
+    # Assert: the epochs' batches cover every row at least `passes` times, one epoch fewer not
+    def covered(epoch_count: int) -> int:
+        seen = [torch.cat(epoch_batches(rows, batch_size, 0, e, "cpu")) for e in range(epoch_count)]
+        return int(torch.bincount(torch.cat(seen), minlength=rows).min()) if seen else 0
+
+    assert covered(epochs) >= passes > covered(epochs - 1)
