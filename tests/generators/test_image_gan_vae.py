@@ -52,6 +52,28 @@ def test_dcgan_stabilised_fit_repeats_and_round_trips(digits, tmp_path):
     assert loaded.config == generator.config
 
 
+def test_dcgan_stabilised_resume_matches_uninterrupted_run(digits, tmp_path):
+    # Setup: the EMA and the critic's spectral-norm power-iteration vectors must be checkpointed.
+    def run(folder: str, steps: int) -> Generator:
+        params = {**STABILISED, "steps": steps, "checkpoint_every": 2}
+        return create_generator("dcgan", {**params, "checkpoint_dir": str(tmp_path / folder)})
+
+    run("resumed", 2).fit(digits, seed=3)
+    straight = run("straight", 4).fit(digits, seed=3)
+
+    # Run
+    resumed = run("resumed", 4).fit(digits, seed=3)
+
+    # Assert
+    ours = load_file(tmp_path / "resumed" / "step-00000004" / "state.safetensors")
+    theirs = load_file(tmp_path / "straight" / "step-00000004" / "state.safetensors")
+    assert any(k.startswith("ema.generator.") for k in ours)
+    assert any(k.endswith("_u") for k in ours)  # spectral norm's power-iteration state
+    assert ours.keys() == theirs.keys()
+    assert all(ours[k].equal(theirs[k]) for k in ours)
+    np.testing.assert_array_equal(images_of(resumed), images_of(straight))
+
+
 def test_dcgan_ema_weights_are_sampled_and_saved(digits, tmp_path):
     # Setup: EMA draws no random numbers, so both runs train the same raw weights.
     plain = create_generator("dcgan", TINY).fit(digits, seed=0)
