@@ -88,7 +88,12 @@ class LabelMap(nn.Module):
 def init_dcgan_weights(module: nn.Module) -> None:
     """DCGAN initialisation: conv weights ~ N(0, 0.02), batchnorm scales ~ N(1, 0.02)."""
     if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
-        nn.init.normal_(module.weight, 0.0, 0.02)
+        # A spectrally normalised conv computes `weight` from `original`: initialise that, as
+        # writing into the computed tensor would change nothing.
+        if nn.utils.parametrize.is_parametrized(module, "weight"):
+            nn.init.normal_(module.parametrizations.weight.original, 0.0, 0.02)
+        else:
+            nn.init.normal_(module.weight, 0.0, 0.02)
     elif isinstance(module, nn.BatchNorm2d):
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)

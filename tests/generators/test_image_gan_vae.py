@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from generators import Generator, create_generator
 from generators.images import ImageData
 from generators.images.dcgan import WEIGHTS_FILE
-from generators.images.networks import DCGANDiscriminatorNet
+from generators.images.networks import DCGANDiscriminatorNet, init_dcgan_weights
 from synthpipe.image_sources import load_digits_images
 
 TINY = {"latent_dim": 8, "base_channels": 8, "steps": 4, "batch_size": 16, "verbose": False}
@@ -115,6 +115,19 @@ def test_projection_discriminator_logit_depends_on_the_label(spectral_norm):
     assert not torch.allclose(logits[0], logits[1])
     norms = [m for m in critic.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     assert (len(norms) == 0) == spectral_norm
+
+
+def test_dcgan_init_reaches_spectrally_normalised_convs():
+    # Setup
+    torch.manual_seed(0)
+    critic = DCGANDiscriminatorNet(base_channels=32, channels=1, size=8, spectral_norm=True)
+
+    # Run
+    critic.apply(init_dcgan_weights)
+
+    # Assert: the stored (pre-normalisation) weights carry the DCGAN N(0, 0.02) init.
+    original = critic.features[0].parametrizations.weight.original
+    assert original.std().item() == pytest.approx(0.02, rel=0.2)
 
 
 def test_spectral_norm_discriminator_has_unit_spectral_norm_after_training_steps():
