@@ -8,6 +8,8 @@ Imported only when a family builds its networks, as it imports torch.
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 import torch
 from torch import nn
 
@@ -41,25 +43,34 @@ def upsampler(in_features: int, base_channels: int, size: int, out_channels: int
     return nn.Sequential(*layers)
 
 
-def downsampler(in_channels: int, base_channels: int, size: int) -> tuple[nn.Sequential, int]:
+def downsampler(
+    in_channels: int, base_channels: int, size: int, *, spectral_norm: bool = False
+) -> tuple[nn.Sequential, int]:
     """(B, in_channels, size, size) -> (B, ch, 4, 4); returns the stack and ch.
 
     Each stage halves the side and doubles the channels (conv, batchnorm, LeakyReLU 0.2); the
-    first stage has no batchnorm, as in DCGAN.
+    first stage has no batchnorm, as in DCGAN. With `spectral_norm` every conv is spectrally
+    normalised instead of batch-normalised (Miyato et al. 2018), which bounds a critic's
+    Lipschitz constant and keeps each image's logit independent of the rest of its batch.
     """
+    conv = _spectral if spectral_norm else nn.Conv2d
     layers: list[nn.Module] = [
-        nn.Conv2d(in_channels, base_channels, 4, 2, 1),
+        conv(in_channels, base_channels, 4, 2, 1),
         nn.LeakyReLU(0.2, inplace=True),
     ]
     channels = base_channels
     for _ in range(_stages(size) - 1):
-        layers += [
-            nn.Conv2d(channels, channels * 2, 4, 2, 1, bias=False),  # side /2
-            nn.BatchNorm2d(channels * 2),
-            nn.LeakyReLU(0.2, inplace=True),
-        ]
+        layers.append(conv(channels, channels * 2, 4, 2, 1, bias=spectral_norm))  # side /2
+        if not spectral_norm:
+            layers.append(nn.BatchNorm2d(channels * 2))
+        layers.append(nn.LeakyReLU(0.2, inplace=True))
         channels *= 2
     return nn.Sequential(*layers), channels
+
+
+def _spectral(*args: Any, **kwargs: Any) -> nn.Module:
+    """A spectrally normalised nn.Conv2d (one power iteration per training forward)."""
+    return nn.utils.parametrizations.spectral_norm(nn.Conv2d(*args, **kwargs))
 
 
 class LabelMap(nn.Module):
@@ -77,7 +88,12 @@ class LabelMap(nn.Module):
 def init_dcgan_weights(module: nn.Module) -> None:
     """DCGAN initialisation: conv weights ~ N(0, 0.02), batchnorm scales ~ N(1, 0.02)."""
     if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
-        nn.init.normal_(module.weight, 0.0, 0.02)
+        # A spectrally normalised conv computes `weight` from `original`: initialise that, as
+        # writing into the computed tensor would change nothing.
+        if nn.utils.parametrize.is_parametrized(module, "weight"):
+            nn.init.normal_(module.parametrizations.weight.original, 0.0, 0.02)
+        else:
+            nn.init.normal_(module.weight, 0.0, 0.02)
     elif isinstance(module, nn.BatchNorm2d):
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
@@ -110,22 +126,47 @@ class DCGANGeneratorNet(nn.Module):
 
 
 class DCGANDiscriminatorNet(nn.Module):
-    """Image (+ label plane) -> one real/fake logit per image (the loss applies the sigmoid)."""
+    """Image (+ label) -> one real/fake logit per image (the loss applies any sigmoid).
+
+    Labels enter as a learned plane concatenated to the image (`conditioning="concat"`) or through
+    a projection (Miyato & Koyama 2018): the logit gains the inner product of a label embedding
+    with the image's pooled features, so the critic scores how well image and label match.
+    """
 
     def __init__(
-        self, *, base_channels: int, channels: int, size: int, num_classes: int | None = None
+        self,
+        *,
+        base_channels: int,
+        channels: int,
+        size: int,
+        num_classes: int | None = None,
+        conditioning: Literal["concat", "projection"] = "concat",
+        spectral_norm: bool = False,
     ):
         super().__init__()
-        self.label_map = LabelMap(num_classes, size) if num_classes else None
+        concat = bool(num_classes) and conditioning == "concat"
+        self.label_map = LabelMap(num_classes, size) if concat else None
         self.features, features = downsampler(
-            channels + (1 if num_classes else 0), base_channels, size
+            channels + (1 if concat else 0), base_channels, size, spectral_norm=spectral_norm
         )
-        self.head = nn.Conv2d(features, 1, 4, 1, 0)  # (B, 1, 1, 1)
+        head = nn.Conv2d(features, 1, 4, 1, 0)  # (B, 1, 1, 1)
+        self.head = nn.utils.parametrizations.spectral_norm(head) if spectral_norm else head
+        self.projection = None
+        if num_classes and conditioning == "projection":
+            # Small initial label vectors, as the convs' N(0, 0.02): at N(0, 1) the label term
+            # would swamp the image term of the logit from the first step.
+            self.projection = nn.Embedding(num_classes, features)
+            nn.init.normal_(self.projection.weight, 0.0, 0.02)
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if self.label_map is not None:
             images = torch.cat([images, self.label_map(labels)], dim=1)  # (B, C + 1, H, W)
-        return self.head(self.features(images)).flatten()  # (B,)
+        hidden = self.features(images)  # (B, ch, 4, 4)
+        logits = self.head(hidden).flatten()  # (B,)
+        if self.projection is not None:
+            pooled = hidden.sum(dim=(2, 3))  # (B, ch)
+            logits = logits + (self.projection(labels) * pooled).sum(dim=1)
+        return logits
 
 
 class ConvVAE(nn.Module):
