@@ -3,11 +3,16 @@
 `gaussian_copula` (statistical), `ctgan` (GAN), `tvae` (VAE) and `copulagan` (GAN on copula-
 normalised columns). Metadata is detected from the training data with per-column overrides.
 SDV saves synthesizers with cloudpickle; that is SDV's own format and the only one it loads.
+Unpickling runs code, so `synthesizer.pkl` is written with an HMAC signature beside it
+(`synthpipe.signing`) and unpickled only after the signature verifies with this installation's key.
 """
 
 from __future__ import annotations
 
+import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -20,6 +25,7 @@ from generators.device import resolve_device
 from generators.registry import register
 from generators.seeding import derive_seed, seeded
 from synthpipe.metadata import TABLE_NAME, detect_metadata
+from synthpipe.signing import read_signed, write_signed
 
 MODEL_FILE = "synthesizer.pkl"
 Distribution = Literal["norm", "beta", "truncnorm", "uniform", "gamma", "gaussian_kde"]
@@ -131,14 +137,37 @@ class SDVGenerator(Generator):
             transformer.set_random_state(state, "reverse_transform")
 
     def _save(self, directory: Path) -> None:
-        self._synthesizer.save(str(directory / MODEL_FILE))
+        # SDV writes only to a path: let it write into a private scratch file, so the bytes
+        # signed are the bytes SDV wrote, whoever else can write to `directory`.
+        with _private_file() as scratch:
+            self._synthesizer.save(str(scratch))
+            write_signed(directory / MODEL_FILE, scratch.read_bytes())
 
     def _load(self, directory: Path) -> None:
         from sdv.utils import load_synthesizer
 
-        with warnings.catch_warnings():
+        data = read_signed(directory / MODEL_FILE, fix=_refit_hint(directory))
+        # Unpickle the verified bytes from a private copy: the file in the store could be
+        # swapped between the check and SDV opening it.
+        with _private_file() as scratch, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self._synthesizer = load_synthesizer(str(directory / MODEL_FILE))
+            scratch.write_bytes(data)
+            self._synthesizer = load_synthesizer(str(scratch))
+
+
+@contextmanager
+def _private_file() -> Iterator[Path]:
+    """A path in a fresh directory only this user can enter, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="synthpipe-sdv-") as scratch:
+        yield Path(scratch) / MODEL_FILE
+
+
+def _refit_hint(directory: Path) -> str:
+    return (
+        f"To re-fit, delete {directory} if it is a model cache entry (<root>/.models/<key>/) and "
+        "run the job again; a published version's model/ loads only with the signing key of the "
+        "installation that ran its job."
+    )
 
 
 @register("gaussian_copula")

@@ -42,6 +42,11 @@ class IntegrityError(SynthpipeError):
     """Stored files do not match their manifest (sha256, size or row count)."""
 
 
+class UntrustedFileError(IntegrityError):
+    """A file that would run code when loaded (a pickle) lacks a valid signature from this
+    installation's key, so it is refused before it is read as a pickle."""
+
+
 class ValidationFailedError(SynthpipeError):
     """A run's output failed its validation gates; the version was quarantined."""
 

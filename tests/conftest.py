@@ -1,9 +1,13 @@
-"""Test-wide settings: offline, quiet, and a throwaway Prefect home (set before prefect loads)."""
+"""Test-wide settings: offline, quiet, a throwaway Prefect home (set before prefect loads) and a
+throwaway signing-key directory."""
 
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
+from collections.abc import Callable
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -11,6 +15,8 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="synthpipe-prefect-home-")
+# The SDV model signing key (synthpipe.signing): a throwaway one, never the user's real key.
+os.environ["SYNTHPIPE_CONFIG_DIR"] = tempfile.mkdtemp(prefix="synthpipe-config-")
 
 import pandas as pd
 import pytest
@@ -31,3 +37,26 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+class _Payload:
+    """Unpickling this creates `marker`: stands in for an attacker's code, harmlessly."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+@pytest.fixture
+def plant_pickle(tmp_path) -> Callable[[Path], Path]:
+    """`plant(model_dir)` replaces the SDV pickle in `model_dir` by one that would create
+    `tmp_path / "marker"` when unpickled (its signature stays, now stale); returns the file."""
+
+    def plant(model_dir: Path) -> Path:
+        pickled = model_dir / "synthesizer.pkl"
+        pickled.write_bytes(pickle.dumps(_Payload(tmp_path / "marker")))
+        return pickled
+
+    return plant

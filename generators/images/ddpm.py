@@ -242,9 +242,26 @@ class DDPMGenerator(ImageGenerator):
         from diffusers import DDPMScheduler, UNet2DModel
 
         # low_cpu_mem_usage=False: the default wants `accelerate` and warns without it.
-        unet = UNet2DModel.from_pretrained(directory / UNET_DIR, low_cpu_mem_usage=False)
+        # use_safetensors=True: never fall back to a pickled .bin planted beside (or instead of)
+        # the weights we wrote; local_files_only: a missing folder is an error, not a Hub name.
+        try:
+            unet = UNet2DModel.from_pretrained(
+                directory / UNET_DIR,
+                low_cpu_mem_usage=False,
+                use_safetensors=True,
+                local_files_only=True,
+            )
+            scheduler = DDPMScheduler.from_pretrained(
+                directory / SCHEDULER_DIR, local_files_only=True
+            )
+        except OSError as exc:
+            raise DataError(
+                f"Cannot load the DDPM saved in {directory}: {exc} Only the safetensors weights "
+                "and JSON configs Synthpipe writes are read (a .bin is a pickle); re-fit to "
+                "rewrite them."
+            ) from None
         self._unet = unet.to(self.device).eval()
-        self._scheduler = DDPMScheduler.from_pretrained(directory / SCHEDULER_DIR)
+        self._scheduler = scheduler
 
 
 def loss_weights(scheduler: Any, prediction_type: str, snr_gamma: float | None) -> torch.Tensor:

@@ -3,21 +3,25 @@ code retrain."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from flows.generate import fit_generator
-from synthpipe.jobs import parse_job
+from datastore import DatasetStore
+from flows.generate import fit_generator, generate_dataset
+from synthpipe.errors import UntrustedFileError
+from synthpipe.jobs import JobConfig, parse_job
 from synthpipe.real_data import load_real
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
 @pytest.fixture
-def fit(tmp_path, wine):
-    """Fit (or reuse) a copula on `real.csv` in a store under tmp_path, as the flow's task does."""
+def job(tmp_path, wine) -> JobConfig:
+    """A copula job on `real.csv` with its store under tmp_path."""
     csv = tmp_path / "real.csv"
     wine.to_csv(csv, index=False)
-    job = parse_job(
+    return parse_job(
         {
             "dataset": "wine-cache",
             "source": {"path": str(csv)},
@@ -27,10 +31,15 @@ def fit(tmp_path, wine):
         }
     )
 
+
+@pytest.fixture
+def fit(tmp_path, job):
+    """Fit (or reuse) the job's copula, as the flow's task does."""
+
     def run():
         return fit_generator(job, load_real(job, job.root), job.root)
 
-    return run, csv
+    return run, tmp_path / "real.csv"
 
 
 def test_fit_generator_same_inputs_reuse_the_model(fit):
@@ -71,3 +80,20 @@ def test_fit_generator_new_fitting_code_retrains(fit, monkeypatch):
     # Assert
     assert second.reused is False
     assert second.key != first.key
+
+
+def test_generate_dataset_tampered_cached_model_fails_without_running_it(
+    fit, job, plant_pickle, tmp_path
+):
+    # Setup: the job's model is cached, then its pickle replaced (the attack on `synth run`).
+    run, _ = fit
+    pickled = plant_pickle(Path(run().path))
+
+    # Run / Assert: an error naming the file, not a silent re-fit that would hide the tampering.
+    with pytest.raises(UntrustedFileError, match="Refusing to load") as caught:
+        generate_dataset(job)
+    assert str(pickled) in str(caught.value)
+    assert not (tmp_path / "marker").exists()
+    store = DatasetStore(job.root)
+    assert store.list_datasets() == []
+    assert not any((store.root / ".staging").iterdir())

@@ -107,6 +107,21 @@ def test_save_keeps_sampler_and_writes_diffusers_configs(ddpm, tmp_path):
     assert scheduler["num_train_timesteps"] == 1000
 
 
+def test_load_pickled_unet_weights_instead_of_safetensors_raises(ddpm, tmp_path):
+    # Setup: the UNet's weights swapped for a pickled .bin (what diffusers would fall back to).
+    import torch
+    from safetensors.torch import load_file
+
+    ddpm.save(tmp_path)
+    weights = tmp_path / "unet" / "diffusion_pytorch_model.safetensors"
+    torch.save(load_file(weights), weights.with_suffix(".bin"))
+    weights.unlink()
+
+    # Run / Assert
+    with pytest.raises(DataError, match=re.escape(f"Cannot load the DDPM saved in {tmp_path}")):
+        Generator.load(tmp_path)
+
+
 def test_config_groups_not_dividing_channels_raises():
     # Run / Assert
     with pytest.raises(ConfigError, match=re.escape("norm_num_groups=8 must divide every entry")):
