@@ -54,8 +54,10 @@ def plant_pickle(tmp_path) -> Callable[[Path], Path]:
     """`plant(model_dir)` replaces the SDV pickle in `model_dir` by one that would create
     `tmp_path / "marker"` when unpickled (its signature stays, now stale); returns the file."""
 
+    from generators.sdv_tabular import MODEL_FILE
+
     def plant(model_dir: Path) -> Path:
-        pickled = model_dir / "synthesizer.pkl"
+        pickled = model_dir / MODEL_FILE
         pickled.write_bytes(pickle.dumps(_Payload(tmp_path / "marker")))
         return pickled
 
