@@ -19,7 +19,7 @@ import pandas as pd
 
 from datastore.manifest import ColumnSchema, FileEntry, Manifest, ValidationSummary, sha256_file
 from datastore.staging import StagedVersion
-from datastore.store import DatasetStore, default_root
+from datastore.store import DatasetStore, StagingDir, default_root
 from datastore.version import DatasetVersion, VersionInfo
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "FileEntry",
     "Manifest",
     "StagedVersion",
+    "StagingDir",
     "ValidationSummary",
     "VersionInfo",
     "default_root",
