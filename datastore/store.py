@@ -93,6 +93,11 @@ class DatasetStore:
 
     def __init__(self, root: str | os.PathLike[str] | None = None):
         self.root = _fs.location(default_root() if root is None else root)
+        if not self.is_remote and self.root.is_file():
+            raise ConfigError(
+                f"Store root {self.root} is a file, not a directory; give root= (--root, "
+                f"{ROOT_ENV_VAR}) a store directory."
+            )
 
     @property
     def is_remote(self) -> bool:

@@ -302,6 +302,9 @@ def datasets_list(
             typer.secho(f"{dataset}: {type(exc).__name__}: {exc}", fg="red", err=True)
             broken += 1
             continue
+        if not infos:  # only a dataset named on the command line can have none
+            known = ", ".join(store.list_datasets()) or "none"
+            raise _fail(f"No dataset {dataset!r} under {store.root} (datasets there: {known}).")
         for info in infos:
             latest = "  <- latest" if info.is_latest else ""
             typer.echo(
