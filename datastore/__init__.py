@@ -6,7 +6,8 @@
     staged.write_part(0, frame)
     version = staged.commit(rows_expected=len(frame), lineage={...}, report_json=...,
                             report_markdown=..., passed=True, failed_checks=[])
-    read_dataset("adult@latest")        # or plain pandas.read_parquet(version.path / "data")
+    read_dataset("adult@latest")        # checked against the manifest; plain pandas.read_parquet(
+                                        # version.path / "data") works but checks nothing
 
 Only `synthpipe.errors` is imported from the rest of the project (see docs/architecture.md).
 """

@@ -107,7 +107,7 @@ def augment(
     from flows.augment import UPLIFT_MD, augment_dataset
 
     version = _run_flow_or_exit(augment_dataset, job)
-    typer.echo((version.path / UPLIFT_MD).read_text())
+    typer.echo(version.read_text(UPLIFT_MD))
     _say_published(version)
 
 
