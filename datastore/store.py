@@ -61,7 +61,7 @@ class StagingDir:
     bytes: int
     in_use: bool  # a live run holds its lock (object stores have no locks: always False there)
 
-    def is_leftover(self, older_than_s: float = 0.0) -> bool:
+    def is_leftover(self, older_than_s: float) -> bool:
         """Whether no live run holds it and it is at least `older_than_s` seconds old."""
         return not self.in_use and self.age_s >= older_than_s
 

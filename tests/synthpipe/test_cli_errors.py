@@ -164,3 +164,19 @@ def test_clean_is_a_dry_run_unless_yes_and_keeps_running_jobs(tmp_path):
     assert "Removed 1 staging directory" in rest.output and not recent.exists()
     assert Path(running.path).is_dir()  # never touched, even with no age limit
     running.abort()
+
+
+def test_an_unreadable_folder_under_the_root_is_one_line(tmp_path, monkeypatch):
+    # Setup: what `datasets list --root ../../etc` meets as a non-root user (tests run as root,
+    # which may read everything, so the OS refusal is simulated)
+    def refuse(self):
+        raise PermissionError(13, "Permission denied", "/etc/ssl/private")
+
+    monkeypatch.setattr(DatasetStore, "list_datasets", refuse)
+
+    # Run
+    result = runner.invoke(app, ["datasets", "list", "--root", str(tmp_path)])
+
+    # Assert
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert result.stderr == "PermissionError: [Errno 13] Permission denied: '/etc/ssl/private'\n"
