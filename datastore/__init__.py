@@ -6,7 +6,8 @@
     staged.write_part(0, frame)
     version = staged.commit(rows_expected=len(frame), lineage={...}, report_json=...,
                             report_markdown=..., passed=True, failed_checks=[])
-    read_dataset("adult@latest")        # or plain pandas.read_parquet(version.path / "data")
+    read_dataset("adult@latest")        # checked against the manifest; plain pandas.read_parquet(
+                                        # version.path / "data") works but checks nothing
 
 Only `synthpipe.errors` is imported from the rest of the project (see docs/architecture.md).
 """
@@ -19,7 +20,7 @@ import pandas as pd
 
 from datastore.manifest import ColumnSchema, FileEntry, Manifest, ValidationSummary, sha256_file
 from datastore.staging import StagedVersion
-from datastore.store import DatasetStore, default_root
+from datastore.store import DatasetStore, StagingDir, default_root
 from datastore.version import DatasetVersion, VersionInfo
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "FileEntry",
     "Manifest",
     "StagedVersion",
+    "StagingDir",
     "ValidationSummary",
     "VersionInfo",
     "default_root",

@@ -203,6 +203,76 @@ def exclusive_lock(path: StorePath) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+def lock_dir(path: Path) -> int:
+    """Hold an exclusive `flock` on directory `path`; return the descriptor (close it to release).
+
+    Marks the directory as in use for as long as this process lives: the kernel drops the lock
+    when the process dies, so a killed run leaves a directory that `dir_in_use` reports as free.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _try_lock(path: Path) -> int | None:
+    """A descriptor holding a non-blocking lock on directory `path`, or None if one is held.
+
+    Raises FileNotFoundError / NotADirectoryError when there is no such directory.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def dir_in_use(path: StorePath) -> bool:
+    """Whether a `lock_dir` lock is held on directory `path` (always False on object stores)."""
+    if is_remote(path):
+        return False
+    try:
+        fd = _try_lock(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    if fd is None:
+        return True
+    os.close(fd)
+    return False
+
+
+def remove_tree_unless_locked(path: StorePath) -> bool:
+    """Delete a directory tree unless a `lock_dir` lock is held on it; True if it was removed.
+
+    The probe lock is kept while deleting, so a lock taken meanwhile waits for the deletion instead
+    of racing it. Object stores have no locks: there the tree is removed unconditionally.
+    """
+    if is_remote(path):
+        return remove_tree(path)
+    try:
+        fd = _try_lock(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    if fd is None:
+        return False
+    try:
+        return remove_tree(path)
+    finally:
+        os.close(fd)  # releases the probe lock
+
+
+def tree_bytes(root: StorePath) -> int:
+    """Total size of the files under `root` (0 if it is gone)."""
+    total = 0
+    for path in iter_files(root):
+        try:
+            total += path.stat().st_size
+        except FileNotFoundError:
+            continue  # removed while we walked
+    return total
+
+
 def iter_files(root: StorePath) -> Iterator[StorePath]:
     """Every regular file under `root`, recursively, in a stable (sorted) order."""
     if is_remote(root):

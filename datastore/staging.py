@@ -50,6 +50,21 @@ MAX_PUBLISH_ATTEMPTS = 1000
 # readers of the version skip it).
 CLAIM_FILE = ".claim"
 
+# This process's locks on its staging directories, by path: they tell `DatasetStore.clean_staging`
+# that a run is still using a directory. Released by commit and abort, by the kernel on death.
+_HELD_LOCKS: dict[str, int] = {}
+
+
+def hold_staging_lock(path: Path) -> None:
+    """Mark the local staging directory `path` as in use by this process until commit or abort."""
+    _HELD_LOCKS[str(path)] = _fs.lock_dir(path)
+
+
+def _release_staging_lock(path: str) -> None:
+    fd = _HELD_LOCKS.pop(path, None)
+    if fd is not None:
+        os.close(fd)
+
 
 @dataclass(frozen=True)
 class StagedVersion:
@@ -133,13 +148,13 @@ class StagedVersion:
     def local_parts(self) -> list[str]:
         """Local paths of the staged parts, in shard order, for readers that need local files.
 
-        On an object store the parts are downloaded into a scratch directory that commit and
-        abort remove.
+        On an object store the parts are downloaded into `data/` of a scratch directory that
+        commit and abort remove, so a part's last two path components are its manifest path.
         """
         parts = sorted(_fs.location(self.path).joinpath(DATA_DIR).glob("part-*.parquet"))
         if not parts or not _fs.is_remote(parts[0]):
             return [str(part) for part in parts]
-        scratch = self._scratch()
+        scratch = self._scratch() / DATA_DIR
         scratch.mkdir(parents=True, exist_ok=True)
         for part in parts:
             part.fs.get(part.path, str(scratch / part.name))
@@ -149,6 +164,7 @@ class StagedVersion:
         """Discard the staged version (no-op if it is already gone)."""
         _fs.remove_tree(_fs.location(self.path))
         _fs.remove_tree(self._scratch())
+        _release_staging_lock(self.path)
 
     # -- publishing ----------------------------------------------------------------------------
 
@@ -221,6 +237,7 @@ class StagedVersion:
         publish = _publish_by_copy if _fs.is_remote(staging) else _publish
         version, manifest = publish(staging, dataset_dir, manifest_for)
         _fs.remove_tree(self._scratch())
+        _release_staging_lock(self.path)
         if passed:
             _advance_latest(dataset_dir, version)
         return DatasetVersion(

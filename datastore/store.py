@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from datastore import _fs
@@ -21,7 +22,7 @@ from datastore.layout import (
     parse_ref,
     version_dir_name,
 )
-from datastore.staging import StagedVersion
+from datastore.staging import StagedVersion, hold_staging_lock
 from datastore.version import (
     DatasetVersion,
     VersionInfo,
@@ -37,9 +38,32 @@ from synthpipe.errors import (
     QuarantinedVersionError,
 )
 
-__all__ = ["DatasetStore", "DatasetVersion", "StagedVersion", "VersionInfo", "default_root"]
+__all__ = [
+    "DatasetStore",
+    "DatasetVersion",
+    "StagedVersion",
+    "StagingDir",
+    "VersionInfo",
+    "default_root",
+]
 
 ROOT_ENV_VAR = "SYNTHPIPE_DATA_ROOT"
+# Age after which an unlocked staging directory is removed by every run (a day: longer than a run).
+STAGING_MAX_AGE_S = 86400.0
+
+
+@dataclass(frozen=True)
+class StagingDir:
+    """One `.staging/<dataset>-<uuid>/` directory: a version being written or a run's leftover."""
+
+    path: _fs.StorePath
+    age_s: float  # since anything in it last changed
+    bytes: int
+    in_use: bool  # a live run holds its lock (object stores have no locks: always False there)
+
+    def is_leftover(self, older_than_s: float) -> bool:
+        """Whether no live run holds it and it is at least `older_than_s` seconds old."""
+        return not self.in_use and self.age_s >= older_than_s
 
 
 def default_root() -> Path | str:
@@ -69,11 +93,23 @@ class DatasetStore:
 
     def __init__(self, root: str | os.PathLike[str] | None = None):
         self.root = _fs.location(default_root() if root is None else root)
+        if not self.is_remote and self.root.is_file():
+            raise ConfigError(
+                f"Store root {self.root} is a file, not a directory; give root= (--root, "
+                f"{ROOT_ENV_VAR}) a store directory."
+            )
 
     @property
     def is_remote(self) -> bool:
         """Whether the store lives on an fsspec filesystem (object store) rather than local disk."""
         return _fs.is_remote(self.root)
+
+    @property
+    def leftover_age_s(self) -> float:
+        """The age from which an unlocked staging directory is surely a killed run's leftover:
+        0 locally, where a live run holds a lock on its directory; a day on an object store,
+        which has no locks."""
+        return STAGING_MAX_AGE_S if self.is_remote else 0.0
 
     def __repr__(self) -> str:
         return f"DatasetStore(root={str(self.root)!r})"
@@ -84,32 +120,55 @@ class DatasetStore:
         """Start a new version of `dataset` in a private staging directory."""
         check_dataset_name(dataset)
         path = self.root / STAGING_DIR / f"{dataset}-{uuid.uuid4().hex}"
-        _fs.make_dirs(path / DATA_DIR)
+        _fs.make_dirs(path)
+        if not self.is_remote:
+            # Locked before anything is written, so clean_staging never takes it for a leftover
+            # (a clean racing the mkdir above could remove it first: then the mkdir below fails).
+            hold_staging_lock(path)
+        _fs.make_dirs(path / DATA_DIR, parents=False)
         return StagedVersion(root=str(self.root), dataset=dataset, path=str(path))
 
-    def clean_staging(self, older_than_s: float = 86400) -> int:
-        """Remove staging directories untouched for `older_than_s` seconds; return how many.
-
-        They are left by processes killed before commit. With a small `older_than_s` this also
-        removes versions other processes are still writing, so keep it above the longest run.
-        """
-        if older_than_s < 0:
-            raise ConfigError(f"older_than_s must be >= 0, got {older_than_s!r}.")
+    def staging_dirs(self) -> list[StagingDir]:
+        """Every staging directory: versions being written and leftovers of killed runs."""
         staging_root = self.root / STAGING_DIR
-        if not staging_root.is_dir():
-            return 0
+        try:
+            entries = sorted(staging_root.iterdir())
+        except (FileNotFoundError, NotADirectoryError):
+            return []
         now = time.time()
-        removed = 0
-        for entry in sorted(staging_root.iterdir()):
+        found = []
+        for entry in entries:
             if (not self.is_remote and entry.is_symlink()) or not entry.is_dir():
                 continue
             try:
                 age = now - _fs.newest_mtime(entry)
             except FileNotFoundError:
                 continue  # committed or aborted while we looked
-            if age >= older_than_s and _fs.remove_tree(entry):
-                removed += 1
-        return removed
+            found.append(
+                StagingDir(
+                    path=entry,
+                    age_s=age,
+                    bytes=_fs.tree_bytes(entry),
+                    in_use=_fs.dir_in_use(entry),
+                )
+            )
+        return found
+
+    def clean_staging(
+        self, older_than_s: float = STAGING_MAX_AGE_S, *, dry_run: bool = False
+    ) -> list[StagingDir]:
+        """Remove leftovers of killed runs: staging directories no live run holds locked and
+        untouched for `older_than_s` seconds. Returns them; `dry_run=True` removes nothing.
+
+        On an object store there are no locks, so only the age protects a version still being
+        written there: keep `older_than_s` above the longest run.
+        """
+        if older_than_s < 0:
+            raise ConfigError(f"older_than_s must be >= 0, got {older_than_s!r}.")
+        leftovers = [d for d in self.staging_dirs() if d.is_leftover(older_than_s)]
+        if dry_run:
+            return leftovers
+        return [d for d in leftovers if _fs.remove_tree_unless_locked(d.path)]
 
     # -- listing -------------------------------------------------------------------------------
 

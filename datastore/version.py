@@ -15,13 +15,14 @@ from pydantic import ValidationError
 
 from datastore import _fs
 from datastore.layout import (
+    DATA_DIR,
     LATEST_FILE,
     MANIFEST_FILE,
     check_relpath,
     parse_version_dir,
     version_dir_name,
 )
-from datastore.manifest import Manifest, sha256_file
+from datastore.manifest import FileEntry, Manifest, sha256_file
 from synthpipe.errors import ConfigError, DataError, IntegrityError
 
 
@@ -42,8 +43,8 @@ class VersionInfo:
 class DatasetVersion:
     """A published (or quarantined) version on disk, with its manifest.
 
-    Reads go through the manifest's file list rather than a directory listing, so a stray file
-    dropped into `data/` after publishing can never change what a version returns.
+    Every read goes through the manifest: only listed files are read, each after its size and
+    sha256 are checked, and a file in `data/` that the manifest does not list is refused.
     """
 
     dataset: str
@@ -61,20 +62,59 @@ class DatasetVersion:
         """Pinned ref of this version, e.g. "adult@3"."""
         return f"{self.dataset}@{self.version}"
 
-    @property
-    def part_paths(self) -> list[_fs.StorePath]:
-        """Absolute paths of the Parquet parts, in shard order."""
-        return [self.path.joinpath(*entry.path.split("/")) for entry in self.manifest.parts]
+    def verified_part_paths(self) -> list[_fs.StorePath]:
+        """Absolute paths of the Parquet parts, in shard order, after checking them.
+
+        `data/` must hold exactly the manifest's parts, each with its recorded size and sha256;
+        otherwise IntegrityError names the file. A stray part is refused rather than skipped: the
+        documented plain `pandas.read_parquet(<version>/data)` would read it, so it must not go
+        unnoticed.
+        """
+        listed = {entry.path for entry in self.manifest.parts}
+        data_dir = self.path / DATA_DIR
+        unlisted = [
+            rel
+            for rel in (full.relative_to(data_dir).as_posix() for full in _fs.iter_files(data_dir))
+            if f"{DATA_DIR}/{rel}" not in listed
+        ]
+        if unlisted:
+            raise IntegrityError(
+                f"{self.ref}: {data_dir} holds file(s) its manifest does not list: "
+                f"{', '.join(unlisted)}. Published versions are immutable; delete those files "
+                "(or regenerate the dataset) before reading it."
+            )
+        return [self.checked_path(entry.path) for entry in self.manifest.parts]
+
+    def checked_path(self, relpath: str) -> _fs.StorePath:
+        """The path of the listed file `relpath` after checking its size and sha256.
+
+        IntegrityError names the file when it is unlisted, missing or differs from the manifest.
+        """
+        entry = self.manifest.file(relpath)
+        if entry is None:
+            raise IntegrityError(
+                f"{self.ref} has no file {relpath!r} in its manifest "
+                f"({self.path / MANIFEST_FILE}); only files the manifest lists are read."
+            )
+        full = self.path.joinpath(*entry.path.split("/"))
+        problem = _file_problem(full, entry, use_cache=True)
+        if problem:
+            raise IntegrityError(
+                f"{self.ref}: {full} {problem}. Published versions are immutable; restore the "
+                "file or regenerate the dataset."
+            )
+        return full
 
     def to_arrow_dataset(self) -> pads.Dataset:
-        """The parts as one `pyarrow.dataset.Dataset` (lazy; nothing is read yet)."""
+        """The parts as one `pyarrow.dataset.Dataset`, checked against the manifest first."""
         if not self.manifest.parts:
             # pyarrow cannot infer a schema from zero files; an image version may have no parts.
             return pads.dataset([], format="parquet", schema=pa.schema([]))
+        parts = self.verified_part_paths()
         if _fs.is_remote(self.path):  # pyarrow reads through the fsspec filesystem
-            paths = [path.path for path in self.part_paths]
+            paths = [path.path for path in parts]
             return pads.dataset(paths, format="parquet", filesystem=self.path.fs)
-        return pads.dataset([str(path) for path in self.part_paths], format="parquet")
+        return pads.dataset([str(path) for path in parts], format="parquet")
 
     def to_pandas(self, columns: list[str] | None = None) -> pd.DataFrame:
         """Read the whole table (or only `columns`) into a DataFrame, parts in shard order."""
@@ -96,36 +136,37 @@ class DatasetVersion:
 
     def verify(self) -> None:
         """Re-hash every file in the manifest; raise IntegrityError naming any that differ."""
-        problems: list[str] = []
-        for entry in self.manifest.files:
-            full = self.path.joinpath(*entry.path.split("/"))
-            if not full.is_file():
-                problems.append(f"{entry.path} is missing")
-                continue
-            size = full.stat().st_size
-            if size != entry.bytes:
-                problems.append(f"{entry.path} has {size} bytes, manifest says {entry.bytes}")
-            elif sha256_file(full) != entry.sha256:
-                problems.append(f"{entry.path} has a different sha256 than the manifest")
+        problems = [
+            f"{entry.path} {problem}"
+            for entry in self.manifest.files
+            if (problem := _file_problem(self.path.joinpath(*entry.path.split("/")), entry))
+        ]
         if problems:
             raise IntegrityError(
                 f"{self.ref} at {self.path} does not match its manifest: {'; '.join(problems)}. "
                 "Published versions are immutable; restore the files or regenerate the dataset."
             )
 
+    def read_text(self, relpath: str) -> str:
+        """A text file of this version (e.g. "validation.md"), checked against the manifest."""
+        return self.checked_path(relpath).read_text(encoding="utf-8")
+
     def read_json(self, relpath: str) -> Any:
-        """Parse a JSON file of this version, e.g. "lineage.json" or "validation.json"."""
+        """Parse a JSON file of this version, e.g. "lineage.json", checked against the manifest.
+
+        "manifest.json" itself is returned as loaded: it is what the other files are checked by.
+        """
         rel = check_relpath(relpath, what="relpath", allow_manifest=True)
-        full = self.path.joinpath(*rel.parts)
-        try:
-            text = full.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        if str(rel) == MANIFEST_FILE:
+            return json.loads(self.manifest.to_json())
+        if self.manifest.file(str(rel)) is None:
             listed = sorted(e.path for e in self.manifest.files if e.path.endswith(".json"))
             raise DataError(
                 f"{self.ref} has no file {relpath!r}; its JSON files are: {', '.join(listed)}."
-            ) from None
+            )
+        full = self.checked_path(str(rel))
         try:
-            return json.loads(text)
+            return json.loads(full.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise DataError(f"{full} is not valid JSON: {exc}.") from exc
 
@@ -138,6 +179,38 @@ class DatasetVersion:
             raise ConfigError(
                 f"{self.ref} has no column(s) {missing}; available columns: {dataset.schema.names}."
             )
+
+
+# Hashes this process has verified, keyed by what changes whenever a file's bytes can have changed.
+# Nothing is stored on disk, so there is no cache file to tamper with. ctime is in the key
+# because user space cannot set it: a rewrite that restores size and mtime still misses.
+_VERIFIED: dict[tuple[str, int, int, int, int, int], str] = {}
+
+
+def _file_problem(full: _fs.StorePath, entry: FileEntry, *, use_cache: bool = False) -> str | None:
+    """What is wrong with `full` against its manifest entry (None if it matches)."""
+    if not full.is_file():
+        return "is missing"
+    stat = full.stat()
+    if stat.st_size != entry.bytes:
+        return f"has {stat.st_size} bytes, manifest says {entry.bytes}"
+    key = None
+    if use_cache and not _fs.is_remote(full):  # object stores have no inode / ctime to key on
+        key = (
+            str(full),
+            stat.st_dev,
+            stat.st_ino,
+            stat.st_size,
+            stat.st_mtime_ns,
+            stat.st_ctime_ns,
+        )
+        if _VERIFIED.get(key) == entry.sha256:
+            return None
+    if sha256_file(full) != entry.sha256:
+        return "has a different sha256 than the manifest"
+    if key is not None:
+        _VERIFIED[key] = entry.sha256
+    return None
 
 
 def read_manifest(version_dir: _fs.StorePath) -> Manifest:

@@ -9,20 +9,36 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from synthpipe.errors import ConfigError, SynthpipeError
 
 if TYPE_CHECKING:
-    from datastore import DatasetVersion
+    from datastore import DatasetVersion, StagingDir
     from synthpipe.jobs import JobConfig
 
+
+class _OneLineErrors(TyperGroup):
+    """Ends any command that raises one of our errors (or an OS error naming a path) with that
+    error on one line, exit 1, so no input reaches the user as a traceback; commands that tell
+    bad input from failures (exit 2) catch their errors themselves."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (SynthpipeError, OSError) as exc:
+            raise _fail(f"{type(exc).__name__}: {exc}") from None
+
+
 app = typer.Typer(
+    cls=_OneLineErrors,
     help="Synthpipe: generate, validate and version synthetic datasets.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-datasets_app = typer.Typer(help="List and inspect versioned datasets.", no_args_is_help=True)
+datasets_app = typer.Typer(help="List, inspect and clean versioned datasets.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
 
 RootOption = Annotated[
@@ -91,7 +107,7 @@ def augment(
     from flows.augment import UPLIFT_MD, augment_dataset
 
     version = _run_flow_or_exit(augment_dataset, job)
-    typer.echo((version.path / UPLIFT_MD).read_text())
+    typer.echo(version.read_text(UPLIFT_MD))
     _say_published(version)
 
 
@@ -271,20 +287,96 @@ def datasets_list(
     name: Annotated[str | None, typer.Argument(help="Only this dataset.")] = None,
     root: RootOption = None,
 ) -> None:
-    """List datasets and their versions (status, rows, latest)."""
+    """List datasets and their versions (status, rows, latest), and leftovers of killed runs."""
     from datastore import DatasetStore
 
     store = DatasetStore(root)
     names = [name] if name else store.list_datasets()
     if not names:
         typer.echo(f"No datasets under {store.root}.")
+    broken = 0
     for dataset in names:
-        for info in store.list_versions(dataset):
+        try:  # one damaged dataset must not hide the others
+            infos = store.list_versions(dataset)
+        except SynthpipeError as exc:
+            typer.secho(f"{dataset}: {type(exc).__name__}: {exc}", fg="red", err=True)
+            broken += 1
+            continue
+        if not infos:  # only a dataset named on the command line can have none
+            known = ", ".join(store.list_datasets()) or "none"
+            raise _fail(f"No dataset {dataset!r} under {store.root} (datasets there: {known}).")
+        for info in infos:
             latest = "  <- latest" if info.is_latest else ""
             typer.echo(
                 f"{dataset}@{info.version}\t{info.status}\t{info.rows} rows\t"
                 f"{info.created_at:%Y-%m-%d %H:%M:%S}{latest}"
             )
+    leftovers = [d for d in store.staging_dirs() if d.is_leftover(store.leftover_age_s)]
+    if leftovers:
+        typer.echo(
+            f"{len(leftovers)} leftover staging director{_ies(leftovers)} "
+            f"of interrupted runs ({_size(sum(d.bytes for d in leftovers))}) under "
+            f"{store.root / '.staging'}: `synth datasets clean` lists them, `--yes` removes them."
+        )
+    if broken:
+        raise typer.Exit(1)
+
+
+@datasets_app.command("clean")
+def datasets_clean(
+    older_than_hours: Annotated[
+        float | None,
+        typer.Option(
+            "--older-than-hours",
+            min=0,
+            help="Only leftovers untouched for this many hours (default: any age on a local "
+            "store, where running jobs hold locks; 24 on an object store, which has none).",
+        ),
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Remove them (without it: a dry run that lists them).")
+    ] = False,
+    root: RootOption = None,
+) -> None:
+    """List (or with --yes remove) staging directories left by killed runs; a directory a
+    running job holds is never touched."""
+    from datastore import DatasetStore
+
+    store = DatasetStore(root)
+    older_than_s = store.leftover_age_s if older_than_hours is None else older_than_hours * 3600
+    found = store.staging_dirs()
+    for staging in found:
+        typer.echo(_describe_staging(staging, older_than_s))
+    cleaned = store.clean_staging(older_than_s, dry_run=not yes)
+    size = _size(sum(d.bytes for d in cleaned))
+    if not found:
+        typer.echo(f"No staging directories under {store.root / '.staging'}.")
+    elif yes:
+        typer.echo(f"Removed {len(cleaned)} staging director{_ies(cleaned)} ({size}).")
+    else:
+        typer.echo(
+            f"Dry run: {len(cleaned)} staging director{_ies(cleaned)} ({size}) would be removed; "
+            "rerun with --yes to remove them."
+        )
+
+
+def _describe_staging(staging: StagingDir, older_than_s: float) -> str:
+    if staging.in_use:
+        state = "in use by a running job: kept"
+    elif staging.is_leftover(older_than_s):
+        state = "leftover"
+    else:
+        state = "younger than the age limit: kept"
+    age = f"{staging.age_s / 3600:.1f} h"
+    return f"{staging.path.name}\t{age}\t{_size(staging.bytes)}\t{state}"
+
+
+def _ies(items: list[Any]) -> str:
+    return "y" if len(items) == 1 else "ies"
+
+
+def _size(num_bytes: int) -> str:
+    return f"{num_bytes / 1e6:.1f} MB"
 
 
 @datasets_app.command("show")
@@ -312,7 +404,7 @@ def datasets_show(
     typer.echo(f"code: {lineage.get('code')}")
     typer.echo(f"files: {len(manifest.files)}")
     typer.echo("")
-    typer.echo((version.path / "validation.md").read_text())
+    typer.echo(version.read_text("validation.md"))
 
 
 CronOption = Annotated[

@@ -13,7 +13,7 @@ Resizing uses Pillow's bilinear filter everywhere (digits, folders, Parquet), on
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -109,8 +109,9 @@ def load_image_folder(
     )
 
 
-def load_image_parquet(path: str | Path, size: int | None = None) -> ImageData:
-    """An image dataset written by Synthpipe: one Parquet file or a folder of `*.parquet` parts.
+def load_image_parquet(path: str | Path | Sequence[Path], size: int | None = None) -> ImageData:
+    """An image dataset written by Synthpipe: one Parquet file, a folder of `*.parquet` parts, or
+    a list of part files (a dataset version's, checked against its manifest).
 
     Columns: `image`, a struct {bytes: PNG, path} (the Hugging Face `datasets` Image layout), and
     `label` (string). Label names are the sorted distinct labels. Images keep their size unless
@@ -119,8 +120,10 @@ def load_image_parquet(path: str | Path, size: int | None = None) -> ImageData:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    source = Path(path)
-    if source.is_dir():
+    if isinstance(path, Sequence) and not isinstance(path, str):
+        files = [Path(file) for file in path]
+        source = files[0].parent if files else Path()
+    elif (source := Path(path)).is_dir():
         files = sorted(source.glob("*.parquet"))
         if not files:
             raise DataError(

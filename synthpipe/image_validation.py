@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from generators.images.data import ImageData
 from synthpipe import image_sources
@@ -23,6 +24,9 @@ from synthpipe.jobs import IMAGE_HOLDOUT_DEFAULT
 from validators.images import SyntheticImages, validate_images
 from validators.report import ValidationReport
 from validators.thresholds import ImageThresholds
+
+if TYPE_CHECKING:
+    from datastore import DatasetVersion
 
 
 def is_image_source(real: str) -> bool:
@@ -45,7 +49,7 @@ def load_real_images(real: str) -> tuple[ImageData, str]:
         version = _image_version(real)
         if version is None:
             raise DataError(f"--real {real} is neither a path, a built-in image set nor a version.")
-        return image_sources.load_image_parquet(version / "data"), f"dataset:{real}"
+        return image_sources.load_image_parquet(version.verified_part_paths()), f"dataset:{real}"
     if path.is_dir() and not any(path.glob("*.parquet")):
         return image_sources.load_image_folder(path, _first_side(path)), str(path)
     return image_sources.load_image_parquet(path), str(path)
@@ -105,15 +109,15 @@ def validate_image_files(
     return report
 
 
-def _image_version(ref: str) -> Path | None:
-    """The folder of the image dataset version `ref` in the default store, if there is one."""
+def _image_version(ref: str) -> DatasetVersion | None:
+    """The image dataset version `ref` in the default store, if there is one."""
     from datastore import DatasetStore
 
     try:
         version = DatasetStore().open(ref)
     except (DatasetNotFoundError, ConfigError):  # not a dataset name at all, or none stored
         return None
-    return version.path if version.manifest.kind == "image" else None
+    return version if version.manifest.kind == "image" else None
 
 
 def _is_image_parquet(path: Path) -> bool:

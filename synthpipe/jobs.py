@@ -267,7 +267,7 @@ def read_job_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"Job file {file} does not exist.")
     try:
         raw = yaml.safe_load(file.read_text())
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:  # binary garbage fails before YAML
         raise ConfigError(f"Job file {file} is not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"Job file {file} must hold a mapping of keys (dataset, source, ...).")

@@ -93,14 +93,18 @@ def _load(job: JobConfig, root: str | Path, image: bool) -> tuple[Any, str]:
     if source.dataset is not None:
         from datastore import DatasetStore
 
-        store = DatasetStore(root)
-        version = store.open(source.dataset)
-        if store.is_remote:  # parts on an object store: read them through fsspec
-            return version.to_pandas(), f"dataset:{version.ref}"
-        path, origin = version.path / "data", f"dataset:{version.ref}"
-    else:
-        path = Path(source.path)
-        origin = str(path.resolve())
+        # Through the manifest: only its parts, each checked against its sha256.
+        version = DatasetStore(root).open(source.dataset)
+        origin = f"dataset:{version.ref}"
+        if image:
+            parts = version.verified_part_paths()
+            return image_sources.load_image_parquet(parts, source.image_size), origin
+        frame = version.to_pandas()
+        if frame.empty:
+            raise DataError(f"Source dataset {version.ref} has no rows; use a non-empty version.")
+        return frame, origin
+    path = Path(source.path)
+    origin = str(path.resolve())
     if not image:
         return sources.load_table(path), origin
     if path.is_file() or any(path.glob("*.parquet")):

@@ -299,7 +299,11 @@ class _PartsTable:
 
 
 def _rows_total(table: _PartsTable, expected_rows: int) -> CheckResult:
-    per_part = {str(p): n for p, n in zip(table.paths, table.part_rows, strict=True)}
+    # Keyed like the manifest ("data/part-00000.parquet"): the parts' absolute paths are in a
+    # staging directory that is gone once the version is published.
+    per_part = {
+        f"{p.parent.name}/{p.name}": n for p, n in zip(table.paths, table.part_rows, strict=True)
+    }
     return make_check(
         "rows.total",
         "schema",

@@ -28,6 +28,7 @@ from datastore import (
     open_dataset,
     read_dataset,
 )
+from datastore.staging import _release_staging_lock
 from synthpipe.errors import (
     ConfigError,
     DataError,
@@ -588,8 +589,9 @@ def test_commit_crash_before_publish_leaves_nothing_visible(tmp_path):
     assert store.list_datasets() == ["adult"]
     leftovers = _staging_entries(tmp_path)
     assert len(leftovers) == 1 and (leftovers[0] / "data" / "part-00001.parquet").is_file()
-    assert store.clean_staging(older_than_s=3600) == 0  # too recent to be called abandoned
-    assert store.clean_staging(older_than_s=0) == 1
+    assert store.clean_staging(older_than_s=3600) == []  # too recent to be called abandoned
+    # The dead writer's lock died with it, so its directory is a leftover at any age.
+    assert [d.path for d in store.clean_staging(older_than_s=0)] == leftovers
     assert _staging_entries(tmp_path) == []
 
 
@@ -772,7 +774,9 @@ def test_clean_staging_removes_only_old_dirs(tmp_path):
     store = DatasetStore(tmp_path)
     old = store.begin("adult")
     old.write_part(0, _frame())
+    _release_staging_lock(old.path)  # what the kernel does when the writer is killed
     fresh = store.begin("adult")
+    _release_staging_lock(fresh.path)
     an_hour_ago = time.time() - 3600
     for path in [Path(old.path), *Path(old.path).rglob("*")]:
         os.utime(path, (an_hour_ago, an_hour_ago))
@@ -781,6 +785,71 @@ def test_clean_staging_removes_only_old_dirs(tmp_path):
     removed = store.clean_staging(older_than_s=600)
 
     # Assert
-    assert removed == 1
+    assert [d.path for d in removed] == [Path(old.path)]
     assert not Path(old.path).exists()
     assert Path(fresh.path).is_dir()
+
+
+def test_clean_staging_never_removes_a_directory_a_live_run_holds(tmp_path):
+    # Setup: one run still writing (this process holds its lock), one killed run's leftover
+    store = DatasetStore(tmp_path)
+    live = store.begin("adult")
+    live.write_part(0, _frame())
+    dead = store.begin("adult")
+    _release_staging_lock(dead.path)  # what the kernel does when the writer is killed
+
+    # Run
+    listed = {d.path.name: d.in_use for d in store.staging_dirs()}
+    planned = store.clean_staging(older_than_s=0, dry_run=True)
+    removed = store.clean_staging(older_than_s=0)
+
+    # Assert: the dry run removed nothing; the live run can still commit
+    assert listed == {Path(live.path).name: True, Path(dead.path).name: False}
+    assert [d.path for d in planned] == [d.path for d in removed] == [Path(dead.path)]
+    assert not Path(dead.path).exists()
+    assert _commit(live).ref == "adult@1"
+    assert store.staging_dirs() == []
+
+
+# -- every read goes through the manifest ----------------------------------------------------
+
+
+def test_read_refuses_a_stray_part_dropped_in_after_publish(tmp_path):
+    # Setup
+    version = _publish(DatasetStore(tmp_path))
+    stray = version.path / "data" / "part-00001.parquet"
+    pq.write_table(pa.Table.from_pandas(_frame(100, 50)), stray)
+
+    # Run / Assert
+    with pytest.raises(IntegrityError, match=r"does not list: part-00001\.parquet"):
+        read_dataset("adult@1", root=tmp_path)
+
+
+def test_read_refuses_a_tampered_part_naming_it(tmp_path):
+    # Setup: same size, different bytes, mtime restored (what a careful attacker would do)
+    version = _publish(DatasetStore(tmp_path))
+    part = version.path / "data" / "part-00000.parquet"
+    assert len(read_dataset("adult@1", root=tmp_path)) == 3  # verified and cached
+    stat = part.stat()
+    data = bytearray(part.read_bytes())
+    data[10] ^= 0xFF
+    part.write_bytes(bytes(data))
+    os.utime(part, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+    # Run / Assert
+    with pytest.raises(IntegrityError, match=r"part-00000\.parquet has a different sha256"):
+        open_dataset("adult@1", root=tmp_path).to_pandas()
+
+
+def test_read_json_and_text_are_checked_against_the_manifest(tmp_path):
+    # Setup
+    version = _publish(DatasetStore(tmp_path))
+    (version.path / "validation.md").write_text("# Validation\nPASSED (forged)\n")
+    (version.path / "extra.json").write_text("{}")
+
+    # Run / Assert
+    with pytest.raises(IntegrityError, match=r"validation\.md has"):
+        version.read_text("validation.md")
+    with pytest.raises(DataError, match=r"has no file 'extra\.json'"):
+        version.read_json("extra.json")
+    assert version.read_json("manifest.json")["version"] == 1

@@ -99,6 +99,19 @@ def test_generate_dataset_records_lineage_and_report(first_run):
     assert {c["category"] for c in report["checks"]} >= {"detection", "privacy"}
 
 
+def test_generate_dataset_report_names_parts_as_the_manifest_does(first_run):
+    # Setup
+    root, _ = first_run
+    version = open_dataset("wine-flow@1", root=root)
+
+    # Run
+    report = version.read_json("validation.json")
+    total = next(c for c in report["checks"] if c["name"] == "rows.total")
+
+    # Assert: not the staging directory's absolute paths, which are gone after publishing
+    assert total["data"]["part_rows"] == {p.path: p.rows for p in version.manifest.parts}
+
+
 def test_generate_dataset_stores_the_html_report_in_the_version(first_run):
     # Setup
     root, _ = first_run

@@ -157,16 +157,18 @@ def test_validate_table_parts_give_same_verdicts_as_frame(wine_real, corrupted, 
 
 
 def test_validate_table_parts_check_planned_total(wine_real, tmp_path):
-    # Setup
-    paths = _write_parts(wine_real, tmp_path, [100, 78])
+    # Setup: parts laid out as in a staged version
+    (tmp_path / "data").mkdir()
+    paths = _write_parts(wine_real, tmp_path / "data", [100, 78])
 
     # Run
     right = validate_table(wine_real, paths, expected_rows=178)
     wrong = validate_table(wine_real, paths, expected_rows=200)
 
-    # Assert
+    # Assert: keyed by the path inside the version, not by the (temporary) absolute path
     assert right.passed is True
-    assert right.check("rows.total").data["part_rows"] == {str(paths[0]): 100, str(paths[1]): 78}
+    part_rows = right.check("rows.total").data["part_rows"]
+    assert part_rows == {"data/part-00000.parquet": 100, "data/part-00001.parquet": 78}
     assert wrong.failed_checks == ["expectations.success", "rows.total"]
     assert wrong.check("rows.total").detail == "178 rows in 2 parts, expected 200"
 
