@@ -16,7 +16,9 @@ root: data                       # optional: store root, a path or fsspec URL (s
 runner: {kind: threads, workers: null, address: null}  # optional: where shards run (threads|dask)
 resource: cpu                    # cpu | gpu: work pool and GPU slot (default: gpu for image jobs)
 ```
-Unknown keys anywhere are errors that name the key and the allowed ones.
+Unknown keys anywhere are errors that name the key and the allowed ones. Job files (and
+thresholds files) are plain YAML of at most `MAX_YAML_BYTES`, without aliases (`*name`): nested
+aliases let a few hundred bytes expand to gigabytes (the "billion laughs").
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from validators.thresholds import ImageThresholds, Thresholds
 IMAGE_HOLDOUT_DEFAULT = 0.2
 TABLE_HOLDOUT_DEFAULT = 0.2  # privacy (DCR) and utility (TSTR) need real rows never fitted
 DATASET_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
+MAX_YAML_BYTES = 1_000_000  # a job file is a few hundred bytes; anything this big is a mistake
 Config = TypeVar("Config", bound=BaseModel)
 
 
@@ -263,15 +266,55 @@ def load_job(path: str | Path) -> JobConfig:
 def read_job_file(path: str | Path) -> dict[str, Any]:
     """The mapping a job YAML file holds, or a ConfigError naming the file."""
     file = Path(path)
-    if not file.is_file():
-        raise ConfigError(f"Job file {file} does not exist.")
-    try:
-        raw = yaml.safe_load(file.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"Job file {file} is not valid YAML: {exc}") from None
+    raw = load_yaml_file(file, "Job file")
     if not isinstance(raw, dict):
         raise ConfigError(f"Job file {file} must hold a mapping of keys (dataset, source, ...).")
     return raw
+
+
+def load_yaml_file(path: str | Path, what: str) -> Any:
+    """What a small YAML file (`what`: "Job file", "Thresholds file") holds: safe tags only, no
+    aliases, at most `MAX_YAML_BYTES`; otherwise a ConfigError naming the file (and line)."""
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"{what} {file} does not exist.")
+    size = file.stat().st_size
+    if size > MAX_YAML_BYTES:
+        raise ConfigError(
+            f"{what} {file} is {size:,} bytes; YAML files Synthpipe reads are limited to "
+            f"{MAX_YAML_BYTES:,} bytes. Is it the right file?"
+        )
+    try:
+        with file.open(encoding="utf-8") as stream:
+            return yaml.load(stream, Loader=_NoAliasLoader)
+    except _AliasError as exc:
+        raise ConfigError(
+            f"{what} {file} uses the YAML alias *{exc.name} at line {exc.line}; aliases are not "
+            "allowed (nested ones can expand a small file to gigabytes). Write the value out "
+            "in full where it is needed."
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{what} {file} is not valid YAML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} {file} is not UTF-8 text ({exc.reason}).") from None
+    except RecursionError:
+        raise ConfigError(f"{what} {file} nests its values too deeply to read.") from None
+
+
+class _AliasError(Exception):
+    def __init__(self, name: str, line: int):
+        super().__init__(name, line)
+        self.name, self.line = name, line
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader, refusing aliases before they are expanded."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _AliasError(event.anchor, event.start_mark.line + 1)
+        return super().compose_node(parent, index)
 
 
 def parse_job(raw: dict[str, Any], origin: str = "job") -> JobConfig:

@@ -135,6 +135,54 @@ def test_load_job_invalid_yaml(tmp_path):
         load_job(tmp_path / "job.yaml")
 
 
+BILLION_LAUGHS = """\
+dataset: bomb
+source: {builtin: wine}
+generator: {name: gaussian_copula}
+rows: 10
+conditions:
+  a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+  b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]
+  c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]
+  d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]
+  e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]
+  f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]
+  g: [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]
+"""
+
+
+def test_load_job_refuses_yaml_aliases_before_expanding_them(tmp_path):
+    # Setup: under 500 bytes that expand to ten million strings
+    (tmp_path / "job.yaml").write_text(BILLION_LAUGHS)
+
+    # Run / Assert: at once, naming the file, the alias and its line
+    with pytest.raises(ConfigError, match=r"job\.yaml uses the YAML alias \*a at line 7"):
+        load_job(tmp_path / "job.yaml")
+
+
+def test_load_job_refuses_a_file_over_the_size_limit(tmp_path, monkeypatch):
+    # Setup
+    monkeypatch.setattr("synthpipe.jobs.MAX_YAML_BYTES", 100)
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump(_job(conditions={"x": "y" * 200})))
+
+    # Run / Assert
+    with pytest.raises(ConfigError, match=r"job\.yaml is \d+ bytes; .* limited to 100 bytes"):
+        load_job(tmp_path / "job.yaml")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"dataset: \xff\xfe\n", "is not UTF-8 text"), (b"[" * 5000, "nests its values too deeply")],
+)
+def test_load_job_unreadable_text_is_a_config_error(tmp_path, content, message):
+    # Setup
+    (tmp_path / "job.yaml").write_bytes(content)
+
+    # Run / Assert
+    with pytest.raises(ConfigError, match=message):
+        load_job(tmp_path / "job.yaml")
+
+
 def _image_job(**overrides) -> dict:
     job = {
         "dataset": "digits-test",
