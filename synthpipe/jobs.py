@@ -3,6 +3,7 @@
 ```yaml
 dataset: fair-synthetic          # output dataset name in the store
 source: {builtin: fair}          # or {path: real.csv}, {dataset: other@latest}, {builtin: digits}
+                                 # images also: image_size, channels, max_image_pixels
 generator: {name: gaussian_copula, params: {}}
 rows: 10000
 seed: 0
@@ -41,7 +42,7 @@ from pydantic import (
 from generators.base import parse_config
 from generators.registry import get_generator_class
 from synthpipe.errors import ConfigError
-from synthpipe.image_sources import BUILTIN_IMAGES
+from synthpipe.image_sources import BUILTIN_IMAGES, MAX_IMAGE_PIXELS
 from synthpipe.metadata import SDTYPES
 from synthpipe.sources import BUILTIN_TABLES
 from validators.thresholds import ImageThresholds, Thresholds
@@ -71,6 +72,12 @@ class SourceConfig(StrictModel):
     dataset: str | None = Field(None, description="a Synthpipe dataset version, e.g. name@latest")
     image_size: int | None = Field(None, ge=4, description="images: resize to this square side")
     channels: Literal[1, 3] | None = Field(None, description="images: 1 grayscale, 3 RGB")
+    max_image_pixels: int | None = Field(
+        None,
+        ge=1,
+        description="images: refuse an image of more pixels (width x height) than this, checked "
+        f"before decoding; default {MAX_IMAGE_PIXELS:,} (4096 x 4096)",
+    )
     holdout_fraction: float | None = Field(
         None,
         ge=0,
@@ -194,9 +201,11 @@ class JobConfig(StrictModel):
                 f"image datasets need a local root for now (their grid and imagefolder views are "
                 f"written as local files); got root {self.root!r}"
             )
-        if not image and (self.source.image_size or self.source.channels or self.balanced_labels):
+        image_only = (self.source.image_size, self.source.channels, self.source.max_image_pixels)
+        if not image and (any(image_only) or self.balanced_labels):
             raise ValueError(
-                "image_size, channels and balanced_labels apply to image generators only"
+                "image_size, channels, max_image_pixels and balanced_labels apply to image "
+                "generators only"
             )
         if self.target is not None and image:
             raise ValueError("target applies to table jobs only (image jobs have labels)")

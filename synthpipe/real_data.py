@@ -104,13 +104,17 @@ def _load(job: JobConfig, root: str | Path, image: bool) -> tuple[Any, str]:
     if not image:
         return sources.load_table(path), origin
     if path.is_file() or any(path.glob("*.parquet")):
-        return image_sources.load_image_parquet(path, source.image_size), origin
+        return image_sources.load_image_parquet(
+            path, source.image_size, source.max_image_pixels
+        ), origin
     if source.image_size is None:
         raise DataError(
             f"Images from the folder {path} need source.image_size (the square side to resize "
             "every image to)."
         )
-    return image_sources.load_image_folder(path, source.image_size, source.channels), origin
+    return image_sources.load_image_folder(
+        path, source.image_size, source.channels, source.max_image_pixels
+    ), origin
 
 
 def split_table(

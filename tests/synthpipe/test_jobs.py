@@ -7,7 +7,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from synthpipe.errors import ConfigError
+from synthpipe.errors import ConfigError, DataError
 from synthpipe.jobs import ImageJob, JobConfig, load_job, parse_job
 from validators.thresholds import ImageThresholds, Thresholds
 
@@ -267,6 +267,25 @@ def test_parse_job_image_options_on_table_job_are_rejected():
     # Run / Assert
     with pytest.raises(ConfigError, match="apply to image generators only"):
         parse_job(_job(balanced_labels=True))
+
+
+def test_parse_job_max_image_pixels_is_for_image_jobs_and_reaches_the_loader(tmp_path):
+    # Setup: one 4x4 image per class, and a job allowing at most 15 pixels per image
+    from PIL import Image
+
+    from synthpipe.real_data import load_real
+
+    for label in ("a", "b"):
+        (tmp_path / label).mkdir()
+        Image.new("L", (4, 4)).save(tmp_path / label / "0.png")
+    source = {"path": str(tmp_path), "image_size": 8, "max_image_pixels": 15}
+    job = parse_job(_image_job(source={**source, "holdout_fraction": 0.5}))
+
+    # Run / Assert
+    with pytest.raises(DataError, match=r"0\.png is 4x4 = 16 pixels, over the limit of 15"):
+        load_real(job, tmp_path)
+    with pytest.raises(ConfigError, match="max_image_pixels and balanced_labels apply to image"):
+        parse_job(_job(source={"builtin": "wine", "max_image_pixels": 100}))
 
 
 def test_parse_job_target_without_holdout_is_an_error():
