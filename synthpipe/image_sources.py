@@ -21,7 +21,7 @@ import io
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -37,6 +37,8 @@ _MODES = {1: "L", 3: "RGB"}
 # Pillow's decompression-bomb limit (89 M pixels, an error at twice that).
 MAX_IMAGE_PIXELS = 4096 * 4096
 _RAISE_LIMIT = "raise the limit with the job's source.max_image_pixels"
+# What Pillow raises for a file it cannot identify or decode (truncated, corrupt, unsupported).
+_UNREADABLE = (OSError, SyntaxError, ValueError)
 
 
 def load_digits_images(size: int | None = None) -> ImageData:
@@ -249,22 +251,8 @@ def _decode(
 
     The pixel count comes from the header (`Image.open` decodes nothing) and is checked first.
     """
-    from PIL import Image, UnidentifiedImageError
-
-    unreadable = (UnidentifiedImageError, OSError, SyntaxError, ValueError)
     limit = MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
-    try:
-        with warnings.catch_warnings():
-            # Pillow warns from 89 M pixels; the limit below decides (and is usually lower).
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(stream)
-    except Image.DecompressionBombError as exc:
-        raise DataError(
-            f"{where} is refused by Pillow as a decompression bomb ({exc}); downscale it."
-        ) from None
-    except unreadable as exc:
-        raise _unreadable(where, exc) from None
-    with image:
+    with _open(stream, where) as image:
         width, height = image.size
         if width * height > limit:
             raise DataError(
@@ -276,13 +264,36 @@ def _decode(
             image.load()
             mode = "L" if image.mode in GRAYSCALE_MODES else "RGB"
             image = image.convert(mode)
-        except unreadable as exc:
+        except _UNREADABLE as exc:
             raise _unreadable(where, exc) from None
     pixels = np.asarray(image, dtype=np.float32) / 255.0
     pixels = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)  # (C, H, W)
     if size is None or pixels.shape[1:] == (size, size):
         return pixels
     return np.stack([_resize(plane[None], size)[0] for plane in pixels])
+
+
+def image_dimensions(file: Path) -> tuple[int, int]:
+    """(width, height) of an image file from its header, without decoding it."""
+    with file.open("rb") as handle, _open(handle, str(file)) as image:
+        return image.size
+
+
+def _open(stream: io.BufferedIOBase | io.BytesIO, where: str) -> Any:
+    """The image in `stream`, opened lazily (header only), or a DataError naming `where`."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns from 89 M pixels; the caller's limit decides (and is usually lower).
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(stream)
+    except Image.DecompressionBombError as exc:
+        raise DataError(
+            f"{where} is refused by Pillow as a decompression bomb ({exc}); downscale it."
+        ) from None
+    except _UNREADABLE as exc:
+        raise _unreadable(where, exc) from None
 
 
 def _unreadable(where: str, exc: Exception) -> DataError:
