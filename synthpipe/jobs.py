@@ -10,7 +10,7 @@ seed: 0
 shard_rows: 100000               # rows per Parquet part (and per sampling task)
 conditions: {target: class_1}    # optional: fix column values in every row (images: {label: "3"})
 balanced_labels: false           # images: the same number of samples for every label
-column_sdtypes: {}               # optional: override detected SDV sdtypes
+column_sdtypes: {}               # optional: override detected SDV sdtypes ("id": a key column)
 validation: {quality_min: 0.7}   # optional: gate thresholds (Thresholds; images: ImageThresholds)
 target: label                    # optional, tables: column for the TSTR / TRTR utility check
 root: data                       # optional: store root, a path or fsspec URL (s3://bucket/x)
