@@ -115,7 +115,9 @@ def sample_class_shard(
     conditions = (
         pd.DataFrame({"label": wanted}) if image else augment.table_conditions(wanted, train, label)
     )
-    frame = generator.sample(shard.rows, seed=shard.seed, conditions=conditions)
+    frame = generator.sample(
+        shard.rows, seed=shard.seed, conditions=conditions, first_row=shard.first_index
+    )
     first = len(training.labels) + shard.first_index
     if image:
         frame = image_records(frame, seed=shard.seed, first_index=first)
@@ -171,7 +173,9 @@ def measure_augmentation_uplift(
     real, label = training.real, job.augment.label
     if isinstance(real.train, pd.DataFrame):
         synthetic = _synthetic_table(staged)
-        x_real, x_synthetic, x_holdout = table_matrices(real.train, synthetic, real.holdout, label)
+        x_real, x_synthetic, x_holdout = table_matrices(
+            real.train, synthetic, real.holdout, label, job.column_sdtypes
+        )
         y_synthetic, y_holdout = synthetic[label], real.holdout[label]
     else:
         rows = list(iter_image_rows(_synthetic_parts(staged)))

@@ -144,7 +144,9 @@ def sample_shard(
     generator = load_generator(job, model)
     conditions = _conditions(job, generator, shard.rows)
     with gpu_slot(job.resource):
-        frame = generator.sample(shard.rows, seed=shard.seed, conditions=conditions)
+        frame = generator.sample(
+            shard.rows, seed=shard.seed, conditions=conditions, first_row=shard.first_index
+        )
     if generator.modality == "image":
         frame = image_records(frame, seed=shard.seed, first_index=shard.first_index)
     return staged.write_part(shard.index, frame, schema=schema)

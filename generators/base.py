@@ -4,6 +4,10 @@ Public methods validate their input and hold the shared bookkeeping; subclasses 
 private `_fit`, `_sample`, `_save` and `_load` (the SDV pattern). A generator's typed config is
 saved as `generator.json` beside its weights so `Generator.load(dir)` rebuilds it (the diffusers
 pattern).
+
+Key columns of a table (`synthpipe.metadata.key_columns`: declared `id` in `column_sdtypes`, or
+detected) are handled here for every tabular family: `fit` keeps them from the family, and
+`sample` fills them with fresh unique keys (`generators.keys`).
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from generators.keys import KeySpec
 from synthpipe.errors import ConfigError, DataError, NotFittedError
+from synthpipe.metadata import key_columns
 
 Modality = Literal["tabular", "image"]
 Conditions = Mapping[str, Any] | pd.DataFrame
@@ -45,6 +51,17 @@ class GeneratorConfig(BaseModel):
     def learned_params(self) -> dict[str, Any]:
         """The config without its run fields: what determines the fitted model."""
         return self.model_dump(mode="json", exclude=set(self.RUN_FIELDS))
+
+
+class TabularConfig(GeneratorConfig):
+    """Base of every table generator's config: the sdtype overrides that also declare keys."""
+
+    column_sdtypes: dict[str, str] = Field(
+        default_factory=dict,
+        description="Override detected SDV sdtypes, e.g. {'target': 'categorical'}; 'id' "
+        "declares a key column (regenerated unique, never learned), any other sdtype keeps a "
+        "column from being detected as a key. The SDV families also use them as metadata.",
+    )
 
 
 def parse_config(config_class: type[GeneratorConfig], name: str, params: Mapping[str, Any]):
@@ -81,6 +98,7 @@ class Generator(ABC):
         else:
             self.config = parse_config(self.config_class, self.name, {**(config or {}), **params})
         self.columns: list[str] | None = None
+        self.keys: list[KeySpec] = []
 
     @property
     def thread_safe(self) -> bool:
@@ -110,25 +128,46 @@ class Generator(ABC):
     def fit(self, real: pd.DataFrame, *, seed: int = 0) -> Self:
         """Learn from `real`; the same data, config and seed give the same fitted model on CPU."""
         self._check_real(real)
-        self._fit(real, seed=seed)
+        self.keys = self._key_specs(real)
+        keys = [spec.column for spec in self.keys]
+        self._fit(real.drop(columns=keys) if keys else real, seed=seed)
         self.columns = self._output_columns(real)
         return self
 
     def sample(
-        self, n: int, *, seed: int = 0, conditions: Conditions | None = None
+        self,
+        n: int,
+        *,
+        seed: int = 0,
+        conditions: Conditions | None = None,
+        first_row: int = 0,
     ) -> pd.DataFrame:
         """Draw `n` rows; `conditions` fixes column values (one mapping for all rows, or a frame
-        with one row per sample)."""
+        with one row per sample). `first_row` is the position of the first row in the whole
+        output: key columns number rows from it, so shards sampled apart get distinct keys."""
         if not self.fitted:
             raise NotFittedError(
                 f"Generator {self.name!r} is not fitted; call fit(real) or load(dir) first."
             )
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ConfigError(f"sample(n=...) needs a positive integer number of rows; got {n!r}.")
+        if isinstance(first_row, bool) or not isinstance(first_row, int) or first_row < 0:
+            raise ConfigError(f"sample(first_row=...) needs an integer >= 0; got {first_row!r}.")
         lock = contextlib.nullcontext() if self.thread_safe else _PROCESS_STATE_LOCK
         with lock:
             frame = self._sample(n, seed=seed, conditions=self._condition_frame(conditions, n))
-        return frame.reset_index(drop=True)
+        frame = frame.reset_index(drop=True)
+        if not self.keys:
+            return frame
+        for spec in self.keys:
+            frame[spec.column] = spec.values(n, first_row)
+        return frame[self.columns]
+
+    @property
+    def learned_columns(self) -> list[str]:
+        """The output columns the family learns and samples: all but the key columns."""
+        keys = {spec.column for spec in self.keys}
+        return [c for c in self.columns or [] if c not in keys]
 
     def save(self, path: str | Path) -> Path:
         """Write config and weights into directory `path` (created if needed)."""
@@ -141,6 +180,7 @@ class Generator(ABC):
             "generator": self.name,
             "config": self.config.model_dump(mode="json"),
             "columns": self.columns,
+            "keys": [spec.model_dump() for spec in self.keys],
         }
         (directory / CONFIG_FILE).write_text(json.dumps(payload, indent=2))
         self._save(directory)
@@ -167,12 +207,25 @@ class Generator(ABC):
         generator = klass(payload["config"])
         generator._load(directory)
         generator.columns = list(payload["columns"])
+        generator.keys = [KeySpec.model_validate(spec) for spec in payload.get("keys", [])]
         return generator
 
     # ---- input checks (tabular by default; other modalities override) -----------------------
     def _output_columns(self, real: Any) -> list[str]:
         """The columns `sample` returns (and `conditions` may name)."""
         return [str(c) for c in real.columns]
+
+    def _key_specs(self, real: Any) -> list[KeySpec]:
+        """The key columns of the training table and how to regenerate them."""
+        if not isinstance(self.config, TabularConfig):
+            return []  # keys are columns of a table; other modalities have none
+        keys = key_columns(real, self.config.column_sdtypes)
+        if len(keys) == real.shape[1]:
+            raise DataError(
+                f"Every column of the training data is a key column ({keys}); there is nothing "
+                "to learn. Add feature columns, or declare another sdtype in column_sdtypes."
+            )
+        return [KeySpec.learn(column, real[column]) for column in keys]
 
     def _check_real(self, real: pd.DataFrame) -> None:
         if not isinstance(real, pd.DataFrame):
@@ -216,6 +269,12 @@ class Generator(ABC):
             raise DataError(
                 f"Condition column(s) {unknown} are not in the training data; "
                 f"available columns: {self.columns}."
+            )
+        keyed = [str(c) for c in frame.columns if c not in self.learned_columns]
+        if keyed:
+            raise ConfigError(
+                f"Condition column(s) {keyed} are key columns, which every sample fills with "
+                "fresh unique keys; condition on other columns."
             )
         if frame.shape[1] == 0:
             return None

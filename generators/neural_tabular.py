@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator
 
-from generators.base import Generator, GeneratorConfig
+from generators.base import Generator, TabularConfig
 from generators.device import DeviceName, resolve_device
 from generators.seeding import derive_seed, seeded
 from generators.tabular_encoding import EncodingSettings, TableEncoding
@@ -34,7 +34,7 @@ STATE_FILE = "model.json"
 DECODE_STREAM, MODEL_STREAM = 0, 1
 
 
-class NeuralTabularConfig(GeneratorConfig):
+class NeuralTabularConfig(TabularConfig):
     """Training, encoding and device settings common to the native tabular families."""
 
     conditional_columns: tuple[str, ...] = Field(
@@ -153,7 +153,7 @@ class NeuralTabularGenerator(Generator):
         if fixed is not None:
             for column in fixed.columns:
                 frame[column] = fixed[column].to_numpy()
-        return frame[self.columns]
+        return frame[self.learned_columns]
 
     def _save(self, directory: Path) -> None:
         from safetensors.torch import save_file

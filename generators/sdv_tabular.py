@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from generators.base import Generator, GeneratorConfig
+from generators.base import Generator, TabularConfig
 from generators.device import resolve_device
 from generators.registry import register
 from generators.seeding import derive_seed, seeded
@@ -31,11 +31,7 @@ MODEL_FILE = "synthesizer.pkl"
 Distribution = Literal["norm", "beta", "truncnorm", "uniform", "gamma", "gaussian_kde"]
 
 
-class SDVConfig(GeneratorConfig):
-    column_sdtypes: dict[str, str] = Field(
-        default_factory=dict,
-        description="Override detected SDV sdtypes, e.g. {'target': 'categorical'}.",
-    )
+class SDVConfig(TabularConfig):
     enforce_min_max_values: bool = True
     enforce_rounding: bool = True
 
@@ -107,7 +103,9 @@ class SDVGenerator(Generator):
         return kwargs
 
     def _fit(self, real: pd.DataFrame, *, seed: int) -> None:
-        metadata = detect_metadata(real, self.config.column_sdtypes)
+        # Key columns never reach the synthesizer (the base class regenerates them).
+        overrides = {c: t for c, t in self.config.column_sdtypes.items() if c in real.columns}
+        metadata = detect_metadata(real, overrides)
         with seeded(seed), warnings.catch_warnings():
             # SDV warns about saving metadata and about every transformer it picks.
             warnings.simplefilter("ignore")
@@ -124,7 +122,7 @@ class SDVGenerator(Generator):
             else:
                 out = self._synthesizer.sample_remaining_columns(conditions)
         frame = out[TABLE_NAME] if isinstance(out, dict) else out
-        return frame[self.columns]
+        return frame[self.learned_columns]
 
     def _reseed(self, seed: int) -> None:
         # SDV resets to fixed internal seeds; replace them with ones derived from `seed` so that

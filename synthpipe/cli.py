@@ -161,9 +161,8 @@ def validate(
     Privacy (DCR) needs a holdout (--holdout or --holdout-fraction); utility also --target.
     Nothing is published unless --publish NAME is given.
     """
-    import yaml
-
     from synthpipe.image_validation import is_image_source
+    from synthpipe.jobs import load_yaml_file
 
     if is_image_source(str(real)):
         return validate_images_command(str(real), synthetic, thresholds, out, seed)
@@ -177,7 +176,7 @@ def validate(
         if holdout is not None and holdout_fraction:
             raise ConfigError("Give --holdout or --holdout-fraction, not both.")
         gates = (
-            Thresholds.model_validate(yaml.safe_load(thresholds.read_text()) or {})
+            Thresholds.model_validate(load_yaml_file(thresholds, "Thresholds file") or {})
             if (thresholds)
             else Thresholds()
         )
@@ -265,14 +264,13 @@ def validate_images_command(
 ) -> None:
     """`synth validate` on images: report.json / report.md / report.html under `out`; exits
     non-zero naming the failed gate checks. Publishes nothing."""
-    import yaml
-
     from synthpipe.image_validation import validate_image_files
+    from synthpipe.jobs import load_yaml_file
     from validators.thresholds import ImageThresholds
 
     try:
         gates = ImageThresholds.model_validate(
-            yaml.safe_load(thresholds.read_text()) or {} if thresholds else {}
+            load_yaml_file(thresholds, "Thresholds file") or {} if thresholds else {}
         )
         report = validate_image_files(real, synthetic, thresholds=gates, out=out, seed=seed)
     except (SynthpipeError, ValueError) as exc:

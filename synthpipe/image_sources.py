@@ -8,24 +8,37 @@ Built-in image sets (no download; the data ships inside the package):
 | `digits` | scikit-learn | 1,797  | 8x8  | 0..9   | grayscale, 0..16 scaled to [0, 1]; resizable |
 
 Resizing uses Pillow's bilinear filter everywhere (digits, folders, Parquet), on float pixels.
+
+Every image is checked against a pixel limit (width x height, default `MAX_IMAGE_PIXELS`) from its
+header, before it is decoded: a PNG of a few kilobytes can declare 12000 x 12000 pixels and take
+gigabytes to decode. Folder sources read only files inside the folder: a symbolic link that leads
+out of it is an error.
 """
 
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from generators.images.data import ImageData
 from synthpipe.errors import ConfigError, DataError
+from synthpipe.sources import require_inside
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 GRAYSCALE_MODES = {"1", "L", "LA", "I", "I;16", "F"}
 _KINDS = {1: "grayscale (1 channel)", 3: "RGB (3 channels)"}
 _MODES = {1: "L", 3: "RGB"}
+# 4096 x 4096: far above what the generators train on (they resize to a small square), far below
+# Pillow's decompression-bomb limit (89 M pixels, an error at twice that).
+MAX_IMAGE_PIXELS = 4096 * 4096
+_RAISE_LIMIT = "raise the limit with the job's source.max_image_pixels"
+# What Pillow raises for a file it cannot identify or decode (truncated, corrupt, unsupported).
+_UNREADABLE = (OSError, SyntaxError, ValueError)
 
 
 def load_digits_images(size: int | None = None) -> ImageData:
@@ -56,13 +69,17 @@ def load_builtin_images(name: str, size: int | None = None) -> ImageData:
 
 
 def load_image_folder(
-    path: str | Path, size: int, channels: Literal[1, 3] | None = None
+    path: str | Path,
+    size: int,
+    channels: Literal[1, 3] | None = None,
+    max_pixels: int | None = None,
 ) -> ImageData:
     """Images in `path/<label>/*.png|jpg|jpeg`, one subfolder per label, resized to size x size.
 
     `channels` 1 (grayscale) or 3 (RGB); None takes it from the first image, and every image must
     then match it. Hidden files and folders (".name") are skipped; files at the top level (such as
-    a `metadata.jsonl`) are ignored.
+    a `metadata.jsonl`) are ignored. An image over `max_pixels` (default `MAX_IMAGE_PIXELS`) is a
+    DataError, and so is a class folder or image that is a link leading outside `path`.
     """
     _check_size(size)
     if channels not in (None, 1, 3):
@@ -74,6 +91,8 @@ def load_image_folder(
             f"Image folder {root} {what}; point the source at a folder of class folders."
         )
     classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for folder in classes:
+        require_inside(folder, root)
     if not classes:
         raise DataError(
             f"Image folder {root} has no class subfolders; put each label's images in "
@@ -89,7 +108,8 @@ def load_image_folder(
                 "the folder."
             )
         for file in files:
-            pixels = _read_image(file, size)
+            require_inside(file, root)
+            pixels = _read_image(file, size, max_pixels)
             if channels is None:
                 channels = pixels.shape[0]
                 reference = f"the first image, {file}, is {_KINDS[channels]}"
@@ -109,13 +129,16 @@ def load_image_folder(
     )
 
 
-def load_image_parquet(path: str | Path | Sequence[Path], size: int | None = None) -> ImageData:
+def load_image_parquet(
+    path: str | Path | Sequence[Path], size: int | None = None, max_pixels: int | None = None
+) -> ImageData:
     """An image dataset written by Synthpipe: one Parquet file, a folder of `*.parquet` parts, or
     a list of part files (a dataset version's, checked against its manifest).
 
     Columns: `image`, a struct {bytes: PNG, path} (the Hugging Face `datasets` Image layout), and
     `label` (string). Label names are the sorted distinct labels. Images keep their size unless
-    `size` is given; all must share one size and channel count.
+    `size` is given; all must share one size and channel count, and none may have more than
+    `max_pixels` (default `MAX_IMAGE_PIXELS`).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -129,6 +152,8 @@ def load_image_parquet(path: str | Path | Sequence[Path], size: int | None = Non
             raise DataError(
                 f"{source} holds no .parquet files; pass a version's data/ folder or one file."
             )
+        for file in files:
+            require_inside(file, source)
     elif source.is_file():
         files = [source]
     else:
@@ -160,7 +185,7 @@ def load_image_parquet(path: str | Path | Sequence[Path], size: int | None = Non
             )
         if not row["image"] or not row["image"]["bytes"]:
             raise DataError(f"{where} has no PNG bytes in image.bytes.")
-        pixels = _decode(io.BytesIO(row["image"]["bytes"]), where, size)
+        pixels = _decode(io.BytesIO(row["image"]["bytes"]), where, size, max_pixels)
         if images and pixels.shape != images[0].shape:
             raise DataError(
                 f"{where} is {_shape_text(pixels)}, unlike row 0 ({_shape_text(images[0])}); "
@@ -212,35 +237,73 @@ def _check_size(size: object) -> None:
         raise ConfigError(f"Image size must be a positive integer (pixels per side); got {size!r}.")
 
 
-def _read_image(file: Path, size: int) -> np.ndarray:
+def _read_image(file: Path, size: int, max_pixels: int | None) -> np.ndarray:
     if file.suffix.lower() not in IMAGE_SUFFIXES:
         raise DataError(
             f"{file} is not a PNG or JPEG image (suffix {file.suffix!r}); remove it from the "
             "class folder or convert it."
         )
     with file.open("rb") as handle:
-        return _decode(handle, str(file), size)
+        return _decode(handle, str(file), size, max_pixels)
 
 
-def _decode(stream: io.BufferedIOBase | io.BytesIO, where: str, size: int | None) -> np.ndarray:
-    """One encoded image -> float32 (C, size, size) in [0, 1]; C is 1 or 3 (alpha dropped)."""
-    from PIL import Image, UnidentifiedImageError
+def _decode(
+    stream: io.BufferedIOBase | io.BytesIO, where: str, size: int | None, max_pixels: int | None
+) -> np.ndarray:
+    """One encoded image -> float32 (C, size, size) in [0, 1]; C is 1 or 3 (alpha dropped).
 
-    try:
-        with Image.open(stream) as image:
+    The pixel count comes from the header (`Image.open` decodes nothing) and is checked first.
+    """
+    limit = MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+    with _open(stream, where) as image:
+        width, height = image.size
+        if width * height > limit:
+            raise DataError(
+                f"{where} is {width}x{height} = {width * height:,} pixels, over the limit of "
+                f"{limit:,} pixels per image (checked before decoding; a small file can declare "
+                f"a huge image). Downscale it, or {_RAISE_LIMIT}."
+            )
+        try:
             image.load()
             mode = "L" if image.mode in GRAYSCALE_MODES else "RGB"
             image = image.convert(mode)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise DataError(
-            f"{where} could not be read as an image ({type(exc).__name__}: {exc}); replace or "
-            "remove it."
-        ) from None
+        except _UNREADABLE as exc:
+            raise _unreadable(where, exc) from None
     pixels = np.asarray(image, dtype=np.float32) / 255.0
     pixels = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)  # (C, H, W)
     if size is None or pixels.shape[1:] == (size, size):
         return pixels
     return np.stack([_resize(plane[None], size)[0] for plane in pixels])
+
+
+def image_dimensions(file: Path) -> tuple[int, int]:
+    """(width, height) of an image file from its header, without decoding it."""
+    with file.open("rb") as handle, _open(handle, str(file)) as image:
+        return image.size
+
+
+def _open(stream: io.BufferedIOBase | io.BytesIO, where: str) -> Any:
+    """The image in `stream`, opened lazily (header only), or a DataError naming `where`."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns from 89 M pixels; the caller's limit decides (and is usually lower).
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(stream)
+    except Image.DecompressionBombError as exc:
+        raise DataError(
+            f"{where} is refused by Pillow as a decompression bomb ({exc}); downscale it."
+        ) from None
+    except _UNREADABLE as exc:
+        raise _unreadable(where, exc) from None
+
+
+def _unreadable(where: str, exc: Exception) -> DataError:
+    return DataError(
+        f"{where} could not be read as an image ({type(exc).__name__}: {exc}); replace or "
+        "remove it."
+    )
 
 
 def _resize(image: np.ndarray, size: int) -> np.ndarray:

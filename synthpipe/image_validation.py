@@ -131,10 +131,7 @@ def _is_image_parquet(path: Path) -> bool:
 
 def _first_side(folder: Path) -> int:
     """The width of the first image under `folder`'s class folders (the real images' side)."""
-    from PIL import Image
-
     for file in sorted(folder.glob("*/*")):
         if file.suffix.lower() in image_sources.IMAGE_SUFFIXES:
-            with Image.open(file) as image:
-                return int(image.width)
+            return image_sources.image_dimensions(file)[0]
     raise DataError(f"{folder} has no PNG/JPEG images in class subfolders.")

@@ -3,20 +3,23 @@
 ```yaml
 dataset: fair-synthetic          # output dataset name in the store
 source: {builtin: fair}          # or {path: real.csv}, {dataset: other@latest}, {builtin: digits}
+                                 # images also: image_size, channels, max_image_pixels
 generator: {name: gaussian_copula, params: {}}
 rows: 10000
 seed: 0
 shard_rows: 100000               # rows per Parquet part (and per sampling task)
 conditions: {target: class_1}    # optional: fix column values in every row (images: {label: "3"})
 balanced_labels: false           # images: the same number of samples for every label
-column_sdtypes: {}               # optional: override detected SDV sdtypes
+column_sdtypes: {}               # optional: override detected SDV sdtypes ("id": a key column)
 validation: {quality_min: 0.7}   # optional: gate thresholds (Thresholds; images: ImageThresholds)
 target: label                    # optional, tables: column for the TSTR / TRTR utility check
 root: data                       # optional: store root, a path or fsspec URL (s3://bucket/x)
 runner: {kind: threads, workers: null, address: null}  # optional: where shards run (threads|dask)
 resource: cpu                    # cpu | gpu: work pool and GPU slot (default: gpu for image jobs)
 ```
-Unknown keys anywhere are errors that name the key and the allowed ones.
+Unknown keys anywhere are errors that name the key and the allowed ones. Job files (and
+thresholds files) are plain YAML of at most `MAX_YAML_BYTES`, without aliases (`*name`): nested
+aliases let a few hundred bytes expand to gigabytes (the "billion laughs").
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from pydantic import (
 from generators.base import parse_config
 from generators.registry import get_generator_class
 from synthpipe.errors import ConfigError
-from synthpipe.image_sources import BUILTIN_IMAGES
+from synthpipe.image_sources import BUILTIN_IMAGES, MAX_IMAGE_PIXELS
 from synthpipe.metadata import SDTYPES
 from synthpipe.sources import BUILTIN_TABLES
 from validators.thresholds import ImageThresholds, Thresholds
@@ -47,6 +50,7 @@ from validators.thresholds import ImageThresholds, Thresholds
 IMAGE_HOLDOUT_DEFAULT = 0.2
 TABLE_HOLDOUT_DEFAULT = 0.2  # privacy (DCR) and utility (TSTR) need real rows never fitted
 DATASET_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
+MAX_YAML_BYTES = 1_000_000  # a job file is a few hundred bytes; anything this big is a mistake
 Config = TypeVar("Config", bound=BaseModel)
 
 
@@ -68,6 +72,12 @@ class SourceConfig(StrictModel):
     dataset: str | None = Field(None, description="a Synthpipe dataset version, e.g. name@latest")
     image_size: int | None = Field(None, ge=4, description="images: resize to this square side")
     channels: Literal[1, 3] | None = Field(None, description="images: 1 grayscale, 3 RGB")
+    max_image_pixels: int | None = Field(
+        None,
+        ge=1,
+        description="images: refuse an image of more pixels (width x height) than this, checked "
+        f"before decoding; default {MAX_IMAGE_PIXELS:,} (4096 x 4096)",
+    )
     holdout_fraction: float | None = Field(
         None,
         ge=0,
@@ -191,9 +201,11 @@ class JobConfig(StrictModel):
                 f"image datasets need a local root for now (their grid and imagefolder views are "
                 f"written as local files); got root {self.root!r}"
             )
-        if not image and (self.source.image_size or self.source.channels or self.balanced_labels):
+        image_only = (self.source.image_size, self.source.channels, self.source.max_image_pixels)
+        if not image and (any(image_only) or self.balanced_labels):
             raise ValueError(
-                "image_size, channels and balanced_labels apply to image generators only"
+                "image_size, channels, max_image_pixels and balanced_labels apply to image "
+                "generators only"
             )
         if self.target is not None and image:
             raise ValueError("target applies to table jobs only (image jobs have labels)")
@@ -263,15 +275,55 @@ def load_job(path: str | Path) -> JobConfig:
 def read_job_file(path: str | Path) -> dict[str, Any]:
     """The mapping a job YAML file holds, or a ConfigError naming the file."""
     file = Path(path)
-    if not file.is_file():
-        raise ConfigError(f"Job file {file} does not exist.")
-    try:
-        raw = yaml.safe_load(file.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:  # binary garbage fails before YAML
-        raise ConfigError(f"Job file {file} is not valid YAML: {exc}") from None
+    raw = load_yaml_file(file, "Job file")
     if not isinstance(raw, dict):
         raise ConfigError(f"Job file {file} must hold a mapping of keys (dataset, source, ...).")
     return raw
+
+
+def load_yaml_file(path: str | Path, what: str) -> Any:
+    """What a small YAML file (`what`: "Job file", "Thresholds file") holds: safe tags only, no
+    aliases, at most `MAX_YAML_BYTES`; otherwise a ConfigError naming the file (and line)."""
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"{what} {file} does not exist.")
+    size = file.stat().st_size
+    if size > MAX_YAML_BYTES:
+        raise ConfigError(
+            f"{what} {file} is {size:,} bytes; YAML files Synthpipe reads are limited to "
+            f"{MAX_YAML_BYTES:,} bytes. Is it the right file?"
+        )
+    try:
+        with file.open(encoding="utf-8") as stream:
+            return yaml.load(stream, Loader=_NoAliasLoader)
+    except _AliasError as exc:
+        raise ConfigError(
+            f"{what} {file} uses the YAML alias *{exc.name} at line {exc.line}; aliases are not "
+            "allowed (nested ones can expand a small file to gigabytes). Write the value out "
+            "in full where it is needed."
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{what} {file} is not valid YAML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} {file} is not UTF-8 text ({exc.reason}).") from None
+    except RecursionError:
+        raise ConfigError(f"{what} {file} nests its values too deeply to read.") from None
+
+
+class _AliasError(Exception):
+    def __init__(self, name: str, line: int):
+        super().__init__(name, line)
+        self.name, self.line = name, line
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader, refusing aliases before they are expanded."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _AliasError(event.anchor, event.start_mark.line + 1)
+        return super().compose_node(parent, index)
 
 
 def parse_job(raw: dict[str, Any], origin: str = "job") -> JobConfig:

@@ -98,7 +98,10 @@ def _load(job: JobConfig, root: str | Path, image: bool) -> tuple[Any, str]:
         origin = f"dataset:{version.ref}"
         if image:
             parts = version.verified_part_paths()
-            return image_sources.load_image_parquet(parts, source.image_size), origin
+            data = image_sources.load_image_parquet(
+                parts, source.image_size, source.max_image_pixels
+            )
+            return data, origin
         frame = version.to_pandas()
         if frame.empty:
             raise DataError(f"Source dataset {version.ref} has no rows; use a non-empty version.")
@@ -108,13 +111,17 @@ def _load(job: JobConfig, root: str | Path, image: bool) -> tuple[Any, str]:
     if not image:
         return sources.load_table(path), origin
     if path.is_file() or any(path.glob("*.parquet")):
-        return image_sources.load_image_parquet(path, source.image_size), origin
+        return image_sources.load_image_parquet(
+            path, source.image_size, source.max_image_pixels
+        ), origin
     if source.image_size is None:
         raise DataError(
             f"Images from the folder {path} need source.image_size (the square side to resize "
             "every image to)."
         )
-    return image_sources.load_image_folder(path, source.image_size, source.channels), origin
+    return image_sources.load_image_folder(
+        path, source.image_size, source.channels, source.max_image_pixels
+    ), origin
 
 
 def split_table(

@@ -6,11 +6,15 @@ Built-in tables (no download; the data files are part of the packages):
 - `breast_cancer` (scikit-learn, 569 x 31): 30 numeric features + `target` (malignant / benign).
 - `fair` (statsmodels, 6,366 x 9): Fair's affairs survey; columns with <= 10 distinct values
   become categories (strings), `affairs` stays numeric and zero-inflated.
+
+A folder source reads only what is inside the folder: a symbolic link in it (file or folder)
+that resolves outside is an error (`require_inside`), so a link cannot pull in other data.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -65,6 +69,7 @@ def load_table(path: str | Path) -> pd.DataFrame:
     if not file.exists():
         raise DataError(f"Source file {file} does not exist; check the path in the job's source.")
     if file.is_dir():
+        require_no_outside_links(file)
         return _read_parquet(file)
     kind = TABLE_SUFFIXES.get(file.suffix.lower())
     if kind is None:
@@ -78,6 +83,25 @@ def load_table(path: str | Path) -> pd.DataFrame:
     if frame.empty:
         raise DataError(f"Source file {file} has no data rows.")
     return frame
+
+
+def require_inside(entry: Path, folder: Path) -> None:
+    """A DataError when `entry`, found in the source folder `folder`, is a link leading out."""
+    target = entry.resolve()
+    if not target.is_relative_to(folder.resolve()):
+        raise DataError(
+            f"{entry} is a link to {target}, outside the source folder {folder}; a folder source "
+            "reads only its own files. Copy the data into the folder, or remove the link."
+        )
+
+
+def require_no_outside_links(folder: Path) -> None:
+    """`require_inside` for every link anywhere under `folder` (links are checked, not entered)."""
+    for parent, folders, files in os.walk(folder):
+        for name in [*folders, *files]:
+            entry = Path(parent) / name
+            if entry.is_symlink():
+                require_inside(entry, folder)
 
 
 def _read_csv(file: Path) -> pd.DataFrame:

@@ -9,7 +9,7 @@ in-memory GX context: nothing is written to disk and nothing goes over the netwo
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +40,9 @@ JSON_SCALARS = (str, bool, int, float)
 EXAMPLES = 5
 
 
-def derive_expectations(real: pd.DataFrame, thresholds: Thresholds) -> list[dict[str, Any]]:
+def derive_expectations(
+    real: pd.DataFrame, thresholds: Thresholds, key_columns: Sequence[str] = ()
+) -> list[dict[str, Any]]:
     """The expectation spec that synthetic data of `real` must meet.
 
     - the same columns in the same order;
@@ -48,7 +50,8 @@ def derive_expectations(real: pd.DataFrame, thresholds: Thresholds) -> list[dict
     - per column: a compatible type (any int/float for numeric columns, the real value types for
       object/categorical columns), a null fraction at most `real + null_fraction_tolerance`,
       and numeric values within the real [min, max] widened by `range_tolerance` of the range,
-      or categorical / object / boolean values within the real distinct values.
+      or categorical / object / boolean values within the real distinct values; `key_columns`
+      get no range or value set, since generators draw fresh keys outside the real ones.
 
     Extension dtypes (category, string, nullable ints) are compared as their NumPy / object
     equivalent, the same way `run_expectations` reads synthetic frames.
@@ -67,8 +70,8 @@ def derive_expectations(real: pd.DataFrame, thresholds: Thresholds) -> list[dict
         mostly = 1.0 - (float(column.isna().mean()) + thresholds.null_fraction_tolerance)
         mostly = round(min(max(mostly, 0.0), 1.0), 6)
         spec.append({"type": NOT_NULL, "kwargs": {"column": name, "mostly": mostly}})
-        if values.empty:
-            continue  # an all-null real column gives no range or category set to hold to
+        if values.empty or name in key_columns:
+            continue  # no range or category set to hold to (none known, or fresh keys)
         if kind in "iuf":
             low, high = float(values.min()), float(values.max())
             margin = (high - low) * thresholds.range_tolerance

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from synthpipe.errors import ConfigError, DataError
+from synthpipe.metadata import key_columns
 from validators.columns import column_summaries
 from validators.detection import MIN_ROWS as DETECTION_MIN_ROWS
 from validators.detection import c2st_detection, detection_check
@@ -58,6 +59,10 @@ def validate_table(
       `privacy.*` (DCR share, exact copies, NNDR);
     - with `holdout` and `target` (a column of `real`): `utility.tstr_ratio` (TSTR vs TRTR).
 
+    Key columns (`synthpipe.metadata.key_columns(real, column_sdtypes)`) are identifiers that
+    generators regenerate, not features: the expectations check only their type and nulls,
+    SDMetrics skips them (sdtype `id`), and the deeper checks leave them out.
+
     `expected_rows` is the planned row count of the whole table. For a DataFrame it is the GX
     row-count expectation's `expected_rows`. Part sizes are a storage detail with no plan of
     their own, so for part files the row-count expectation is left out of the per-part suite and
@@ -72,6 +77,12 @@ def validate_table(
     thresholds = thresholds or Thresholds()
     _require_real(real)
     _require_holdout_and_target(real, holdout, target)
+    keys = key_columns(real, column_sdtypes)
+    if target in keys:
+        raise ConfigError(
+            f"target {target!r} is a key column (unique per row, regenerated); name a feature "
+            "column for the utility check."
+        )
     table = _open_table(synthetic)
     table.require_columns(list(real.columns))
 
@@ -86,7 +97,7 @@ def validate_table(
         real_sample, synthetic_sample, thresholds, column_sdtypes, fidelity_real=fidelity_sample
     )
 
-    spec = derive_expectations(real, thresholds)
+    spec = derive_expectations(real, thresholds, key_columns=keys)
     if isinstance(table, _FrameTable) and expected_rows is not None:
         frames: Iterable[tuple[pd.DataFrame, int]] = [(table.frame, expected_rows)]
     else:
@@ -98,9 +109,9 @@ def validate_table(
         schema.insert(0, _rows_total(table, expected_rows))
 
     deep = _deep_checks(
-        fidelity_real if fidelity_real is not None else real,
-        fidelity_sample if fidelity_sample is not None else real_sample,
-        synthetic_sample,
+        _features(fidelity_real if fidelity_real is not None else real, keys),
+        _features(fidelity_sample if fidelity_sample is not None else real_sample, keys),
+        _features(synthetic_sample, keys),
         holdout,
         target,
         thresholds,
@@ -177,6 +188,11 @@ def _deep_checks(
         utility = tstr_utility(reference, holdout, synthetic_sample, target, seed=seed)
         checks.append(utility_check(utility, thresholds))
     return checks
+
+
+def _features(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """`frame` without its key columns: identifiers would make every row tell-tale."""
+    return frame.drop(columns=keys) if keys else frame
 
 
 def _require_holdout_and_target(

@@ -15,6 +15,7 @@ records, i.e. plain random oversampling, scored the same way (`oversampling_base
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -23,6 +24,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from synthpipe.errors import DataError
+from synthpipe.metadata import key_columns
 from validators.report import CheckResult, make_check
 from validators.utility import _encode_features
 
@@ -187,10 +189,16 @@ def measure_uplift(
 
 
 def table_matrices(
-    train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, label: str
+    train: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    holdout: pd.DataFrame,
+    label: str,
+    column_sdtypes: Mapping[str, str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Feature matrices of three tables with one shared encoding (as the TSTR check uses)."""
-    features = [c for c in train.columns if c != label]
+    """Feature matrices of three tables with one shared encoding (as the TSTR check uses); key
+    columns (`synthpipe.metadata.key_columns`) are identifiers, not features."""
+    keys = key_columns(train, column_sdtypes)
+    features = [c for c in train.columns if c != label and c not in keys]
     if not features:
         raise DataError(f"The table has no feature columns besides the label {label!r}.")
     (x_train, x_synthetic, x_holdout), _ = _encode_features([train, synthetic, holdout], features)

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -152,6 +153,31 @@ def test_generate_dataset_conditions_fix_the_column(tmp_path):
     # Assert
     frame = open_dataset(ref, root=tmp_path).to_pandas()
     assert len(frame) == 60 and (frame["target"] == "class_1").all()
+
+
+def test_generate_dataset_regenerates_key_columns_unique_across_shards(tmp_path):
+    # Setup: wine with a unique string key and an integer key, read from a CSV
+    wine = load_builtin("wine")
+    order = np.random.default_rng(0).permutation(len(wine))
+    ids = pd.DataFrame({"customer": [f"cust-{i:06d}" for i in order], "row_id": order + 500})
+    real = pd.concat([ids, wine], axis=1)
+    real.to_csv(tmp_path / "keyed.csv", index=False)
+    job = _job(tmp_path, source={"path": str(tmp_path / "keyed.csv")})
+
+    # Run: 300 rows in three shards sampled as separate tasks
+    version = open_dataset(generate_dataset(job), root=tmp_path)
+
+    # Assert
+    frame = version.to_pandas()
+    assert list(frame.columns) == list(real.columns) and len(frame) == 300
+    assert frame["customer"].is_unique and frame["row_id"].is_unique
+    assert frame["customer"].str.fullmatch(r"cust-\d{6}").all()
+    held = version.read_json("lineage.json")["source"]["holdout_indices"]
+    assert not set(frame["customer"]) & set(real.drop(index=held)["customer"])  # training keys
+    report = version.read_json("validation.json")
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["detection.c2st_auc"]["passed"]
+    assert "customer" not in checks["columns.summary"]["data"]["columns"]
 
 
 def test_generate_dataset_failed_gate_quarantines_and_raises(tmp_path):

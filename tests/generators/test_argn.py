@@ -186,14 +186,14 @@ def test_save_writes_safetensors_and_json_only(fitted, tmp_path):
 
 
 def test_fit_table_with_a_category_per_row_samples_from_the_rare_pool():
-    # Setup
-    frame = pd.DataFrame({"id": [f"id-{i}" for i in range(40)], "x": np.arange(40.0)})
+    # Setup: distinct words, not a key (no key-like name or numbered content)
+    frame = pd.DataFrame({"word": [f"w{i}x" for i in range(40)], "x": np.arange(40.0)})
 
     # Run
     sample = create_generator("argn", {**TINY, "max_epochs": 1}).fit(frame).sample(30)
 
     # Assert
-    assert set(sample["id"]) <= set(frame["id"])
+    assert set(sample["word"]) <= set(frame["word"])
 
 
 @pytest.mark.parametrize(

@@ -3,10 +3,12 @@ a small real table, sampled, saved, loaded and sampled again, with the same chec
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from generators import Generator, available_generators, create_generator, get_generator_class
+from synthpipe.errors import ConfigError
 
 # Tiny settings per registered tabular generator so the contract runs in seconds. A newly
 # registered generator fails `test_every_tabular_generator_has_tiny_params` until it is added.
@@ -122,3 +124,65 @@ def test_sample_with_frame_conditions_follows_each_row(fitted):
 
     # Assert
     assert sorted(frame["target"]) == sorted(wanted["target"])
+
+
+def keyed(wine: pd.DataFrame) -> pd.DataFrame:
+    """`wine` with a unique string key (`cust-000123`, shuffled) and an integer key in front."""
+    order = np.random.default_rng(0).permutation(len(wine))
+    ids = pd.DataFrame({"customer": [f"cust-{i:06d}" for i in order], "row_id": order + 500})
+    return pd.concat([ids, wine], axis=1)
+
+
+@pytest.fixture(scope="module", params=TABULAR)
+def fitted_keyed(request, wine) -> tuple[Generator, pd.DataFrame]:
+    real = keyed(wine)
+    return create_generator(request.param, TINY_PARAMS[request.param]).fit(real, seed=1), real
+
+
+def test_keys_are_regenerated_unique_across_shards_and_never_copied(fitted_keyed):
+    # Setup
+    generator, real = fitted_keyed
+
+    # Run: two shards drawn apart, the second starting at row 40 of the output
+    shards = [generator.sample(40, seed=0), generator.sample(40, seed=1, first_row=40)]
+    frame = pd.concat(shards, ignore_index=True)
+
+    # Assert
+    assert list(frame.columns) == list(real.columns)
+    assert frame["customer"].is_unique and frame["row_id"].is_unique
+    assert frame["customer"].str.fullmatch(r"cust-\d{6}").all()
+    assert not set(frame["customer"]) & set(real["customer"])
+    assert not set(frame["row_id"]) & set(real["row_id"])
+    assert frame["row_id"].dtype == real["row_id"].dtype
+    assert set(frame["target"]) <= set(real["target"])
+
+
+def test_keys_survive_save_and_load(fitted_keyed, tmp_path):
+    # Setup
+    generator, _ = fitted_keyed
+    generator.save(tmp_path / "model")
+
+    # Run
+    loaded = Generator.load(tmp_path / "model")
+
+    # Assert
+    assert loaded.keys == generator.keys
+    pd.testing.assert_frame_equal(
+        loaded.sample(10, seed=2, first_row=7), generator.sample(10, seed=2, first_row=7)
+    )
+
+
+def test_a_declared_key_is_regenerated_and_cannot_be_conditioned(wine):
+    # Setup: an integer column whose name does not read as a key, declared one
+    real = wine.assign(account=np.arange(len(wine)) * 7)
+    generator = create_generator("gaussian_copula", {"column_sdtypes": {"account": "id"}})
+    generator.fit(real, seed=0)
+
+    # Run
+    frame = generator.sample(20, seed=0)
+
+    # Assert
+    assert real["account"].max() == 1239
+    assert frame["account"].tolist() == list(range(1240, 1260))  # a fresh run after the real keys
+    with pytest.raises(ConfigError, match=r"'account'.*key column"):
+        generator.sample(5, conditions={"account": 7})

@@ -320,3 +320,108 @@ def test_fingerprint_changes_with_one_pixel():
     # Assert
     assert fingerprint(data) == fingerprint(data.subset(range(20)))
     assert fingerprint(changed) != fingerprint(data)
+
+
+# ---- pixel limit and links --------------------------------------------------------------------
+def png_declaring(width: int, height: int) -> bytes:
+    """A PNG whose header declares `width` x `height` grayscale pixels and whose data holds none
+    (Pillow reports the size from the header without decoding)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b""))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_load_image_folder_refuses_an_image_over_the_default_pixel_limit(tmp_path):
+    # Setup: 5000 x 4000 = 20 M pixels in a 2.5 KB 1-bit PNG (the default limit is 4096 x 4096)
+    write_png(tmp_path / "a" / "0.png", GRAY)
+    (tmp_path / "b").mkdir()
+    Image.new("1", (5000, 4000)).save(tmp_path / "b" / "big.png")
+
+    # Run / Assert
+    message = r"big\.png is 5000x4000 = 20,000,000 pixels, over the limit of 16,777,216 .*max_image"
+    with pytest.raises(DataError, match=message):
+        load_image_folder(tmp_path, size=4)
+
+
+def test_load_image_folder_pixel_limit_is_configurable(tmp_path):
+    # Setup
+    write_png(tmp_path / "a" / "0.png", GRAY)  # 16 pixels
+
+    # Run / Assert
+    assert len(load_image_folder(tmp_path, size=4, max_pixels=16)) == 1
+    with pytest.raises(DataError, match=r"0\.png is 4x4 = 16 pixels, over the limit of 15"):
+        load_image_folder(tmp_path, size=4, max_pixels=15)
+
+
+def test_load_image_folder_pillow_decompression_bomb_is_a_data_error(tmp_path):
+    # Setup: 20000 x 20000 declared, over twice Pillow's own limit, even with ours raised
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "bomb.png").write_bytes(png_declaring(20000, 20000))
+
+    # Run / Assert
+    with pytest.raises(DataError, match=r"bomb\.png is refused by Pillow as a decompression bomb"):
+        load_image_folder(tmp_path, size=4, max_pixels=10**9)
+
+
+def test_load_image_parquet_refuses_an_image_over_the_pixel_limit(tmp_path):
+    # Setup
+    rows = [(GRAY, "a"), (np.zeros((8, 8), np.uint8), "b")]
+    write_image_parquet(tmp_path / "images.parquet", rows)
+
+    # Run / Assert
+    with pytest.raises(DataError, match=r"row 1 of .*\(1\.png\) is 8x8 = 64 pixels, over"):
+        load_image_parquet(tmp_path / "images.parquet", max_pixels=20)
+
+
+@pytest.mark.parametrize("link", ["class folder", "image file"])
+def test_load_image_folder_refuses_links_leading_outside(tmp_path, link):
+    # Setup: a source folder, and elsewhere a folder of images a link points to
+    source, elsewhere = tmp_path / "source", tmp_path / "elsewhere"
+    write_png(source / "a" / "0.png", GRAY)
+    write_png(elsewhere / "1.png", GRAY)
+    if link == "class folder":
+        (source / "stolen").symlink_to(elsewhere, target_is_directory=True)
+        name = "stolen"
+    else:
+        (source / "a" / "1.png").symlink_to(elsewhere / "1.png")
+        name = "1.png"
+
+    # Run / Assert
+    with pytest.raises(DataError, match=rf"{name} is a link to .*elsewhere.*outside the source"):
+        load_image_folder(source, size=4)
+
+
+def test_load_image_folder_follows_links_inside_the_folder(tmp_path):
+    # Setup: a class folder that is a link to a folder inside the source
+    write_png(tmp_path / "a" / "0.png", GRAY)
+    write_png(tmp_path / ".pool" / "1.png", GRAY)
+    (tmp_path / "b").symlink_to(tmp_path / ".pool", target_is_directory=True)
+
+    # Run
+    data = load_image_folder(tmp_path, size=4)
+
+    # Assert
+    assert data.label_names == ["a", "b"] and len(data) == 2
+
+
+def test_load_image_parquet_folder_refuses_a_part_linked_from_outside(tmp_path):
+    # Setup
+    (tmp_path / "data").mkdir()
+    write_image_parquet(tmp_path / "data" / "part-0.parquet", [(GRAY, "a")])
+    write_image_parquet(tmp_path / "other.parquet", [(GRAY, "b")])
+    (tmp_path / "data" / "part-1.parquet").symlink_to(tmp_path / "other.parquet")
+
+    # Run / Assert
+    with pytest.raises(DataError, match=r"part-1\.parquet is a link to .*other\.parquet"):
+        load_image_parquet(tmp_path / "data")

@@ -194,6 +194,21 @@ def test_cli_validate_holdout_and_fraction_together_is_an_error(tmp_path):
     assert "Give --holdout or --holdout-fraction, not both." in result.output
 
 
+def test_cli_validate_thresholds_file_with_aliases_is_refused(tmp_path):
+    # Setup
+    load_builtin("wine").to_csv(tmp_path / "real.csv", index=False)
+    real = str(tmp_path / "real.csv")
+    (tmp_path / "gates.yaml").write_text("a: &a [1, 2]\nquality_min: *a\n")
+    args = ["validate", "--real", real, "--synthetic", real]
+
+    # Run
+    result = runner.invoke(app, [*args, "--thresholds", str(tmp_path / "gates.yaml")])
+
+    # Assert
+    assert result.exit_code == 2
+    assert "gates.yaml uses the YAML alias *a at line 2" in result.output
+
+
 def test_cli_datasets_show_unknown_dataset_fails(tmp_path):
     # Run
     result = runner.invoke(app, ["datasets", "show", "nope@latest", "--root", str(tmp_path)])

@@ -7,7 +7,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from synthpipe.errors import ConfigError
+from synthpipe.errors import ConfigError, DataError
 from synthpipe.jobs import ImageJob, JobConfig, load_job, parse_job
 from validators.thresholds import ImageThresholds, Thresholds
 
@@ -135,6 +135,54 @@ def test_load_job_invalid_yaml(tmp_path):
         load_job(tmp_path / "job.yaml")
 
 
+BILLION_LAUGHS = """\
+dataset: bomb
+source: {builtin: wine}
+generator: {name: gaussian_copula}
+rows: 10
+conditions:
+  a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+  b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]
+  c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]
+  d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]
+  e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]
+  f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]
+  g: [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]
+"""
+
+
+def test_load_job_refuses_yaml_aliases_before_expanding_them(tmp_path):
+    # Setup: under 500 bytes that expand to ten million strings
+    (tmp_path / "job.yaml").write_text(BILLION_LAUGHS)
+
+    # Run / Assert: at once, naming the file, the alias and its line
+    with pytest.raises(ConfigError, match=r"job\.yaml uses the YAML alias \*a at line 7"):
+        load_job(tmp_path / "job.yaml")
+
+
+def test_load_job_refuses_a_file_over_the_size_limit(tmp_path, monkeypatch):
+    # Setup
+    monkeypatch.setattr("synthpipe.jobs.MAX_YAML_BYTES", 100)
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump(_job(conditions={"x": "y" * 200})))
+
+    # Run / Assert
+    with pytest.raises(ConfigError, match=r"job\.yaml is \d+ bytes; .* limited to 100 bytes"):
+        load_job(tmp_path / "job.yaml")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"dataset: \xff\xfe\n", "is not UTF-8 text"), (b"[" * 5000, "nests its values too deeply")],
+)
+def test_load_job_unreadable_text_is_a_config_error(tmp_path, content, message):
+    # Setup
+    (tmp_path / "job.yaml").write_bytes(content)
+
+    # Run / Assert
+    with pytest.raises(ConfigError, match=message):
+        load_job(tmp_path / "job.yaml")
+
+
 def _image_job(**overrides) -> dict:
     job = {
         "dataset": "digits-test",
@@ -219,6 +267,25 @@ def test_parse_job_image_options_on_table_job_are_rejected():
     # Run / Assert
     with pytest.raises(ConfigError, match="apply to image generators only"):
         parse_job(_job(balanced_labels=True))
+
+
+def test_parse_job_max_image_pixels_is_for_image_jobs_and_reaches_the_loader(tmp_path):
+    # Setup: one 4x4 image per class, and a job allowing at most 15 pixels per image
+    from PIL import Image
+
+    from synthpipe.real_data import load_real
+
+    for label in ("a", "b"):
+        (tmp_path / label).mkdir()
+        Image.new("L", (4, 4)).save(tmp_path / label / "0.png")
+    source = {"path": str(tmp_path), "image_size": 8, "max_image_pixels": 15}
+    job = parse_job(_image_job(source={**source, "holdout_fraction": 0.5}))
+
+    # Run / Assert
+    with pytest.raises(DataError, match=r"0\.png is 4x4 = 16 pixels, over the limit of 15"):
+        load_real(job, tmp_path)
+    with pytest.raises(ConfigError, match="max_image_pixels and balanced_labels apply to image"):
+        parse_job(_job(source={"builtin": "wine", "max_image_pixels": 100}))
 
 
 def test_parse_job_target_without_holdout_is_an_error():

@@ -111,6 +111,35 @@ def test_load_table_corrupt_parquet_is_rejected(tmp_path):
         load_table(tmp_path / "bad.parquet")
 
 
+def test_load_table_parquet_folder_refuses_links_leading_outside(tmp_path, wine):
+    # Setup: a folder of parts, one of them a link to a file elsewhere, and a linked subfolder
+    (tmp_path / "parts").mkdir()
+    wine.to_parquet(tmp_path / "parts" / "part-0.parquet")
+    wine.to_parquet(tmp_path / "other.parquet")
+    (tmp_path / "parts" / "part-1.parquet").symlink_to(tmp_path / "other.parquet")
+
+    # Run / Assert
+    with pytest.raises(DataError, match=r"part-1\.parquet is a link to .*other\.parquet, outside"):
+        load_table(tmp_path / "parts")
+    (tmp_path / "parts" / "part-1.parquet").unlink()
+    (tmp_path / "parts" / "more").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    with pytest.raises(DataError, match=r"more is a link to .*elsewhere, outside"):
+        load_table(tmp_path / "parts")
+
+
+def test_load_table_parquet_folder_reads_links_inside_it(tmp_path, wine):
+    # Setup
+    (tmp_path / "parts").mkdir()
+    wine.to_parquet(tmp_path / "parts" / "part-0.parquet")
+    (tmp_path / "parts" / "part-1.parquet").symlink_to(tmp_path / "parts" / "part-0.parquet")
+
+    # Run
+    frame = load_table(tmp_path / "parts")
+
+    # Assert
+    assert len(frame) == 2 * len(wine)
+
+
 def test_fingerprint_is_stable_and_sensitive_to_values_and_dtypes(wine):
     # Setup
     changed = wine.copy()
