@@ -13,10 +13,10 @@ import pandas as pd
 from synthpipe.errors import ConfigError, DataError
 from validators.columns import column_summaries
 from validators.detection import MIN_ROWS as DETECTION_MIN_ROWS
-from validators.detection import c2st_detection, detection_check
+from validators.detection import c2st_detection, detection_checks
 from validators.expectations import ROW_COUNT, derive_expectations, gated, run_expectations
 from validators.privacy import dcr_privacy, privacy_checks
-from validators.quality import sdmetrics_checks
+from validators.quality import pair_trends_retained_check, sdmetrics_checks
 from validators.report import CheckResult, ValidationReport, make_check
 from validators.thresholds import Thresholds
 from validators.utility import tstr_utility, utility_check
@@ -84,6 +84,16 @@ def validate_table(
         fidelity_sample = fidelity_real.iloc[_positions(len(fidelity_real), limit, seed)]
     fidelity = sdmetrics_checks(
         real_sample, synthetic_sample, thresholds, column_sdtypes, fidelity_real=fidelity_sample
+    )
+    fidelity.append(
+        pair_trends_retained_check(
+            fidelity_sample if fidelity_sample is not None else real_sample,
+            _check_value(fidelity, "quality.column_pair_trends"),
+            None if holdout is None else holdout.iloc[_positions(len(holdout), limit, seed)],
+            thresholds,
+            column_sdtypes,
+            seed=seed,
+        )
     )
 
     spec = derive_expectations(real, thresholds)
@@ -163,7 +173,7 @@ def _deep_checks(
             max_rows=thresholds.max_rows_for_detection,
             seed=seed,
         )
-        checks.append(detection_check(detection, thresholds))
+        checks += detection_checks(detection, thresholds)
     if holdout is not None:
         privacy = dcr_privacy(
             reference,
@@ -209,6 +219,10 @@ def _require_real(real: pd.DataFrame) -> None:
     duplicated = sorted({str(c) for c in real.columns[real.columns.duplicated()]})
     if duplicated:
         raise DataError(f"The real table has duplicate column names {duplicated}; rename them.")
+
+
+def _check_value(checks: list[CheckResult], name: str) -> float | None:
+    return next(check.value for check in checks if check.name == name)
 
 
 def _positions(total: int, limit: int, seed: int) -> np.ndarray:
