@@ -53,9 +53,12 @@ def validate_table(
     records (the real side is `fidelity_real` when given, else `real`):
 
     - `columns.summary` (advisory): per-column real vs synthetic statistics;
-    - `detection.c2st_auc`: C2ST, with a real-vs-real baseline against `holdout` when given;
+    - `detection.c2st_auc`: C2ST, with a real-vs-real baseline against `holdout` when given,
+      and the `detection.c2st_copies` gate on the same AUC (copies score far below 0.5);
     - with `holdout` (real rows the generator never saw, meeting the same conditions):
-      `privacy.*` (DCR share, exact copies, NNDR);
+      `privacy.*` (DCR share, exact copies, NNDR) and `quality.pair_trends_retained` (the
+      pair-trends score between shuffled real columns and the holdout's, on at most
+      `max_rows_for_metrics` holdout rows);
     - with `holdout` and `target` (a column of `real`): `utility.tstr_ratio` (TSTR vs TRTR).
 
     `expected_rows` is the planned row count of the whole table. For a DataFrame it is the GX
