@@ -234,9 +234,9 @@ def _require_split_fraction(fraction: float) -> None:
     copies of the real rows would be scored only by fidelity, which they ace."""
     if not 0.0 < fraction < 1.0:
         raise ConfigError(
-            f"--holdout-fraction {fraction} leaves no real holdout, so privacy (copies of the "
-            "real rows) could not be checked; give --holdout FILE or a fraction between 0 and 1 "
-            "(default 0.2)."
+            f"--holdout-fraction must be between 0 and 1 (exclusive), got {fraction}: without "
+            "a real holdout, privacy (copies of the real rows) is not checked. Give --holdout "
+            "FILE, or leave --holdout-fraction at its default."
         )
 
 

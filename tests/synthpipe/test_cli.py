@@ -141,7 +141,7 @@ def test_cli_validate_holdout_fraction_zero_is_an_error(tmp_path):
 
     # Assert
     assert result.exit_code == 2
-    assert "leaves no real holdout, so privacy" in result.output
+    assert "--holdout-fraction must be between 0 and 1 (exclusive), got 0.0" in result.output
     assert "Traceback" not in result.output
 
 
