@@ -143,13 +143,14 @@ def validate(
         typer.Option("--holdout", help="Real rows the generator never saw (CSV or Parquet)."),
     ] = None,
     holdout_fraction: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--holdout-fraction",
-            help="Split this share of --real off as the holdout (seeded); meaningful only if the "
+            help="Without --holdout, split this share of --real off as the holdout (seeded by "
+            "--seed; default 0.2), so privacy is always checked; meaningful only if the "
             "generator was fitted on the other rows.",
         ),
-    ] = 0.0,
+    ] = None,
     publish: Annotated[
         str | None,
         typer.Option("--publish", help="Also store the synthetic table as a version of NAME."),
@@ -158,8 +159,9 @@ def validate(
 ) -> None:
     """Validate user-supplied synthetic data against real data (no generator involved).
 
-    Privacy (DCR) needs a holdout (--holdout or --holdout-fraction); utility also --target.
-    Nothing is published unless --publish NAME is given.
+    Privacy (DCR) and the pair-trends baseline use a real holdout: --holdout, or else a seeded
+    --holdout-fraction (default 0.2) of --real, reported; utility also needs --target. Nothing is
+    published unless --publish NAME is given.
     """
     from synthpipe.image_validation import is_image_source
     from synthpipe.jobs import load_yaml_file
@@ -167,14 +169,20 @@ def validate(
     if is_image_source(str(real)):
         return validate_images_command(str(real), synthetic, thresholds, out, seed)
 
+    from synthpipe.jobs import TABLE_HOLDOUT_DEFAULT
     from synthpipe.real_data import split_table
     from synthpipe.sources import load_table
     from validators import Thresholds, validate_table
     from validators.table_plots import table_figures
 
     try:
-        if holdout is not None and holdout_fraction:
+        if holdout is not None and holdout_fraction is not None:
             raise ConfigError("Give --holdout or --holdout-fraction, not both.")
+        if holdout is None:
+            holdout_fraction = (
+                TABLE_HOLDOUT_DEFAULT if holdout_fraction is None else holdout_fraction
+            )
+            _require_split_fraction(holdout_fraction)
         gates = (
             Thresholds.model_validate(load_yaml_file(thresholds, "Thresholds file") or {})
             if (thresholds)
@@ -182,8 +190,15 @@ def validate(
         )
         real_frame, synthetic_frame = load_table(real), load_table(synthetic)
         holdout_frame = load_table(holdout) if holdout is not None else None
-        if holdout_fraction:
+        if holdout_fraction is not None:
             real_frame, holdout_frame, _ = split_table(real_frame, holdout_fraction, seed)
+            typer.echo(
+                f"Holdout: {len(holdout_frame):,} of {len(real_frame) + len(holdout_frame):,} "
+                f"rows of {real.name} split off (--holdout-fraction {holdout_fraction}, seed "
+                f"{seed}) for the privacy checks; the other {len(real_frame):,} are the real "
+                "rows compared with. If the generator was fitted on all of them, give --holdout "
+                "with rows it never saw."
+            )
         report = validate_table(
             real_frame,
             synthetic_frame,
@@ -227,6 +242,17 @@ def validate(
     typer.echo(report.to_markdown())
     if not report.passed:
         raise _fail(f"Validation FAILED: {', '.join(report.failed_checks)}")
+
+
+def _require_split_fraction(fraction: float) -> None:
+    """A holdout split must leave rows on both sides: without one no privacy check runs, and
+    copies of the real rows would be scored only by fidelity, which they ace."""
+    if not 0.0 < fraction < 1.0:
+        raise ConfigError(
+            f"--holdout-fraction must be between 0 and 1 (exclusive), got {fraction}: without "
+            "a real holdout, privacy (copies of the real rows) is not checked. Give --holdout "
+            "FILE, or leave --holdout-fraction at its default."
+        )
 
 
 def _publish_validated(

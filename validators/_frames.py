@@ -32,3 +32,12 @@ def numpy_backed(frame: pd.DataFrame) -> pd.DataFrame:
         else:
             columns[name] = column.astype(object)
     return pd.DataFrame(columns, index=frame.index)
+
+
+def shuffle_columns(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """`frame` with every column permuted independently: each column's values (and dtype) are
+    kept, every association between columns is destroyed."""
+    shuffled = {
+        name: column.iloc[rng.permutation(len(column))].to_numpy() for name, column in frame.items()
+    }
+    return pd.DataFrame(shuffled, index=frame.index).astype(frame.dtypes.to_dict())

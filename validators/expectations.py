@@ -49,9 +49,10 @@ def derive_expectations(
     - the row count equals the suite parameter `expected_rows` (given per frame when run);
     - per column: a compatible type (any int/float for numeric columns, the real value types for
       object/categorical columns), a null fraction at most `real + null_fraction_tolerance`,
-      and numeric values within the real [min, max] widened by `range_tolerance` of the range,
-      or categorical / object / boolean values within the real distinct values; `key_columns`
-      get no range or value set, since generators draw fresh keys outside the real ones.
+      and numeric values within the real [min, max] widened by `range_tolerance` of the range
+      (all but a `range_outside_max` share of them), or categorical / object / boolean values
+      within the real distinct values; `key_columns` get no range or value set, since
+      generators draw fresh keys outside the real ones.
 
     Extension dtypes (category, string, nullable ints) are compared as their NumPy / object
     equivalent, the same way `run_expectations` reads synthetic frames.
@@ -75,7 +76,13 @@ def derive_expectations(
         if kind in "iuf":
             low, high = float(values.min()), float(values.max())
             margin = (high - low) * thresholds.range_tolerance
-            kwargs = {"column": name, "min_value": low - margin, "max_value": high + margin}
+            kwargs = {
+                "column": name,
+                "min_value": low - margin,
+                "max_value": high + margin,
+                # Unseen real rows fall outside the training range too (small tables most).
+                "mostly": round(1.0 - thresholds.range_outside_max, 6),
+            }
             spec.append({"type": BETWEEN, "kwargs": kwargs})
         elif kind in "bO":
             value_set = [_json_scalar(v) for v in pd.unique(values)]
@@ -269,7 +276,8 @@ def _check(entry: dict[str, Any], tally: _Tally, frames: int) -> CheckResult:
 def _what(kind: str, kwargs: dict[str, Any]) -> str:
     if kind == BETWEEN:
         low, high = kwargs.get("min_value", -np.inf), kwargs.get("max_value", np.inf)
-        return f"outside [{low:.6g}, {high:.6g}]"
+        allowed = 1 - kwargs.get("mostly", 1.0)
+        return f"outside [{low:.6g}, {high:.6g}] (at most {allowed:.2%} allowed)"
     if kind == IN_SET:
         return f"not among the {len(kwargs['value_set'])} real values"
     if kind == NOT_NULL:

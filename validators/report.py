@@ -7,6 +7,7 @@ Check names are stable and machine-friendly so flows, manifests and dashboards c
 | `quality.overall`                     | fidelity   | SDMetrics quality score |
 | `quality.column_shapes`               | fidelity   | SDMetrics Column Shapes |
 | `quality.column_pair_trends`          | fidelity   | SDMetrics Column Pair Trends |
+| `quality.pair_trends_retained`        | fidelity   | pair trends: shuffled real 0, holdout 1 |
 | `diagnostic.data_validity`            | diagnostic | SDMetrics Data Validity |
 | `diagnostic.data_structure`           | diagnostic | SDMetrics Data Structure |
 | `expectations.success`                | schema     | every schema check below passed |
@@ -14,6 +15,7 @@ Check names are stable and machine-friendly so flows, manifests and dashboards c
 | `gx.<expectation_type>[:<column>]`    | schema     | one Great Expectations expectation |
 | `columns.summary`                     | fidelity   | advisory: per-column statistics |
 | `detection.c2st_auc`                  | detection  | C2ST ROC AUC (+ real-vs-real baseline) |
+| `detection.c2st_copies`               | detection  | C2ST ROC AUC not far below 0.5 (copies) |
 | `utility.tstr_ratio`                  | utility    | TSTR / TRTR score on the real holdout |
 | `privacy.dcr_share`                   | privacy    | size-balanced DCR share closer to train |
 | `privacy.exact_copy_rate`             | privacy    | synthetic rows equal to a training row |

@@ -14,10 +14,10 @@ from synthpipe.errors import ConfigError, DataError
 from synthpipe.metadata import key_columns
 from validators.columns import column_summaries
 from validators.detection import MIN_ROWS as DETECTION_MIN_ROWS
-from validators.detection import c2st_detection, detection_check
+from validators.detection import c2st_detection, detection_checks
 from validators.expectations import ROW_COUNT, derive_expectations, gated, run_expectations
 from validators.privacy import dcr_privacy, privacy_checks
-from validators.quality import sdmetrics_checks
+from validators.quality import pair_trends_retained_check, sdmetrics_checks
 from validators.report import CheckResult, ValidationReport, make_check
 from validators.thresholds import Thresholds
 from validators.utility import tstr_utility, utility_check
@@ -54,9 +54,12 @@ def validate_table(
     records (the real side is `fidelity_real` when given, else `real`):
 
     - `columns.summary` (advisory): per-column real vs synthetic statistics;
-    - `detection.c2st_auc`: C2ST, with a real-vs-real baseline against `holdout` when given;
+    - `detection.c2st_auc`: C2ST, with a real-vs-real baseline against `holdout` when given,
+      and the `detection.c2st_copies` gate on the same AUC (copies score far below 0.5);
     - with `holdout` (real rows the generator never saw, meeting the same conditions):
-      `privacy.*` (DCR share, exact copies, NNDR);
+      `privacy.*` (DCR share, exact copies, NNDR) and `quality.pair_trends_retained` (the
+      pair-trends score between shuffled real columns and the holdout's, on at most
+      `max_rows_for_metrics` holdout rows);
     - with `holdout` and `target` (a column of `real`): `utility.tstr_ratio` (TSTR vs TRTR).
 
     Key columns (`synthpipe.metadata.key_columns(real, column_sdtypes)`) are identifiers that
@@ -95,6 +98,16 @@ def validate_table(
         fidelity_sample = fidelity_real.iloc[_positions(len(fidelity_real), limit, seed)]
     fidelity = sdmetrics_checks(
         real_sample, synthetic_sample, thresholds, column_sdtypes, fidelity_real=fidelity_sample
+    )
+    fidelity.append(
+        pair_trends_retained_check(
+            fidelity_sample if fidelity_sample is not None else real_sample,
+            _check_value(fidelity, "quality.column_pair_trends"),
+            None if holdout is None else holdout.iloc[_positions(len(holdout), limit, seed)],
+            thresholds,
+            column_sdtypes,
+            seed=seed,
+        )
     )
 
     spec = derive_expectations(real, thresholds, key_columns=keys)
@@ -174,7 +187,7 @@ def _deep_checks(
             max_rows=thresholds.max_rows_for_detection,
             seed=seed,
         )
-        checks.append(detection_check(detection, thresholds))
+        checks += detection_checks(detection, thresholds)
     if holdout is not None:
         privacy = dcr_privacy(
             reference,
@@ -225,6 +238,10 @@ def _require_real(real: pd.DataFrame) -> None:
     duplicated = sorted({str(c) for c in real.columns[real.columns.duplicated()]})
     if duplicated:
         raise DataError(f"The real table has duplicate column names {duplicated}; rename them.")
+
+
+def _check_value(checks: list[CheckResult], name: str) -> float | None:
+    return next(check.value for check in checks if check.name == name)
 
 
 def _positions(total: int, limit: int, seed: int) -> np.ndarray:

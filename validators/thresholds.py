@@ -7,14 +7,17 @@ A job's `validation:` block is parsed into `Thresholds`; an unknown key is an er
 | `quality_min`             | 0.70    | min SDMetrics quality score (mean of the two below) |
 | `column_shapes_min`       | 0.70    | min Column Shapes score (per-column KS / TV complement) |
 | `column_pair_trends_min`  | 0.60    | min Column Pair Trends (correlation / contingency) |
+| `pair_trends_retained_min`| 0.50    | min share of the real association kept (holdout; below) |
 | `validity_min`            | 0.95    | min Data Validity (values in real ranges / categories) |
 | `structure_min`           | 1.0     | min Data Structure (same column names as real) |
 | `expectations_must_pass`  | true    | the GX suite derived from the real data is a gate |
 | `range_tolerance`         | 0.05    | numeric min/max widened by this fraction of the real range |
+| `range_outside_max`       | 0.10    | share of a column's values allowed outside that range |
 | `null_fraction_tolerance` | 0.05    | allowed null fraction above the real column's |
 | `max_rows_for_metrics`    | 20,000  | SDMetrics scores a seeded sample of at most this many rows |
 | `detection_auc_max`       | 0.90    | max C2ST ROC AUC (0.5 = indistinguishable) |
 | `detection_must_pass`     | false   | C2ST advisory: example jobs score 0.92-0.999 |
+| `detection_auc_min`       | 0.20    | gate: min C2ST ROC AUC (far below 0.5 = copied rows) |
 | `max_rows_for_detection`  | 10,000  | C2ST rows per side (seeded subsample) |
 | `utility_ratio_min`       | 0.70    | min TSTR / TRTR ratio (job with a `target`) |
 | `utility_must_pass`       | true    | the utility ratio is a gate |
@@ -29,7 +32,12 @@ sizes the report records. Detection, utility and privacy need real rows the gene
 privacy and the detection baseline run when a holdout exists (jobs: `source.holdout_fraction`,
 default 0.2 for tables), utility when a `target` column is named too. The exact-copy and NNDR
 thresholds are relative to the real-vs-real reference (holdout rows against training rows),
-because tables such as `fair` hold many naturally duplicated rows.
+because tables such as `fair` hold many naturally duplicated rows. So is
+`pair_trends_retained_min`: `quality.pair_trends_retained` places the synthetic Column Pair Trends
+score between the score of the real rows with every column shuffled independently (0: no
+association kept) and the holdout's score (1: as much as unseen real rows), so independently
+shuffled columns fail on tables whose fixed pair-trends score they clear. Every default is
+calibrated in `validators/baselines.py` / `benchmarks/gates.py` (README: "What the gates promise").
 """
 
 from __future__ import annotations
@@ -40,10 +48,13 @@ SCORE_FIELDS = (
     "quality_min",
     "column_shapes_min",
     "column_pair_trends_min",
+    "pair_trends_retained_min",
     "validity_min",
     "structure_min",
     "null_fraction_tolerance",
+    "range_outside_max",
     "detection_auc_max",
+    "detection_auc_min",
     "dcr_share_max",
     "exact_copy_margin",
     "nndr_margin",
@@ -64,6 +75,12 @@ class Thresholds(BaseModel):
     column_pair_trends_min: float = Field(
         0.60, description="Minimum SDMetrics Column Pair Trends score, in [0, 1]. Default 0.60."
     )
+    pair_trends_retained_min: float = Field(
+        0.50,
+        description="Minimum share of the real association the synthetic Column Pair Trends "
+        "score keeps: 0 = no more than independently shuffled real columns, 1 = as much as the "
+        "real holdout rows; in [0, 1], checked when there is a holdout. Default 0.50.",
+    )
     validity_min: float = Field(
         0.95,
         description="Minimum SDMetrics diagnostic Data Validity score, in [0, 1]. Default 0.95.",
@@ -82,6 +99,13 @@ class Thresholds(BaseModel):
         ge=0,
         description="Numeric min/max expectations are widened on each side by this fraction of "
         "the real column's range (max - min); >= 0. Default 0.05.",
+    )
+    range_outside_max: float = Field(
+        0.10,
+        description="Share of a numeric column's synthetic values that may fall outside the "
+        "widened real range, in [0, 1]. Default 0.10: unseen real rows fall outside the range "
+        "of the training rows too, most on small tables (35 unseen wine rows against 107 "
+        "training rows: at most 11% in a column in 29 of 30 seeded splits, 17% in the other).",
     )
     null_fraction_tolerance: float = Field(
         0.05,
@@ -105,6 +129,13 @@ class Thresholds(BaseModel):
         description="Whether the C2ST check is a gate. Default false (advisory): every example "
         "job measures AUC 0.92-0.999 (e.g. gaussian_copula on fair, which loses the "
         "associations between its coded columns), so a useful threshold would quarantine them.",
+    )
+    detection_auc_min: float = Field(
+        0.20,
+        description="Minimum C2ST ROC AUC, in [0, 1]; always a gate. Copies of the real rows "
+        "score far below 0.5 (each copy's twin sits in another fold with the opposite label: "
+        "0.02-0.09 measured), unseen real rows 0.31-0.68 (wine, 35 rows per side, 20 splits). "
+        "Default 0.20.",
     )
     max_rows_for_detection: int = Field(
         10_000, ge=10, description="C2ST rows per side (seeded subsample). Default 10000."

@@ -96,8 +96,8 @@ def test_cli_run_failing_gate_exits_1_and_lists_quarantine(tmp_path):
     assert "wine-cli@1\tquarantined" in listed.output and "latest" not in listed.output
 
 
-def test_cli_validate_copy_passes_and_writes_reports(tmp_path):
-    # Setup
+def test_cli_validate_copy_without_holdout_splits_one_and_fails(tmp_path):
+    # Setup: the "synthetic" table is the real table itself, shuffled by rows; no --holdout.
     wine = load_builtin("wine")
     wine.to_csv(tmp_path / "real.csv", index=False)
     wine.sample(frac=1.0, random_state=0).to_parquet(tmp_path / "synthetic.parquet")
@@ -116,12 +116,33 @@ def test_cli_validate_copy_passes_and_writes_reports(tmp_path):
         ],
     )
 
-    # Assert
-    assert result.exit_code == 0, result.output
-    assert (tmp_path / "report" / "report.json").stat().st_size > 0
-    assert "PASSED" in (tmp_path / "report" / "report.md").read_text()
+    # Assert: a seeded 20% holdout is split off and reported, so the privacy checks ran, and the
+    # copy fails them and the detection AUC far below 0.5; the reports are still written.
+    assert result.exit_code == 1, result.output
+    assert "Holdout: 36 of 178 rows of real.csv split off (--holdout-fraction 0.2, seed 0)" in (
+        result.output
+    )
+    assert "Validation FAILED: detection.c2st_copies, privacy.exact_copy_rate" in result.output
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "FAILED" in report and "privacy.dcr_share" in report
     html = (tmp_path / "report" / "report.html").read_text()
     assert "plots/columns.png" in html and (tmp_path / "report/plots/columns.png").is_file()
+
+
+def test_cli_validate_holdout_fraction_zero_is_an_error(tmp_path):
+    # Setup
+    load_builtin("wine").to_csv(tmp_path / "real.csv", index=False)
+    real = str(tmp_path / "real.csv")
+
+    # Run
+    result = runner.invoke(
+        app, ["validate", "--real", real, "--synthetic", real, "--holdout-fraction", "0"]
+    )
+
+    # Assert
+    assert result.exit_code == 2
+    assert "--holdout-fraction must be between 0 and 1 (exclusive), got 0.0" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_cli_validate_corrupted_synthetic_fails_naming_checks(tmp_path):
@@ -168,7 +189,10 @@ def test_cli_validate_copy_with_holdout_fails_privacy_and_publishes_only_when_as
 
     # Assert
     assert result.exit_code == 1
-    assert "Validation FAILED: privacy.dcr_share, privacy.exact_copy_rate" in result.output
+    assert (
+        "Validation FAILED: detection.c2st_copies, privacy.dcr_share, privacy.exact_copy_rate"
+        in result.output
+    )
     assert "utility.tstr_ratio" in (tmp_path / "out" / "report.md").read_text()
     assert "plots/dcr.png" in (tmp_path / "out" / "report.html").read_text()
     assert published.exit_code == 1

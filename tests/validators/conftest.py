@@ -32,7 +32,7 @@ def corrupted(wine_real: pd.DataFrame) -> pd.DataFrame:
     """A copy of wine with one fault per expectation kind (see `corrupted_report`)."""
     frame = wine_real.copy()
     frame["target"] = frame["target"].astype(object)
-    frame.loc[:9, "alcohol"] = 99.0  # real max 14.83: far beyond the 5% tolerance
+    frame.loc[:19, "alcohol"] = 99.0  # real max 14.83: far beyond the 5% tolerance, in 11% of rows
     frame.loc[10:15, "target"] = "class_9"  # a category real never has
     frame.loc[20:80, "hue"] = np.nan  # 34% nulls where real has none
     return frame

@@ -33,7 +33,7 @@ def shuffled_report(split):
     return validate_table(train, shuffled, holdout=holdout)
 
 
-def test_validate_table_copy_of_train_fails_the_privacy_gates(copy_report):
+def test_validate_table_copy_of_train_fails_the_privacy_and_copy_gates(copy_report):
     # Run
     dcr = copy_report.check("privacy.dcr_share")
     copies = copy_report.check("privacy.exact_copy_rate")
@@ -42,7 +42,11 @@ def test_validate_table_copy_of_train_fails_the_privacy_gates(copy_report):
     assert dcr.value > 0.95 and dcr.passed is False and dcr.gate is True
     assert copies.value == 1.0 and copies.threshold == pytest.approx(0.05)
     assert copy_report.passed is False
-    assert copy_report.failed_checks == ["privacy.dcr_share", "privacy.exact_copy_rate"]
+    assert copy_report.failed_checks == [
+        "detection.c2st_copies",
+        "privacy.dcr_share",
+        "privacy.exact_copy_rate",
+    ]
     assert copy_report.check("privacy.nndr").gate is False
 
 

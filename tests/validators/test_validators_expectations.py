@@ -118,9 +118,11 @@ def test_run_expectations_fails_when_one_frame_fails(wine_real, corrupted):
         "gx.expect_column_values_to_not_be_null:hue",
     }
     between = failed["gx.expect_column_values_to_be_between:alcohol"]
-    assert between.value == pytest.approx(100 * 10 / 178)
+    assert between.value == pytest.approx(100 * 20 / 178)
+    assert between.threshold == pytest.approx(10.0)  # range_outside_max, in percent
     assert between.data["failed_frames"] == [1]
-    assert between.detail.startswith("alcohol: 10 of 356 values")
+    assert between.detail.startswith("alcohol: 20 of 356 values")
+    assert "(at most 10.00% allowed)" in between.detail
     assert "99.0" in between.detail and "(failed on 1 of 2 frames)" in between.detail
     assert "'class_9'" in failed["gx.expect_column_values_to_be_in_set:target"].detail
 

@@ -32,6 +32,8 @@ def test_thresholds_defaults_documented():
     assert defaults.expectations_must_pass is True
     assert (defaults.range_tolerance, defaults.null_fraction_tolerance) == (0.05, 0.05)
     assert defaults.max_rows_for_metrics == 20_000
+    assert (defaults.pair_trends_retained_min, defaults.range_outside_max) == (0.50, 0.10)
+    assert defaults.detection_auc_min == 0.20
 
 
 def test_thresholds_extra_key_raises_naming_key():
