@@ -9,18 +9,20 @@
 | `nearest_feature`  | Memorisation | the same in the CNN's feature space |
 
 Everything but the samples comes from the checks' `data` (`validators.image_quality`), so the
-figures show exactly what the gates saw; without quality checks only the samples are drawn.
+figures show exactly what the gates saw; the checks draw them (`Check.render` in
+`validators.image_checks`), so without quality checks only the samples are drawn.
 """
 
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from validators.html_report import Figure
-from validators.report import ValidationReport
+from validators.report import CheckResult, ValidationReport
 
 if TYPE_CHECKING:
     from generators.images.data import ImageData
@@ -28,6 +30,15 @@ if TYPE_CHECKING:
 
 PER_CLASS = 8  # images per class and side in the sample grid
 UNLABELLED = "unlabelled"
+PRDC_METRICS = ("precision", "recall", "density", "coverage")
+
+
+@dataclass(frozen=True)
+class ImageEvidence:
+    """What the image checks' figures draw besides their data: uint8 `(N, H, W, C)` images."""
+
+    real: np.ndarray
+    synthetic: SyntheticImages
 
 
 def image_figures(
@@ -37,20 +48,12 @@ def image_figures(
     import matplotlib
 
     matplotlib.use("Agg")  # no display on workers
+    from validators.image_checks import IMAGE_SUITE  # the suite imports this module's renderers
     from validators.image_quality import to_uint8
 
     real = to_uint8(real_train.images)  # (N, H, W, C)
-    checks = {check.name: check for check in report.checks}
-    figures = [_samples(real, real_train, synthetic)]
-    if "image.fd_cnn" in checks:
-        figures.append(_quality_vs_floor(checks))
-    if "image.cas_per_class" in checks:
-        figures.append(_cas_per_class(checks["image.cas_per_class"].data["per_class"]))
-    for space in ("pixel", "feature"):
-        name = f"image.memorised_{space}"
-        if name in checks:
-            figures.append(_nearest(space, checks[name].data, real, synthetic.images))
-    return figures
+    samples = _samples(real, real_train, synthetic)
+    return [samples, *IMAGE_SUITE.figures(report, ImageEvidence(real, synthetic))]
 
 
 def _samples(real: np.ndarray, real_train: ImageData, synthetic: SyntheticImages) -> Figure:
@@ -87,32 +90,44 @@ def _samples(real: np.ndarray, real_train: ImageData, synthetic: SyntheticImages
     )
 
 
-def _quality_vs_floor(checks: dict[str, Any]) -> Figure:
+def quality_vs_floor_figure(
+    check: CheckResult, report: ValidationReport, evidence: ImageEvidence
+) -> Figure:
+    """`image.fd_cnn`'s figure: FD, and the KID and PRDC checks the report has, against the
+    real-vs-real floor and the noise ceiling."""
     import matplotlib.pyplot as plt
 
-    fd, kid = checks["image.fd_cnn"].data, checks["image.kid_cnn"].data
+    checks = {c.name: c for c in report.checks}
+    fd, kid = check.data, checks.get("image.kid_cnn")
+    metrics = [m for m in PRDC_METRICS if f"image.{m}" in checks]
     sets = ("synthetic", "floor", "noise")
     colours = ("tab:blue", "tab:green", "tab:grey")
     ticks = ("synthetic", "real holdout", "noise")
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
-    axes[0].bar(ticks, [fd[s]["distance"] for s in sets], color=colours)
-    axes[0].set_yscale("log")
-    threshold = checks["image.fd_cnn"].threshold
-    axes[0].axhline(threshold, color="tab:red", linestyle="--", label=f"gate {threshold:.3g}")
-    axes[0].legend()
-    axes[0].set_title("Fréchet distance to real train (log)")
-    kid_means, kid_spread = [kid[s]["mean"] for s in sets], [kid[s]["std"] for s in sets]
-    axes[1].bar(ticks, kid_means, yerr=kid_spread, color=colours)
-    axes[1].set_title("KID (mean ± spread)")
-    metrics = ("precision", "recall", "density", "coverage")
-    keys = ("synthetic", "real", "noise")
-    x = np.arange(len(metrics))
-    for i, (key, tick, colour) in enumerate(zip(keys, ticks, colours, strict=True)):
-        values = [checks[f"image.{m}"].data[key] for m in metrics]
-        axes[2].bar(x + (i - 1) * 0.27, values, 0.27, label=tick, color=colour)
-    axes[2].set_xticks(x, metrics)
-    axes[2].legend(fontsize="small")
-    axes[2].set_title("k-NN precision / recall / density / coverage")
+    panels = 1 + (kid is not None) + bool(metrics)
+    fig, rows = plt.subplots(1, panels, figsize=(4 * panels, 3.6), squeeze=False)
+    axes = iter(rows[0])
+    ax = next(axes)
+    ax.bar(ticks, [fd[s]["distance"] for s in sets], color=colours)
+    ax.set_yscale("log")
+    threshold = check.threshold
+    ax.axhline(threshold, color="tab:red", linestyle="--", label=f"gate {threshold:.3g}")
+    ax.legend()
+    ax.set_title("Fréchet distance to real train (log)")
+    if kid is not None:
+        ax = next(axes)
+        kid_means = [kid.data[s]["mean"] for s in sets]
+        ax.bar(ticks, kid_means, yerr=[kid.data[s]["std"] for s in sets], color=colours)
+        ax.set_title("KID (mean ± spread)")
+    if metrics:
+        ax = next(axes)
+        keys = ("synthetic", "real", "noise")
+        x = np.arange(len(metrics))
+        for i, (key, tick, colour) in enumerate(zip(keys, ticks, colours, strict=True)):
+            values = [checks[f"image.{m}"].data[key] for m in metrics]
+            ax.bar(x + (i - 1) * 0.27, values, 0.27, label=tick, color=colour)
+        ax.set_xticks(x, metrics)
+        ax.legend(fontsize="small")
+        ax.set_title("k-NN " + " / ".join(metrics))
     fig.tight_layout()
     extractor = f"{fd['extractor']} layer {fd['layer']}, D={fd['dim']}"
     return Figure(
@@ -125,9 +140,13 @@ def _quality_vs_floor(checks: dict[str, Any]) -> Figure:
     )
 
 
-def _cas_per_class(per_class: dict[str, dict[str, float]]) -> Figure:
+def cas_per_class_figure(
+    check: CheckResult, report: ValidationReport, evidence: ImageEvidence
+) -> Figure:
+    """`image.cas_per_class`'s figure: per-class accuracy, real- vs synthetic-trained CNN."""
     import matplotlib.pyplot as plt
 
+    per_class: dict[str, dict[str, float]] = check.data["per_class"]
     names = list(per_class)
     x = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(max(5, 0.6 * len(names) + 2), 3.4))
@@ -147,10 +166,12 @@ def _cas_per_class(per_class: dict[str, dict[str, float]]) -> Figure:
     )
 
 
-def _nearest(space: str, data: dict[str, Any], real: np.ndarray, synthetic: np.ndarray) -> Figure:
+def nearest_figure(check: CheckResult, report: ValidationReport, evidence: ImageEvidence) -> Figure:
+    """An `image.memorised_*` check's figure: its nearest (synthetic, training) pairs."""
     import matplotlib.pyplot as plt
 
-    pairs = data["closest"]
+    data, real, synthetic = check.data, evidence.real, evidence.synthetic.images
+    space, pairs = data["space"], data["closest"]
     fig, axes = plt.subplots(2, len(pairs), figsize=(1.3 * len(pairs), 3), squeeze=False)
     for column, pair in enumerate(pairs):
         _show(axes[0, column], synthetic[pair["synthetic_index"]])

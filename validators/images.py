@@ -21,14 +21,8 @@ import numpy as np
 import pandas as pd
 
 from synthpipe.errors import DataError
-from validators.expectations import (
-    EXPECTED_ROWS_PARAMETER,
-    IN_SET,
-    ROW_COUNT,
-    gated,
-    run_expectations,
-)
-from validators.report import CheckResult, ValidationReport, make_check
+from validators.expectations import EXPECTED_ROWS_PARAMETER, IN_SET, ROW_COUNT
+from validators.report import ValidationReport
 from validators.thresholds import ImageThresholds
 
 if TYPE_CHECKING:
@@ -38,7 +32,6 @@ UNIQUE = "expect_column_values_to_be_unique"
 CONTAINS = "expect_column_distinct_values_to_contain_set"
 MEAN_BETWEEN = "expect_column_mean_to_be_between"
 VALUES_BETWEEN = "expect_column_values_to_be_between"
-QUALITY_SKIPPED = "image.quality_skipped"
 
 
 @dataclass(frozen=True)
@@ -139,39 +132,29 @@ def validate_images(
     requested_labels: Sequence[str] = (),
     seed: int = 0,
 ) -> ValidationReport:
-    """Validate `synthetic` images against the real split: the metadata suite derived from
-    `real_train`, then (with a `real_holdout`) the quality checks, whose CNN extractor is cached
-    under `extractor_cache`. `seed` draws the quality checks' subsamples."""
-    from validators.image_quality import image_quality_checks
+    """Validate `synthetic` images against the real split with the image suite
+    (`validators.image_checks`): the metadata suite derived from `real_train`, then (with a
+    `real_holdout`) the quality checks, whose CNN extractor is cached under `extractor_cache`.
+    `seed` draws the quality checks' subsamples."""
+    from validators.image_checks import IMAGE_SUITE, ImageInputs  # it imports this module
 
     thresholds = thresholds or ImageThresholds()
     if len(real_train) == 0:
         raise DataError("There are no real images to validate against.")
     metadata = image_metadata(synthetic)
-    spec = derive_image_expectations(
-        real_train.images, real_train.label_names, requested_labels, thresholds
+    inputs = ImageInputs(
+        real_train=real_train,
+        synthetic=synthetic,
+        metadata=metadata,
+        real_holdout=real_holdout,
+        extractor_cache=extractor_cache,
+        expected_rows=expected_rows,
+        requested_labels=requested_labels,
+        seed=seed,
     )
-    if expected_rows is None:
-        spec = [entry for entry in spec if entry["type"] != ROW_COUNT]
-    checks, gx_result = run_expectations(spec, [(metadata, expected_rows or len(metadata))])
-    checks = gated(checks, thresholds.expectations_must_pass)
-    if real_holdout is None:
-        checks.append(_skipped("there is no real holdout (holdout_fraction 0)"))
-    else:
-        # Unknown or missing labels fail the GX label check above; CAS then has nothing to use.
-        known = set(real_train.label_names)
-        labels = synthetic.labels if all(label in known for label in synthetic.labels) else None
-        checks += image_quality_checks(
-            real_train,
-            real_holdout,
-            synthetic.images,
-            labels,
-            thresholds,
-            cache_dir=extractor_cache,
-            seed=seed,
-        )
+    outcome = IMAGE_SUITE.run(inputs, thresholds)
     return ValidationReport(
-        checks=checks,
+        checks=outcome.checks,
         real_rows=len(real_train),
         synthetic_rows=len(metadata),
         # The quality checks draw a seeded subsample of at most max_images synthetic images.
@@ -179,16 +162,6 @@ def validate_images(
         sample_seed=seed,
         thresholds=thresholds.model_dump(),
         created_at=datetime.now(UTC),
-        gx_result=gx_result,
+        gx_result=outcome.gx_result,
         kind="image",
-    )
-
-
-def _skipped(reason: str) -> CheckResult:
-    return make_check(
-        QUALITY_SKIPPED,
-        "diagnostic",
-        None,
-        f"Image quality (Fréchet distance, PRDC, CAS, memorisation) not measured: {reason}.",
-        {},
     )

@@ -206,7 +206,7 @@ def _number(value: Any) -> float | None:
 def pair_trends_retained_check(
     reference: pd.DataFrame,
     synthetic_score: float | None,
-    holdout: pd.DataFrame | None,
+    holdout: pd.DataFrame,
     thresholds: Thresholds,
     column_sdtypes: Mapping[str, str] | None = None,
     *,
@@ -219,13 +219,13 @@ def pair_trends_retained_check(
     generator: shuffled real columns score 0.60-0.72 on the calibration tables, real holdouts and
     generators that keep the associations 0.75-0.97 (README, "What the gates promise").
 
-    Not applicable (passes) without a holdout, without a synthetic score (no strongly associated
-    real column pairs), when SDMetrics cannot score the holdout (too few rows) or when the
-    holdout scores less than `MIN_ASSOCIATION` above shuffled columns (no association to keep).
+    Not applicable (passes) without a synthetic score (no strongly associated real column
+    pairs), when SDMetrics cannot score the holdout (too few rows) or when the holdout scores
+    less than `MIN_ASSOCIATION` above shuffled columns (no association to keep). Without a
+    holdout the table suite reports it not applicable itself (`validators.check`).
     """
-    if holdout is None or synthetic_score is None:
-        reason = "needs a real holdout" if holdout is None else "no Column Pair Trends score"
-        return _retained(None, f"not applicable: {reason}", {}, thresholds)
+    if synthetic_score is None:
+        return _retained(None, "not applicable: no Column Pair Trends score", {}, thresholds)
     from sdmetrics.reports.single_table._properties import ColumnPairTrends
     from sdmetrics.reports.utils import (
         DEFAULT_REAL_ASSOCIATION_THRESHOLD,

@@ -7,8 +7,9 @@
   difference. Numeric pairs use Spearman's rho (signed); a pair with a categorical column uses
   Cramér's V, numeric columns binned at the real data's deciles (unsigned). At most
   `MAX_MATRIX_COLUMNS` columns, in table order;
-- `dcr`: histograms of distances to the closest record (synthetic -> train, synthetic -> holdout,
-  holdout -> train) from the report's `privacy.dcr_share` check, when the report has one.
+- then the figures the report's checks draw (`Check.render` in `validators.table_checks`):
+  `dcr`, histograms of distances to the closest record (synthetic -> train, synthetic -> holdout,
+  holdout -> train) from the `privacy.dcr_share` check, when the report has one.
 
 Both frames are seeded subsamples of at most `max_rows` rows (the caption says how many).
 """
@@ -25,8 +26,8 @@ import pandas as pd
 
 from validators.html_report import Figure
 from validators.privacy import ordered_values
-from validators.report import ValidationReport
-from validators.tabular import sample_table
+from validators.report import CheckResult, ValidationReport
+from validators.table_data import sample_table
 
 MAX_MATRIX_COLUMNS = 20
 TOP_CATEGORIES = 10
@@ -52,13 +53,13 @@ def table_figures(
     synthetic_sample = sample_table(synthetic, max_rows, seed)[list(real.columns)]
     sizes = f"{len(real_sample):,} real and {len(synthetic_sample):,} synthetic rows (seed {seed})"
     worst = _worst_columns(report, real, max_columns)
+    from validators.table_checks import TABLE_SUITE  # the suite imports this module's renderers
+
     figures = [
         _columns_figure(real_sample, synthetic_sample, worst, sizes),
         _associations_figure(real_sample, synthetic_sample, sizes),
     ]
-    if any(check.name == "privacy.dcr_share" for check in report.checks):
-        figures.append(_dcr_figure(report.check("privacy.dcr_share").data))
-    return [f for f in figures if f is not None]
+    return [f for f in figures if f is not None] + TABLE_SUITE.figures(report, None)
 
 
 def _worst_columns(report: ValidationReport, real: pd.DataFrame, limit: int) -> list[str]:
@@ -179,9 +180,11 @@ def _cramers_v(first: np.ndarray, second: np.ndarray) -> float:
     return float(np.sqrt(chi2 / table.sum() / (min(table.shape) - 1)))
 
 
-def _dcr_figure(data: dict[str, Any]) -> Figure | None:
+def dcr_figure(check: CheckResult, report: ValidationReport, evidence: None) -> Figure | None:
+    """`privacy.dcr_share`'s figure: the closest-record distance histograms in its data."""
     import matplotlib.pyplot as plt
 
+    data = check.data
     edges, histogram = np.asarray(data.get("histogram_edges", [])), data.get("histogram", {})
     if len(edges) < 2:
         return None

@@ -1,26 +1,20 @@
-"""`validate_table`: every check of a synthetic table against its real source, in one report."""
+"""`validate_table`: every check of the table suite (`validators.table_checks`) of a synthetic
+table against its real source, in one report."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from synthpipe.errors import ConfigError, DataError
 from synthpipe.metadata import key_columns
-from validators.columns import column_summaries
-from validators.detection import MIN_ROWS as DETECTION_MIN_ROWS
-from validators.detection import c2st_detection, detection_checks
-from validators.expectations import ROW_COUNT, derive_expectations, gated, run_expectations
-from validators.privacy import dcr_privacy, privacy_checks
-from validators.quality import pair_trends_retained_check, sdmetrics_checks
-from validators.report import CheckResult, ValidationReport, make_check
+from validators.report import ValidationReport
+from validators.table_checks import TABLE_SUITE, TableInputs
+from validators.table_data import open_table, positions
 from validators.thresholds import Thresholds
-from validators.utility import tstr_utility, utility_check
 
 
 def validate_table(
@@ -86,126 +80,40 @@ def validate_table(
             f"target {target!r} is a key column (unique per row, regenerated); name a feature "
             "column for the utility check."
         )
-    table = _open_table(synthetic)
+    table = open_table(synthetic)
     table.require_columns(list(real.columns))
 
     limit = thresholds.max_rows_for_metrics
-    real_sample = real.iloc[_positions(len(real), limit, seed)]
-    synthetic_sample = table.take(_positions(table.rows, limit, seed))
+    synthetic_sample = table.take(positions(table.rows, limit, seed))
     fidelity_sample = None
     if fidelity_real is not None:
         _require_real(fidelity_real)
-        fidelity_sample = fidelity_real.iloc[_positions(len(fidelity_real), limit, seed)]
-    fidelity = sdmetrics_checks(
-        real_sample, synthetic_sample, thresholds, column_sdtypes, fidelity_real=fidelity_sample
+        fidelity_sample = fidelity_real.iloc[positions(len(fidelity_real), limit, seed)]
+    inputs = TableInputs(
+        real=real,
+        synthetic=table,
+        real_sample=real.iloc[positions(len(real), limit, seed)],
+        synthetic_sample=synthetic_sample,
+        fidelity_real=fidelity_real,
+        fidelity_sample=fidelity_sample,
+        holdout=holdout,
+        target=target,
+        column_sdtypes=column_sdtypes,
+        keys=keys,
+        expected_rows=expected_rows,
+        seed=seed,
     )
-    fidelity.append(
-        pair_trends_retained_check(
-            fidelity_sample if fidelity_sample is not None else real_sample,
-            _check_value(fidelity, "quality.column_pair_trends"),
-            None if holdout is None else holdout.iloc[_positions(len(holdout), limit, seed)],
-            thresholds,
-            column_sdtypes,
-            seed=seed,
-        )
-    )
-
-    spec = derive_expectations(real, thresholds, key_columns=keys)
-    if isinstance(table, _FrameTable) and expected_rows is not None:
-        frames: Iterable[tuple[pd.DataFrame, int]] = [(table.frame, expected_rows)]
-    else:
-        # No planned size per frame: the row count is checked as `rows.total` or not at all.
-        spec = [entry for entry in spec if entry["type"] != ROW_COUNT]
-        frames = table.frames()
-    schema, gx_result = run_expectations(spec, frames)
-    if isinstance(table, _PartsTable) and expected_rows is not None:
-        schema.insert(0, _rows_total(table, expected_rows))
-
-    deep = _deep_checks(
-        _features(fidelity_real if fidelity_real is not None else real, keys),
-        _features(fidelity_sample if fidelity_sample is not None else real_sample, keys),
-        _features(synthetic_sample, keys),
-        holdout,
-        target,
-        thresholds,
-        seed,
-    )
+    outcome = TABLE_SUITE.run(inputs, thresholds)
     return ValidationReport(
-        checks=[*fidelity, *deep, *gated(schema, thresholds.expectations_must_pass)],
+        checks=outcome.checks,
         real_rows=len(real),
         synthetic_rows=table.rows,
         evaluated_rows=len(synthetic_sample),
         sample_seed=seed,
         thresholds=thresholds.model_dump(),
         created_at=datetime.now(UTC),
-        gx_result=gx_result,
+        gx_result=outcome.gx_result,
     )
-
-
-def sample_table(
-    table: pd.DataFrame | Sequence[str | Path], limit: int, seed: int = 0
-) -> pd.DataFrame:
-    """A seeded sample of at most `limit` rows of a DataFrame or of Parquet part files, read one
-    part at a time; the same rows split into parts give the same sample."""
-    opened = _open_table(table)
-    return opened.take(_positions(opened.rows, limit, seed))
-
-
-def _open_table(table: pd.DataFrame | Sequence[str | Path]) -> _FrameTable | _PartsTable:
-    if isinstance(table, pd.DataFrame):
-        return _FrameTable(table)
-    return _PartsTable([Path(p) for p in table])
-
-
-def _deep_checks(
-    reference: pd.DataFrame,
-    reference_sample: pd.DataFrame,
-    synthetic_sample: pd.DataFrame,
-    holdout: pd.DataFrame | None,
-    target: str | None,
-    thresholds: Thresholds,
-    seed: int,
-) -> list[CheckResult]:
-    """Per-column details, detection, privacy (with a holdout) and utility (with a target)."""
-    if holdout is not None:
-        holdout = holdout[list(reference.columns)]
-    checks = [
-        make_check(
-            "columns.summary",
-            "fidelity",
-            None,
-            f"per-column real vs synthetic statistics on {len(synthetic_sample):,} "
-            "sampled synthetic rows (advisory)",
-            {"columns": column_summaries(reference_sample, synthetic_sample)},
-        )
-    ]
-    if min(len(reference), len(synthetic_sample)) >= DETECTION_MIN_ROWS:
-        detection = c2st_detection(
-            reference,
-            synthetic_sample,
-            holdout=holdout,
-            max_rows=thresholds.max_rows_for_detection,
-            seed=seed,
-        )
-        checks += detection_checks(detection, thresholds)
-    if holdout is not None:
-        privacy = dcr_privacy(
-            reference,
-            holdout,
-            synthetic_sample,
-            max_rows=thresholds.max_rows_for_privacy,
-            seed=seed,
-        )
-        checks += privacy_checks(privacy, thresholds)
-    if target is not None:
-        utility = tstr_utility(reference, holdout, synthetic_sample, target, seed=seed)
-        checks.append(utility_check(utility, thresholds))
-    return checks
-
-
-def _features(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """`frame` without its key columns: identifiers would make every row tell-tale."""
-    return frame.drop(columns=keys) if keys else frame
 
 
 def _require_holdout_and_target(
@@ -238,111 +146,3 @@ def _require_real(real: pd.DataFrame) -> None:
     duplicated = sorted({str(c) for c in real.columns[real.columns.duplicated()]})
     if duplicated:
         raise DataError(f"The real table has duplicate column names {duplicated}; rename them.")
-
-
-def _check_value(checks: list[CheckResult], name: str) -> float | None:
-    return next(check.value for check in checks if check.name == name)
-
-
-def _positions(total: int, limit: int, seed: int) -> np.ndarray:
-    """Sorted row positions of a seeded sample of `min(total, limit)` rows (all rows if fewer)."""
-    if total <= limit:
-        return np.arange(total)
-    return np.sort(np.random.default_rng(seed).choice(total, size=limit, replace=False))
-
-
-def _missing_columns_error(where: str, missing: list[Any], real_columns: list[Any]) -> DataError:
-    return DataError(
-        f"{where} lacks columns of the real table: {missing}. Real columns: {real_columns}; "
-        "the generator must produce every real column."
-    )
-
-
-class _FrameTable:
-    """A synthetic table held as one DataFrame."""
-
-    def __init__(self, frame: pd.DataFrame):
-        if len(frame) == 0:
-            raise DataError(
-                f"The synthetic table has 0 rows (columns {list(frame.columns)}); "
-                "there is nothing to validate."
-            )
-        self.frame = frame
-        self.rows = len(frame)
-
-    def require_columns(self, columns: list[Any]) -> None:
-        missing = [c for c in columns if c not in self.frame.columns]
-        if missing:
-            raise _missing_columns_error("The synthetic table", missing, columns)
-
-    def take(self, positions: np.ndarray) -> pd.DataFrame:
-        return self.frame.iloc[positions]
-
-    def frames(self) -> Iterator[tuple[pd.DataFrame, int]]:
-        yield self.frame, self.rows
-
-
-class _PartsTable:
-    """A synthetic table stored as Parquet part files, read one part at a time."""
-
-    def __init__(self, paths: list[Path]):
-        import pyarrow.parquet as pq
-
-        if not paths:
-            raise DataError("No synthetic part files were given; pass a DataFrame or part paths.")
-        self.paths = paths
-        self.part_rows = []
-        self.schemas = []
-        for path in paths:
-            try:
-                metadata = pq.ParquetFile(path).metadata
-            except (OSError, ValueError) as exc:  # missing file, or not Parquet (ArrowInvalid)
-                raise DataError(
-                    f"Synthetic part file {path} cannot be read as Parquet: {exc}"
-                ) from exc
-            self.part_rows.append(metadata.num_rows)
-            self.schemas.append(metadata.schema.to_arrow_schema().names)
-        self.rows = sum(self.part_rows)
-        if self.rows == 0:
-            raise DataError(f"The synthetic part files {[str(p) for p in paths]} hold 0 rows.")
-
-    def require_columns(self, columns: list[Any]) -> None:
-        for path, names in zip(self.paths, self.schemas, strict=True):
-            missing = [c for c in columns if c not in names]
-            if missing:
-                raise _missing_columns_error(f"Synthetic part file {path}", missing, columns)
-
-    def take(self, positions: np.ndarray) -> pd.DataFrame:
-        import pyarrow.parquet as pq
-
-        # One part in memory at a time (pyarrow's Dataset.take peaks near the whole table).
-        pieces, start = [], 0
-        for path, rows in zip(self.paths, self.part_rows, strict=True):
-            local = positions[(positions >= start) & (positions < start + rows)] - start
-            if len(local):
-                pieces.append(pq.read_table(path).take(local).to_pandas())
-            start += rows
-        return pd.concat(pieces, ignore_index=True)
-
-    def frames(self) -> Iterator[tuple[pd.DataFrame, int]]:
-        import pyarrow.parquet as pq
-
-        for path, rows in zip(self.paths, self.part_rows, strict=True):
-            yield pq.read_table(path).to_pandas(), rows
-
-
-def _rows_total(table: _PartsTable, expected_rows: int) -> CheckResult:
-    # Keyed like the manifest ("data/part-00000.parquet"): the parts' absolute paths are in a
-    # staging directory that is gone once the version is published.
-    per_part = {
-        f"{p.parent.name}/{p.name}": n for p, n in zip(table.paths, table.part_rows, strict=True)
-    }
-    return make_check(
-        "rows.total",
-        "schema",
-        table.rows,
-        f"{table.rows:,} rows in {len(per_part)} parts, expected {expected_rows:,}",
-        {"part_rows": per_part},
-        limit=expected_rows,
-        comparison="==",
-    )

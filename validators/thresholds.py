@@ -26,6 +26,9 @@ A job's `validation:` block is parsed into `Thresholds`; an unknown key is an er
 | `nndr_margin`             | 0.20    | advisory: NNDR median >= holdout's - this |
 | `privacy_must_pass`       | true    | DCR share and exact-copy rate are gates |
 | `max_rows_for_privacy`    | 5,000   | DCR rows per set (synthetic, train, holdout; seeded) |
+| `drop`                    | none    | checks left out, by name (`CheckSelection`, below) |
+| `add`                     | none    | advisory checks with a threshold made gates, by name |
+| `checks`                  | none    | thresholds by check name (`CheckSelection`, below) |
 
 Expectations always run on every synthetic row; the other scores use seeded subsamples whose
 sizes the report records. Detection, utility and privacy need real rows the generator never saw:
@@ -38,11 +41,31 @@ score between the score of the real rows with every column shuffled independentl
 association kept) and the holdout's score (1: as much as unseen real rows), so independently
 shuffled columns fail on tables whose fixed pair-trends score they clear. Every default is
 calibrated in `validators/baselines.py` / `benchmarks/gates.py` (README: "What the gates promise").
+
+Both models select checks of their suite by name (`CheckSelection`): `drop` and `add` name checks
+(`validators.check`), and `checks` sets a check's thresholds under the keys it declares, as another
+spelling of the fields above: `checks: {privacy.dcr_share: {max: 0.65}}` is `dcr_share_max: 0.65`.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+
+from validators.report import Kind
+
+if TYPE_CHECKING:
+    from validators.check import Suite
 
 SCORE_FIELDS = (
     "quality_min",
@@ -61,8 +84,107 @@ SCORE_FIELDS = (
 )
 
 
-class Thresholds(BaseModel):
-    """Pass/fail thresholds of the validation gates (see the module docstring for the table)."""
+class CheckSelection(BaseModel):
+    """Which checks of the modality's suite run and gate, by check name. Unknown names, and keys a
+    check does not declare, are errors naming the allowed ones."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: ClassVar[Kind]
+
+    drop: tuple[str, ...] = Field(
+        (),
+        description="Checks left out of the report, by name; a measure runs only for the checks "
+        "kept (dropping every privacy.* check skips DCR). Default none.",
+    )
+    add: tuple[str, ...] = Field(
+        (),
+        description="Advisory checks made gates, by name; only checks with a threshold (e.g. "
+        "detection.c2st_auc, privacy.nndr), not measurements such as columns.summary. Default "
+        "none.",
+    )
+    checks: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        exclude=True,  # always empty once validated: the fields it names hold its values
+        description="Thresholds by check name, {check: {key: value}} with the keys each check "
+        "declares (validators.check.Threshold), read into the fields they name: "
+        "privacy.dcr_share: {max: 0.65} sets dcr_share_max. Default none.",
+    )
+
+    @classmethod
+    def suite(cls) -> Suite[Any, Any, Any]:
+        """The suite of checks these thresholds select from."""
+        from validators.suites import SUITES  # the suites import the models of this module
+
+        return SUITES[cls.kind]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _thresholds_by_name(cls, data: Any) -> Any:
+        """`checks: {<check>: {<key>: value}}` as the fields the checks' keys name."""
+        if not isinstance(data, dict) or not data.get("checks"):
+            return data
+        flat = dict(data)
+        by_name, suite = flat.pop("checks"), cls.suite()
+        if not isinstance(by_name, dict):
+            raise ValueError(
+                "checks maps check names to their thresholds, e.g. "
+                "checks: {privacy.dcr_share: {max: 0.65}}"
+            )
+        for name, values in by_name.items():
+            check = suite.check(name)
+            if not isinstance(values, dict):
+                raise ValueError(f"checks.{name} maps threshold keys to values, got {values!r}")
+            for key, value in values.items():
+                field = check.threshold(key).field
+                sharing = [
+                    other.name
+                    for other in suite.checks
+                    if other is not check and any(t.field == field for t in other.thresholds)
+                ]
+                if sharing:
+                    raise ValueError(
+                        f"checks.{name}.{key} is {field}, which {sharing} use too; set "
+                        f"{field} for all of them"
+                    )
+                if field in data and data[field] != value:
+                    raise ValueError(
+                        f"checks.{name}.{key} ({value!r}) and {field} ({data[field]!r}) set the "
+                        "same threshold; keep one"
+                    )
+                flat[field] = value
+        return flat
+
+    @model_validator(mode="after")
+    def _known_checks(self) -> CheckSelection:
+        if not (self.drop or self.add):
+            return self
+        suite = self.suite()
+        for name in (*self.drop, *self.add):
+            suite.check(name)
+        both = sorted(set(self.drop) & set(self.add))
+        if both:
+            raise ValueError(f"checks {both} are in both drop and add; keep each in one")
+        unthresholded = [name for name in self.add if not suite.check(name).thresholds]
+        if unthresholded:
+            addable = [check.name for check in suite.checks if check.thresholds]
+            raise ValueError(
+                f"add: {unthresholded} have no threshold to gate on (measurements); checks "
+                f"with one: {', '.join(addable)}"
+            )
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_empty_selection(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Reports and lineage of a job selecting no checks keep exactly their former keys.
+        dumped = handler(self)
+        for name in ("drop", "add"):
+            if not dumped.get(name):
+                dumped.pop(name, None)
+        return dumped
+
+
+class TableGates(BaseModel):
+    """The table gates' thresholds (see the module docstring for the table)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -185,7 +307,15 @@ class Thresholds(BaseModel):
         return value
 
 
-class ImageThresholds(BaseModel):
+# CheckSelection first among the bases puts its fields last, so errors naming the allowed keys of
+# a job's `validation:` block list the gates first.
+class Thresholds(CheckSelection, TableGates):
+    """Pass/fail thresholds of a table's checks and the checks selected by name."""
+
+    kind: ClassVar[Kind] = "table"
+
+
+class ImageGates(BaseModel):
     """Pass/fail thresholds of an image dataset's gates: the one place their defaults live. A job's
     `validation:` block (or `synth validate --thresholds`) overrides any of them; an unknown key
     is an error naming it. Checks are listed in `validators.images` / `validators.image_quality`.
@@ -228,3 +358,9 @@ class ImageThresholds(BaseModel):
     subsets: int = Field(5, ge=1)
     subset_fraction: float = Field(0.8, gt=0, le=1)
     extractor_steps: int = Field(500, ge=1)
+
+
+class ImageThresholds(CheckSelection, ImageGates):
+    """Pass/fail thresholds of an image dataset's checks and the checks selected by name."""
+
+    kind: ClassVar[Kind] = "image"
