@@ -65,7 +65,7 @@ from pydantic import (
 from validators.report import Kind
 
 if TYPE_CHECKING:
-    from validators.check import Suite
+    from validators.check import Check, Suite
 
 SCORE_FIELDS = (
     "quality_min",
@@ -124,28 +124,16 @@ class CheckSelection(BaseModel):
         if not isinstance(data, dict) or not data.get("checks"):
             return data
         flat = dict(data)
-        by_name, suite = flat.pop("checks"), cls.suite()
-        if not isinstance(by_name, dict):
+        by_name = flat.pop("checks")
+        if not isinstance(by_name, dict) or not all(isinstance(v, dict) for v in by_name.values()):
             raise ValueError(
                 "checks maps check names to their thresholds, e.g. "
-                "checks: {privacy.dcr_share: {max: 0.65}}"
+                f"checks: {{privacy.dcr_share: {{max: 0.65}}}}; got {by_name!r}"
             )
         for name, values in by_name.items():
-            check = suite.check(name)
-            if not isinstance(values, dict):
-                raise ValueError(f"checks.{name} maps threshold keys to values, got {values!r}")
+            check = _named_check(cls.suite(), "checks", name)
             for key, value in values.items():
-                field = check.threshold(key).field
-                sharing = [
-                    other.name
-                    for other in suite.checks
-                    if other is not check and any(t.field == field for t in other.thresholds)
-                ]
-                if sharing:
-                    raise ValueError(
-                        f"checks.{name}.{key} is {field}, which {sharing} use too; set "
-                        f"{field} for all of them"
-                    )
+                field = _field_of(cls.suite(), check, key)
                 if field in data and data[field] != value:
                     raise ValueError(
                         f"checks.{name}.{key} ({value!r}) and {field} ({data[field]!r}) set the "
@@ -159,8 +147,9 @@ class CheckSelection(BaseModel):
         if not (self.drop or self.add):
             return self
         suite = self.suite()
-        for name in (*self.drop, *self.add):
-            suite.check(name)
+        for where, names in (("drop", self.drop), ("add", self.add)):
+            for name in names:
+                _named_check(suite, where, name)
         both = sorted(set(self.drop) & set(self.add))
         if both:
             raise ValueError(f"checks {both} are in both drop and add; keep each in one")
@@ -305,6 +294,34 @@ class TableGates(BaseModel):
                 f"e.g. {info.field_name}: {cls.model_fields[info.field_name].default}"
             )
         return value
+
+
+def _named_check(suite: Suite[Any, Any, Any], where: str, name: str) -> Check[Any, Any, Any]:
+    """The suite's check `name`, named by `where` (drop, add, checks) in a job."""
+    try:
+        return suite.check(name)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def _field_of(suite: Suite[Any, Any, Any], check: Check[Any, Any, Any], key: str) -> str:
+    """The field `checks.<check>.<key>` sets; only a field no other check reads, so setting one
+    check's threshold by name never moves another's."""
+    where = f"checks.{check.name}.{key}"
+    try:
+        field = check.threshold(key).field
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    sharing = [
+        other.name
+        for other in suite.checks
+        if other is not check and field in {t.field for t in other.thresholds}
+    ]
+    if sharing:
+        raise ValueError(
+            f"{where} is {field}, which {sharing} use too; set {field} for all of them"
+        )
+    return field
 
 
 # CheckSelection first among the bases puts its fields last, so errors naming the allowed keys of

@@ -301,3 +301,49 @@ def test_parse_job_target_on_an_image_job_is_an_error():
     # Run
     with pytest.raises(ConfigError, match="target applies to table jobs only"):
         parse_job(_job(target="label", source=image, generator={"name": "vae"}))
+
+
+def test_parse_job_checks_by_name_set_the_fields_they_name():
+    # Run
+    job = parse_job(_job(validation={"checks": {"privacy.nndr": {"margin": 0.3}}}))
+    image = parse_job(_image_job(validation={"checks": {"image.cas": {"ratio_min": 0.6}}}))
+
+    # Assert
+    assert (job.validation.nndr_margin, job.validation.checks) == (0.3, {})
+    assert image.validation.cas_ratio_min == 0.6
+
+
+@pytest.mark.parametrize(
+    ("validation", "message"),
+    [
+        ({"drop": ["detection.auc"]}, "drop: 'detection.auc' is not a check of the table suite"),
+        ({"add": ["privacy.dcr"]}, "add: 'privacy.dcr' is not a check of the table suite"),
+        ({"checks": {"quality": {"min": 0.5}}}, "checks: 'quality' is not a check of the table"),
+        (
+            {"checks": {"privacy.dcr_share": {"min": 0.5}}},
+            "checks.privacy.dcr_share.min: check 'privacy.dcr_share' has no threshold 'min'; "
+            "its thresholds: ['max']",
+        ),
+        (
+            {"dcr_share_max": 0.6, "checks": {"privacy.dcr_share": {"max": 0.65}}},
+            "checks.privacy.dcr_share.max (0.65) and dcr_share_max (0.6) set the same threshold",
+        ),
+        ({"add": ["columns.summary"]}, "add: ['columns.summary'] have no threshold to gate on"),
+        ({"drop": ["privacy.nndr"], "add": ["privacy.nndr"]}, "are in both drop and add"),
+    ],
+)
+def test_parse_job_check_selection_errors_name_the_fix(validation, message):
+    # Run / Assert
+    with pytest.raises(ConfigError, match=re.escape(message)) as info:
+        parse_job(_job(validation=validation))
+    if "not a check" in message:
+        assert "checks: quality.overall, quality.column_shapes," in str(info.value)
+
+
+def test_parse_job_image_checks_sharing_a_threshold_are_set_by_its_field():
+    # Run / Assert: memorised_share_max gates both memorisation checks
+    with pytest.raises(ConfigError, match=re.escape("set memorised_share_max for all of them")):
+        parse_job(_image_job(validation={"checks": {"image.memorised_pixel": {"max": 0.1}}}))
+    table_check = r"'detection\.c2st_auc' is not a check of the image suite"
+    with pytest.raises(ConfigError, match=table_check):
+        parse_job(_image_job(validation={"drop": ["detection.c2st_auc"]}))

@@ -1,0 +1,151 @@
+"""One contract over the whole check registry (`validators.suites.SUITES`): every check declares
+a name, its inputs and typed thresholds with defaults, gives a CheckResult on a tiny input and
+renders. A check added to a suite is covered here without a line of this file changing, unless
+the tiny inputs below cannot produce it (then the test naming it fails)."""
+
+from __future__ import annotations
+
+import re
+import typing
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+from pydantic_core import PydanticUndefined
+
+from synthpipe.image_sources import load_digits_images, split_holdout
+from validators import ValidationReport, validate_table
+from validators.check import NEEDS, REAL_AND_SYNTHETIC, Check, Suite
+from validators.html_report import Figure, render_html
+from validators.image_plots import ImageEvidence
+from validators.image_quality import to_uint8
+from validators.images import SyntheticImages, validate_images
+from validators.report import Category, Kind
+from validators.suites import SUITES
+from validators.thresholds import CheckSelection, ImageThresholds, Thresholds
+
+MODELS: dict[str, type[CheckSelection]] = {"table": Thresholds, "image": ImageThresholds}
+CHECKS = [(suite, check) for suite in SUITES.values() for check in suite.checks]
+IDS = [f"{suite.kind}:{check.name}" for suite, check in CHECKS]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def table_report(wine_real: pd.DataFrame) -> ValidationReport:
+    """Every table check's inputs: a holdout and a target on 178 wine rows."""
+    order = np.random.default_rng(0).permutation(len(wine_real))
+    train, holdout = wine_real.iloc[order[:130]], wine_real.iloc[order[130:]]
+    synthetic = train.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    return validate_table(train, synthetic, holdout=holdout, target="target", expected_rows=130)
+
+
+@pytest.fixture(scope="module")
+def image_reports(tmp_path_factory) -> tuple[list[ValidationReport], ImageEvidence]:
+    """The image suite on held-out real digits, with and without a real holdout (the second is
+    what reports `image.quality_skipped`); a few extractor steps and one subset keep it fast."""
+    train, rest, _ = split_holdout(load_digits_images(), 0.4, seed=0)
+    holdout, fresh, _ = split_holdout(rest, 0.5, seed=1)
+    images = to_uint8(fresh.images)
+    labels = [fresh.label_names[i] for i in fresh.labels]
+    synthetic = SyntheticImages(images, labels, [f"s{i}" for i in range(len(images))])
+    thresholds = ImageThresholds(extractor_steps=20, max_images=40, subsets=1)
+    cache = tmp_path_factory.mktemp("extractor")
+    reports = [
+        validate_images(
+            train, synthetic, real_holdout=real, extractor_cache=cache, thresholds=thresholds
+        )
+        for real in (holdout, None)
+    ]
+    return reports, ImageEvidence(to_uint8(train.images), synthetic)
+
+
+@pytest.fixture(scope="module")
+def reported(table_report, image_reports) -> dict[str, list[ValidationReport]]:
+    return {"table": [table_report], "image": image_reports[0]}
+
+
+def _report_with(reports: list[ValidationReport], name: str) -> ValidationReport:
+    found = [report for report in reports if name in {c.name for c in report.checks}]
+    assert found, f"no tiny input gives {name}: extend this module's fixtures"
+    return found[0]
+
+
+def test_every_modality_has_a_suite_with_a_thresholds_model():
+    # Assert
+    assert sorted(SUITES) == sorted(MODELS) == sorted(typing.get_args(Kind))
+    assert all(suite.kind == kind for kind, suite in SUITES.items())
+    assert all(MODELS[kind].suite() is suite for kind, suite in SUITES.items())
+
+
+@pytest.mark.parametrize(("suite", "check"), CHECKS, ids=IDS)
+def test_every_check_declares_name_inputs_and_typed_thresholds(suite: Suite, check: Check):
+    # Setup
+    fields = MODELS[suite.kind].model_fields
+
+    # Assert
+    assert re.fullmatch(r"[a-z]+\.[a-z0-9_]+", check.name)
+    assert check.category in typing.get_args(Category)
+    assert REAL_AND_SYNTHETIC <= check.needs <= set(NEEDS)
+    keys = [threshold.key for threshold in check.thresholds]
+    assert len(set(keys)) == len(keys)
+    for threshold in check.thresholds:
+        info = fields[threshold.field]
+        assert info.default is not PydanticUndefined
+        assert isinstance(info.default, info.annotation)  # typed: int, float or bool
+        assert threshold.comparison == {"min": ">=", "max": "<="}.get(threshold.key)
+
+
+@pytest.mark.parametrize(("suite", "check"), CHECKS, ids=IDS)
+def test_every_check_gives_its_check_result_on_a_tiny_input(suite, check, reported):
+    # Run
+    report = _report_with(reported[suite.kind], check.name)
+    result = report.check(check.name)
+
+    # Assert
+    assert result.category == check.category
+    # A limit exactly where thresholds are declared, so `add` can make the check a gate.
+    assert (result.threshold is not None) == bool(check.thresholds)
+    assert not result.gate or result.threshold is not None
+
+
+@pytest.mark.parametrize(("suite", "check"), CHECKS, ids=IDS)
+def test_every_check_renders_as_a_row_and_its_figure(suite, check, reported, image_reports):
+    # Setup
+    matplotlib.use("Agg")
+    report = _report_with(reported[suite.kind], check.name)
+    evidence = image_reports[1] if suite.kind == "image" else None
+
+    # Run
+    markdown, page = report.to_markdown(), render_html(report, [], "contract")
+    result = report.check(check.name)
+    figure = None if check.render is None else check.render(result, report, evidence)
+
+    # Assert
+    assert f"| `{check.name}` |" in markdown
+    assert f"<td><code>{check.name}</code></td>" in page
+    if check.render is not None:
+        assert isinstance(figure, Figure) and figure.png.startswith(PNG_MAGIC)
+
+
+@pytest.mark.parametrize(("suite", "check"), CHECKS, ids=IDS)
+def test_every_threshold_can_be_set_by_check_name(suite: Suite, check: Check):
+    # Setup
+    model = MODELS[suite.kind]
+    for threshold in check.thresholds:
+        default = model.model_fields[threshold.field].default
+        value = default + 1 if isinstance(default, int) else default / 2
+        shared = [
+            other.name
+            for other in suite.checks
+            if other is not check and threshold.field in {t.field for t in other.thresholds}
+        ]
+        by_name = {"checks": {check.name: {threshold.key: value}}}
+
+        # Run / Assert: a field two checks share cannot be set for one of them
+        if shared:
+            with pytest.raises(ValidationError, match=re.escape(f"set {threshold.field} for all")):
+                model.model_validate(by_name)
+        else:
+            assert getattr(model.model_validate(by_name), threshold.field) == value
