@@ -12,6 +12,7 @@ conditions: {target: class_1}    # optional: fix column values in every row (ima
 balanced_labels: false           # images: the same number of samples for every label
 column_sdtypes: {}               # optional: override detected SDV sdtypes ("id": a key column)
 validation: {quality_min: 0.7}   # optional: gate thresholds (Thresholds; images: ImageThresholds)
+                                 # and checks by name: drop: [...], add: [...], checks: {...}
 target: label                    # optional, tables: column for the TSTR / TRTR utility check
 root: data                       # optional: store root, a path or fsspec URL (s3://bucket/x)
 runner: {kind: threads, workers: null, address: null}  # optional: where shards run (threads|dask)

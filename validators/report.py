@@ -1,6 +1,8 @@
 """Typed validation results: one `CheckResult` per check, gathered in a `ValidationReport`.
 
-Check names are stable and machine-friendly so flows, manifests and dashboards can refer to them:
+Check names are stable and machine-friendly so flows, manifests, dashboards and a job's
+`validation.drop` / `add` / `checks` can refer to them; each is a `Check` of its modality's suite
+(`validators.check`, `validators.table_checks`, `validators.image_checks`):
 
 | name                                  | category   | what |
 |---------------------------------------|------------|------|

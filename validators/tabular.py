@@ -56,6 +56,10 @@ def validate_table(
       `max_rows_for_metrics` holdout rows);
     - with `holdout` and `target` (a column of `real`): `utility.tstr_ratio` (TSTR vs TRTR).
 
+    These are the checks of the table suite (`validators.table_checks.TABLE_SUITE`), in its
+    order; `thresholds.drop` leaves checks out (a measure runs only for the checks kept) and
+    `thresholds.add` makes advisory ones gates.
+
     Key columns (`synthpipe.metadata.key_columns(real, column_sdtypes)`) are identifiers that
     generators regenerate, not features: the expectations check only their type and nulls,
     SDMetrics skips them (sdtype `id`), and the deeper checks leave them out.
