@@ -117,17 +117,20 @@ class Check(Generic[InputsT, ThresholdsT, EvidenceT]):
 
     def not_applicable(self, need: Need, thresholds: ThresholdsT) -> CheckResult:
         """The passing result of this check when the inputs lack `need`."""
-        direct = next((t for t in self.thresholds if t.comparison is not None), None)
-        return make_check(
-            self.name,
-            self.category,
-            None,
-            f"not applicable: needs {NEEDS[need]}",
-            {},
-            limit=None if direct is None else getattr(thresholds, direct.field),
-            comparison=direct.comparison if direct is not None and direct.comparison else ">=",
-            none_passes=True,
-        )
+        detail = f"not applicable: needs {NEEDS[need]}"
+        for threshold in self.thresholds:
+            if threshold.comparison is not None:
+                limit = getattr(thresholds, threshold.field)
+                return make_check(
+                    self.name,
+                    self.category,
+                    None,
+                    detail,
+                    limit=limit,
+                    comparison=threshold.comparison,
+                    none_passes=True,
+                )
+        return make_check(self.name, self.category, None, detail)
 
 
 @dataclass(frozen=True)
