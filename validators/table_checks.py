@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import pandas as pd
 
@@ -39,7 +40,8 @@ from validators.utility import tstr_utility, utility_check
 @dataclass(frozen=True)
 class TableInputs:
     """What the table checks read. The samples are seeded subsamples of at most
-    `max_rows_for_metrics` rows; `fidelity_real` (default `real`) is what fidelity compares with."""
+    `max_rows_for_metrics` rows; `fidelity_real` (default `real`) is what fidelity compares with.
+    The feature frames (key columns dropped) are made once, for every check reading them."""
 
     real: pd.DataFrame
     synthetic: FrameTable | PartsTable
@@ -59,7 +61,7 @@ class TableInputs:
         present = {"holdout": self.holdout is not None, "target": self.target is not None}
         return REAL_AND_SYNTHETIC | {need for need, there in present.items() if there}
 
-    @property
+    @cached_property
     def reference(self) -> pd.DataFrame:
         """Every real row fidelity compares with, without key columns."""
         return _features(self.real if self.fidelity_real is None else self.fidelity_real, self.keys)
@@ -69,16 +71,16 @@ class TableInputs:
         """The sampled real rows fidelity compares with (key columns kept: SDMetrics skips them)."""
         return self.real_sample if self.fidelity_sample is None else self.fidelity_sample
 
-    @property
+    @cached_property
     def reference_sample(self) -> pd.DataFrame:
         """`fidelity_rows` without key columns."""
         return _features(self.fidelity_rows, self.keys)
 
-    @property
+    @cached_property
     def synthetic_features(self) -> pd.DataFrame:
         return _features(self.synthetic_sample, self.keys)
 
-    @property
+    @cached_property
     def holdout_features(self) -> pd.DataFrame | None:
         return None if self.holdout is None else self.holdout[list(self.reference.columns)]
 

@@ -149,3 +149,22 @@ def test_every_threshold_can_be_set_by_check_name(suite: Suite, check: Check):
                 model.model_validate(by_name)
         else:
             assert getattr(model.model_validate(by_name), threshold.field) == value
+
+
+def test_fd_figure_draws_only_the_panels_of_checks_left_in_the_report(image_reports):
+    # Setup: a job dropping KID and PRDC keeps image.fd_cnn, whose figure also drew them
+    matplotlib.use("Agg")
+    (report, _), evidence = image_reports
+    kept = [c for c in report.checks if c.name not in {"image.kid_cnn", "image.density"}]
+    fd_only = [c for c in kept if c.name in {"image.fd_cnn", "image.extractor"}]
+
+    # Run
+    figures = {
+        name: SUITES["image"].figures(report.model_copy(update={"checks": checks}), evidence)
+        for name, checks in (("all", report.checks), ("some", kept), ("fd", fd_only))
+    }
+
+    # Assert
+    assert [f.name for f in figures["fd"]] == ["quality_vs_floor"]
+    assert [f.name for f in figures["some"]] == [f.name for f in figures["all"]]
+    assert len({figures[name][0].png for name in figures}) == 3  # three different layouts
