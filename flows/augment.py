@@ -28,8 +28,9 @@ from validators import ValidationReport
 from validators.uplift import UpliftReport
 
 
-@task(cache_policy=NO_CACHE)
-def select_training(job: AugmentJob, loaded: RealData) -> TrainingSet:
+# Named as before in the Prefect UI; the function that selects is `synthpipe.augment`'s.
+@task(name="select_training", cache_policy=NO_CACHE)
+def training_set(job: AugmentJob, loaded: RealData) -> TrainingSet:
     training = augment.training_set(job, loaded)
     get_run_logger().info(
         "Kept %d of %d real training records; drawing %s synthetic records per class",
@@ -84,7 +85,7 @@ def augment_dataset(job: AugmentJob) -> str:
     """
     store = DatasetStore(job.root)
     loaded = load_source(job.generation_job(rows=1), str(store.root))
-    training = select_training(job, loaded)
+    training = training_set(job, loaded)
     gen_job = job.generation_job(rows=sum(training.plan.values()))
     model = fit_generator(gen_job, training.real, str(model_cache_root(store)))
     schema = augment.schema(gen_job, training)

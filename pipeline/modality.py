@@ -50,7 +50,7 @@ class DataKind(Protocol):
 
     def records(self, frame: pd.DataFrame, *, seed: int, first_index: int) -> pd.DataFrame: ...
 
-    def add_views(self, staged: StagedVersion, grid_parts: Sequence[Path]) -> None: ...
+    def add_views(self, staged: StagedVersion, grid_parts: Sequence[str | Path]) -> None: ...
 
     def validate(self, job: JobConfig, real: RealData, parts: list[str]) -> ValidationReport: ...
 
@@ -101,7 +101,7 @@ class Tables:
     def records(self, frame: pd.DataFrame, *, seed: int, first_index: int) -> pd.DataFrame:
         return frame
 
-    def add_views(self, staged: StagedVersion, grid_parts: Sequence[Path]) -> None:
+    def add_views(self, staged: StagedVersion, grid_parts: Sequence[str | Path]) -> None:
         """Tables have no views beside their parts."""
 
     def validate(self, job: JobConfig, real: RealData, parts: list[str]) -> ValidationReport:
@@ -172,7 +172,7 @@ class Images:
     def records(self, frame: pd.DataFrame, *, seed: int, first_index: int) -> pd.DataFrame:
         return image_records(frame, seed=seed, first_index=first_index)
 
-    def add_views(self, staged: StagedVersion, grid_parts: Sequence[Path]) -> None:
+    def add_views(self, staged: StagedVersion, grid_parts: Sequence[str | Path]) -> None:
         """A sample grid of `grid_parts` and the imagefolder view of every part
         (`images/<label>/<id>.png` + metadata.jsonl)."""
         (Path(staged.path) / GRID_FILE).write_bytes(sample_grid(grid_parts))
