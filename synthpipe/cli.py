@@ -104,7 +104,8 @@ def augment(
     from synthpipe.augment_job import load_augment_job
 
     job = _load_job_or_exit(load_augment_job, job_file, root)
-    from flows.augment import UPLIFT_MD, augment_dataset
+    from flows.augment import augment_dataset
+    from pipeline.augment import UPLIFT_MD
 
     version = _run_flow_or_exit(augment_dataset, job)
     typer.echo(version.read_text(UPLIFT_MD))
@@ -216,13 +217,9 @@ def validate(
         raise _fail(str(exc), 2) from None
     title = f"Validation of {synthetic.name} against {real.name}"
     if out is not None:
-        from validators.html_report import write_report
+        from pipeline.report import write_report_dir
 
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "report.json").write_text(report.to_json())
-        (out / "report.md").write_text(report.to_markdown())
-        html = write_report(out, report, figures, title)
-        typer.echo(f"Report: {html}")
+        typer.echo(f"Report: {write_report_dir(out, report, figures, title)}")
     if publish is not None:
         lineage = {
             "validated": {
@@ -265,23 +262,13 @@ def _publish_validated(
 ) -> str:
     """Store a validated table as the next version of `name` (quarantined if a gate failed)."""
     from datastore import DatasetStore
-    from validators.html_report import REPORT_DIR, write_report
+    from pipeline.publish import commit, staging
+    from pipeline.report import stage_report
 
-    staged = DatasetStore(root).begin(name)
-    try:
+    with staging(DatasetStore(root), name) as staged:
         staged.write_part(0, frame)
-        write_report(staged.dir(REPORT_DIR), report, figures, f"{name} validation")
-        version = staged.commit(
-            rows_expected=len(frame),
-            lineage=lineage,
-            report_json=report.to_json(),
-            report_markdown=report.to_markdown(),
-            passed=report.passed,
-            failed_checks=report.failed_checks,
-        )
-    except BaseException:
-        staged.abort()
-        raise
+        stage_report(staged, report, figures, f"{name} validation")
+        version = commit(staged, report, rows_expected=len(frame), lineage=lineage)
     return version.ref
 
 
@@ -290,6 +277,7 @@ def validate_images_command(
 ) -> None:
     """`synth validate` on images: report.json / report.md / report.html under `out`; exits
     non-zero naming the failed gate checks. Publishes nothing."""
+    from pipeline.report import write_report_dir
     from synthpipe.image_validation import validate_image_files
     from synthpipe.jobs import load_yaml_file
     from validators.thresholds import ImageThresholds
@@ -298,9 +286,12 @@ def validate_images_command(
         gates = ImageThresholds.model_validate(
             load_yaml_file(thresholds, "Thresholds file") or {} if thresholds else {}
         )
-        report = validate_image_files(real, synthetic, thresholds=gates, out=out, seed=seed)
+        validation = validate_image_files(real, synthetic, thresholds=gates, seed=seed)
+        if out is not None:
+            write_report_dir(out, validation.report, validation.figures(), validation.title)
     except (SynthpipeError, ValueError) as exc:
         raise _fail(str(exc), 2) from None
+    report = validation.report
     typer.echo(report.to_markdown())
     if not report.passed:
         raise _fail(f"Validation FAILED: {', '.join(report.failed_checks)}")

@@ -9,7 +9,8 @@ import pytest
 
 from datastore import open_dataset
 from datastore.layout import VALIDATION_JSON
-from flows.augment import UPLIFT_JSON, augment_dataset
+from flows.augment import augment_dataset
+from pipeline.augment import UPLIFT_JSON
 from synthpipe.augment_job import parse_augment_job
 from validators import ValidationReport
 
