@@ -29,8 +29,8 @@ from datastore import DatasetStore
 from datastore.model_cache import ModelCache
 from flows.generate import FittedModel, sample_shards, shard_plan
 from generators import create_generator
-from synthpipe.jobs import JobConfig, parse_job
-from synthpipe.sources import load_builtin
+from job.config import JobConfig, parse_job
+from sources.tables import load_builtin
 
 MODEL_KEY = "0123456789abcdef"  # any valid cache key: one model serves every run
 BIG_SHARD_ROWS = 1_000_000

@@ -19,16 +19,9 @@ import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from core.image_parts import decode_png, image_records, iter_image_rows
 from datastore import DatasetStore, FileEntry, StagedVersion
-from datastore.images import (
-    GRID_FILE,
-    IMAGEFOLDER_DIR,
-    decode_png,
-    image_records,
-    iter_image_rows,
-    sample_grid,
-    write_imagefolder,
-)
+from datastore.images import GRID_FILE, IMAGEFOLDER_DIR, sample_grid, write_imagefolder
 from datastore.model_cache import extractor_cache_dir
 from flows.generate import (
     FittedModel,
@@ -42,10 +35,10 @@ from flows.generate import (
     raise_if_quarantined,
     shard_plan,
 )
-from synthpipe import augment
-from synthpipe.augment_job import AugmentJob
-from synthpipe.jobs import JobConfig
-from synthpipe.real_data import RealData
+from job import augment
+from job.augment_config import AugmentJob
+from job.config import JobConfig
+from job.real_data import RealData
 from validators import ValidationReport, validate_table
 from validators.images import read_image_parts, validate_images
 from validators.uplift import UpliftReport, measure_uplift, table_matrices

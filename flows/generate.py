@@ -20,26 +20,20 @@ from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from tqdm.auto import tqdm
 
+from core.errors import SynthpipeError, ValidationFailedError
+from core.image_parts import IMAGE_SCHEMA, image_records
+from core.images import balanced_labels
 from datastore import DatasetStore, DatasetVersion, FileEntry, StagedVersion
-from datastore.images import (
-    GRID_FILE,
-    IMAGE_SCHEMA,
-    IMAGEFOLDER_DIR,
-    image_records,
-    sample_grid,
-    write_imagefolder,
-)
+from datastore.images import GRID_FILE, IMAGEFOLDER_DIR, sample_grid, write_imagefolder
 from datastore.model_cache import ModelCache, extractor_cache_dir
 from flows.resources import gpu_slot
 from flows.runners import shard_runner, worker_api
-from generators import Generator, create_generator, get_generator_class
-from generators.images.data import balanced_labels
+from generators import Generator, create_generator, get_generator_class, load_saved_generator
 from generators.seeding import derive_seed
-from synthpipe.errors import SynthpipeError, ValidationFailedError
-from synthpipe.jobs import JobConfig
-from synthpipe.lineage import git_state, model_key, package_versions
-from synthpipe.real_data import RealData, check_conditions, check_target, load_real
-from synthpipe.sources import rows_matching
+from job.config import JobConfig
+from job.lineage import git_state, model_key, package_versions
+from job.real_data import RealData, check_conditions, check_target, load_real
+from sources.tables import rows_matching
 from validators import ValidationReport, validate_table
 from validators.html_report import REPORT_DIR, write_report
 from validators.image_plots import image_figures
@@ -123,7 +117,7 @@ def fit_generator(job: JobConfig, real: RealData, root: str) -> FittedModel:
 
 def load_generator(job: JobConfig, model: FittedModel) -> Generator:
     """The cached model with this job's run options (e.g. a sampler), which never retrain."""
-    generator = Generator.load(model.path)
+    generator = load_saved_generator(model.path)
     params = job.generator_params()
     return generator.with_run_options(
         **{k: v for k, v in params.items() if k in generator.config.RUN_FIELDS}

@@ -17,10 +17,10 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from generators.images.data import ImageData
-from synthpipe import image_sources
-from synthpipe.errors import ConfigError, DataError, DatasetNotFoundError
-from synthpipe.jobs import IMAGE_HOLDOUT_DEFAULT
+from core.errors import ConfigError, DataError, DatasetNotFoundError
+from core.images import ImageData
+from job.config import IMAGE_HOLDOUT_DEFAULT
+from sources import images as image_sources
 from validators.images import SyntheticImages, validate_images
 from validators.report import ValidationReport
 from validators.thresholds import ImageThresholds

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
+from core.errors import ConfigError
 from datastore.model_cache import ModelCache
-from synthpipe.errors import ConfigError
 
 
 def _writer(text: str):

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import UntrustedFileError
 from datastore import DatasetStore
 from flows.generate import fit_generator, generate_dataset
-from synthpipe.errors import UntrustedFileError
-from synthpipe.jobs import JobConfig, parse_job
-from synthpipe.real_data import load_real
+from job.config import JobConfig, parse_job
+from job.real_data import load_real
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -74,7 +74,7 @@ def test_fit_generator_new_fitting_code_retrains(fit, monkeypatch):
     first = run()
 
     # Run: a new version of the generator code (what a deploy of new generator code looks like).
-    monkeypatch.setattr("synthpipe.lineage.code_version", lambda: "0123456789abcdef")
+    monkeypatch.setattr("job.lineage.code_version", lambda: "0123456789abcdef")
     second = run()
 
     # Assert
