@@ -32,9 +32,9 @@ import pyarrow as pa
 from datastore import DatasetStore
 from datastore.model_cache import ModelCache
 from generators import create_generator
+from job.config import JobConfig, parse_job
 from pipeline.steps import FittedModel, sample_shard, shard_plan
-from synthpipe.jobs import JobConfig, parse_job
-from synthpipe.sources import load_builtin
+from sources.tables import load_builtin
 
 MODEL_KEY = "0123456789abcdef"  # any valid cache key: one model serves every run
 BIG_SHARD_ROWS = 1_000_000

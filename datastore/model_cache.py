@@ -9,9 +9,9 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from core.errors import ConfigError
 from datastore import _fs
 from datastore.store import DatasetStore
-from synthpipe.errors import ConfigError
 
 KEY_PATTERN = re.compile(r"^[0-9a-f]{8,64}$")
 EXTRACTORS_DIR = ".extractors"

@@ -17,18 +17,18 @@ from prefect.cache_policies import NO_CACHE
 from datastore import DatasetStore, FileEntry, StagedVersion
 from datastore.model_cache import model_cache_root
 from flows.generate import _transient_only, fit_generator, load_source, publish, run_info
+from job.augment_config import AugmentJob
+from job.config import JobConfig
+from job.real_data import RealData
 from pipeline import augment, steps
 from pipeline.augment import TrainingSet
 from pipeline.publish import raise_if_quarantined, staging
 from pipeline.steps import FittedModel, Shard, shard_plan
-from synthpipe.augment_job import AugmentJob
-from synthpipe.jobs import JobConfig
-from synthpipe.real_data import RealData
 from validators import ValidationReport
 from validators.uplift import UpliftReport
 
 
-# Named as before in the Prefect UI; the function that selects is `synthpipe.augment`'s.
+# Named as before in the Prefect UI; the function that selects is `job.augment`'s.
 @task(name="select_training", cache_policy=NO_CACHE)
 def training_set(job: AugmentJob, loaded: RealData) -> TrainingSet:
     training = augment.training_set(job, loaded)

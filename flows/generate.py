@@ -16,17 +16,17 @@ from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from tqdm.auto import tqdm
 
+from core.errors import SynthpipeError
 from datastore import DatasetStore, DatasetVersion, FileEntry, StagedVersion
 from datastore.model_cache import model_cache_root
 from flows.resources import gpu_slot
 from flows.runners import shard_runner, worker_api
+from job.config import JobConfig
+from job.real_data import RealData
 from pipeline import steps
 from pipeline.modality import data_kind
 from pipeline.publish import commit, raise_if_quarantined, staging
 from pipeline.steps import FittedModel, Shard, shard_plan
-from synthpipe.errors import SynthpipeError
-from synthpipe.jobs import JobConfig
-from synthpipe.real_data import RealData
 from validators import ValidationReport
 
 

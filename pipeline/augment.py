@@ -4,7 +4,7 @@ the downstream uplift, and the lineage of it all. Loading, fitting, staging and 
 the generation steps' own (`pipeline.steps`, `pipeline.publish`).
 
 The decisions themselves (which records, how many per class, provenance columns) are
-`synthpipe.augment`'s; no Prefect here (`flows/augment.py` wraps these as tasks).
+`job.augment`'s; no Prefect here (`flows/augment.py` wraps these as tasks).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 
 from datastore import FileEntry, StagedVersion
+from job import augment
+from job.augment_config import AugmentJob
+from job.config import JobConfig
+from job.real_data import RealData
 from pipeline.modality import data_kind, staged_parts
 from pipeline.steps import FittedModel, Shard, load_generator
-from synthpipe import augment
-from synthpipe.augment_job import AugmentJob
-from synthpipe.jobs import JobConfig
-from synthpipe.real_data import RealData
 from validators import ValidationReport
 from validators.uplift import UpliftReport, measure_uplift
 

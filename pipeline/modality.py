@@ -15,23 +15,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from core.image_parts import IMAGE_SCHEMA, decode_png, image_records, iter_image_rows
 from datastore import DatasetStore, StagedVersion
-from datastore.images import (
-    GRID_FILE,
-    IMAGE_SCHEMA,
-    IMAGEFOLDER_DIR,
-    decode_png,
-    image_records,
-    iter_image_rows,
-    sample_grid,
-    write_imagefolder,
-)
+from datastore.images import GRID_FILE, IMAGEFOLDER_DIR, sample_grid, write_imagefolder
 from datastore.model_cache import extractor_cache_dir
 from generators import Generator
-from synthpipe import augment
-from synthpipe.jobs import JobConfig
-from synthpipe.real_data import RealData
-from synthpipe.sources import rows_matching
+from job import augment
+from job.config import JobConfig
+from job.real_data import RealData
+from sources.tables import rows_matching
 from validators import ValidationReport, validate_table
 from validators.html_report import Figure
 from validators.images import read_image_parts, validate_images

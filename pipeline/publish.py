@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from core.errors import ValidationFailedError
 from datastore import DatasetStore, DatasetVersion, StagedVersion
-from synthpipe.errors import ValidationFailedError
 from validators import ValidationReport
 
 

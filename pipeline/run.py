@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datastore import DatasetStore, DatasetVersion
 from datastore.model_cache import model_cache_root
+from job.config import JobConfig
 from pipeline import steps
 from pipeline.modality import data_kind
 from pipeline.publish import commit, raise_if_quarantined, staging
-from synthpipe.jobs import JobConfig
 
 
 def run_job(job: JobConfig) -> DatasetVersion:

@@ -17,16 +17,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from core.images import balanced_labels
 from datastore import FileEntry, StagedVersion
 from datastore.model_cache import ModelCache
-from generators import Generator, create_generator, get_generator_class
-from generators.images.data import balanced_labels
+from generators import Generator, create_generator, get_generator_class, load_saved_generator
 from generators.seeding import derive_seed
+from job.config import JobConfig
+from job.lineage import git_state, model_key, package_versions
+from job.real_data import RealData, check_conditions, check_target, load_real
 from pipeline.modality import data_kind, staged_parts
 from pipeline.report import stage_report
-from synthpipe.jobs import JobConfig
-from synthpipe.lineage import git_state, model_key, package_versions
-from synthpipe.real_data import RealData, check_conditions, check_target, load_real
 from validators import ValidationReport
 
 Slot = Callable[[str], AbstractContextManager[object]]
@@ -125,7 +125,7 @@ def fit(
 
 def load_generator(job: JobConfig, model: FittedModel) -> Generator:
     """The cached model with this job's run options (e.g. a sampler), which never retrain."""
-    generator = Generator.load(model.path)
+    generator = load_saved_generator(model.path)
     params = job.generator_params()
     return generator.with_run_options(
         **{k: v for k, v in params.items() if k in generator.config.RUN_FIELDS}

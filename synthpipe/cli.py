@@ -13,11 +13,11 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from synthpipe.errors import ConfigError, SynthpipeError
+from core.errors import ConfigError, SynthpipeError
 
 if TYPE_CHECKING:
     from datastore import DatasetVersion, StagingDir
-    from synthpipe.jobs import JobConfig
+    from job.config import JobConfig
 
 
 class _OneLineErrors(TyperGroup):
@@ -60,7 +60,7 @@ def run(
     root: RootOption = None,
 ) -> None:
     """Run a job: fit the generator, sample, validate, publish a dataset version."""
-    from synthpipe.jobs import load_job
+    from job.config import load_job
 
     job = _load_job_or_exit(load_job, job_file, root)
     from flows.generate import generate_dataset
@@ -101,7 +101,7 @@ def augment(
 ) -> None:
     """Augment a labelled training set: add class-conditional synthetic records, measure the
     downstream uplift on the real holdout, publish real + synthetic as a dataset version."""
-    from synthpipe.augment_job import load_augment_job
+    from job.augment_config import load_augment_job
 
     job = _load_job_or_exit(load_augment_job, job_file, root)
     from flows.augment import augment_dataset
@@ -164,15 +164,15 @@ def validate(
     --holdout-fraction (default 0.2) of --real, reported; utility also needs --target. Nothing is
     published unless --publish NAME is given.
     """
+    from job.config import load_yaml_file
     from synthpipe.image_validation import is_image_source
-    from synthpipe.jobs import load_yaml_file
 
     if is_image_source(str(real)):
         return validate_images_command(str(real), synthetic, thresholds, out, seed)
 
-    from synthpipe.jobs import TABLE_HOLDOUT_DEFAULT
-    from synthpipe.real_data import split_table
-    from synthpipe.sources import load_table
+    from job.config import TABLE_HOLDOUT_DEFAULT
+    from job.real_data import split_table
+    from sources.tables import load_table
     from validators import Thresholds, validate_table
     from validators.table_plots import table_figures
 
@@ -277,9 +277,9 @@ def validate_images_command(
 ) -> None:
     """`synth validate` on images: report.json / report.md / report.html under `out`; exits
     non-zero naming the failed gate checks. Publishes nothing."""
+    from job.config import load_yaml_file
     from pipeline.report import write_report_dir
     from synthpipe.image_validation import validate_image_files
-    from synthpipe.jobs import load_yaml_file
     from validators.thresholds import ImageThresholds
 
     try:
@@ -431,7 +431,7 @@ IntervalOption = Annotated[
 
 
 def _load_jobs(job_files: list[Path], root: Path | None) -> list[JobConfig]:
-    from synthpipe.jobs import load_job
+    from job.config import load_job
 
     jobs = [load_job(path) for path in job_files]
     return [j.model_copy(update={"root": str(root)}) if root else j for j in jobs]

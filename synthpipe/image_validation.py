@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from generators.images.data import ImageData
-from synthpipe import image_sources
-from synthpipe.errors import ConfigError, DataError, DatasetNotFoundError
-from synthpipe.jobs import IMAGE_HOLDOUT_DEFAULT
+from core.errors import ConfigError, DataError, DatasetNotFoundError
+from core.images import ImageData
+from job.config import IMAGE_HOLDOUT_DEFAULT
+from sources import images as image_sources
 from validators.html_report import Figure
 from validators.images import SyntheticImages, validate_images
 from validators.report import ValidationReport

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthpipe.errors import ConfigError, DataError
-from synthpipe.metadata import key_columns
+from core.errors import ConfigError, DataError
+from core.metadata import key_columns
 from validators.columns import column_summaries
 from validators.detection import MIN_ROWS as DETECTION_MIN_ROWS
 from validators.detection import c2st_detection, detection_checks
@@ -62,7 +62,7 @@ def validate_table(
       `max_rows_for_metrics` holdout rows);
     - with `holdout` and `target` (a column of `real`): `utility.tstr_ratio` (TSTR vs TRTR).
 
-    Key columns (`synthpipe.metadata.key_columns(real, column_sdtypes)`) are identifiers that
+    Key columns (`core.metadata.key_columns(real, column_sdtypes)`) are identifiers that
     generators regenerate, not features: the expectations check only their type and nulls,
     SDMetrics skips them (sdtype `id`), and the deeper checks leave them out.
 

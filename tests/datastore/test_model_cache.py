@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ConfigError
 from datastore import DatasetStore
 from datastore.model_cache import MODEL_CACHE_ENV_VAR, ModelCache, model_cache_root
-from synthpipe.errors import ConfigError
 
 
 def _writer(text: str):

@@ -11,17 +11,17 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from datastore import DatasetStore, open_dataset
-from flows.generate import generate_dataset
-from pipeline.run import run_job
-from synthpipe.errors import (
+from core.errors import (
     ConfigError,
     DataError,
     QuarantinedVersionError,
     ValidationFailedError,
 )
-from synthpipe.jobs import parse_job
-from synthpipe.sources import fingerprint, load_builtin
+from datastore import DatasetStore, open_dataset
+from flows.generate import generate_dataset
+from job.config import parse_job
+from pipeline.run import run_job
+from sources.tables import fingerprint, load_builtin
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

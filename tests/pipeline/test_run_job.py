@@ -10,12 +10,12 @@ import fsspec
 import pytest
 from typer.testing import CliRunner
 
+from core.errors import ValidationFailedError
 from datastore import DatasetStore
+from job.config import parse_job
 from pipeline.run import run_job
+from sources.tables import load_builtin
 from synthpipe.cli import app
-from synthpipe.errors import ValidationFailedError
-from synthpipe.jobs import parse_job
-from synthpipe.sources import load_builtin
 
 
 def _job(root, **overrides):

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import UntrustedFileError
 from datastore import DatasetStore
+from job.config import JobConfig, parse_job
+from job.real_data import load_real
 from pipeline import steps
 from pipeline.run import run_job
 from pipeline.steps import shard_plan
-from synthpipe.errors import UntrustedFileError
-from synthpipe.jobs import JobConfig, parse_job
-from synthpipe.real_data import load_real
 
 
 def test_shard_plan_full_shards_then_remainder_with_own_seeds():
@@ -87,7 +87,7 @@ def test_fit_new_fitting_code_retrains(fit, monkeypatch):
     first = run()
 
     # Run: a new version of the generator code (what a deploy of new generator code looks like).
-    monkeypatch.setattr("synthpipe.lineage.code_version", lambda: "0123456789abcdef")
+    monkeypatch.setattr("job.lineage.code_version", lambda: "0123456789abcdef")
     second = run()
 
     # Assert
