@@ -57,7 +57,7 @@ def load(name: str) -> pd.DataFrame:
         from sklearn.datasets import load_diabetes
 
         return load_diabetes(as_frame=True, scaled=False).frame
-    from synthpipe.sources import load_builtin
+    from sources.tables import load_builtin
 
     return load_builtin(name)
 

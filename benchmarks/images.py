@@ -17,10 +17,10 @@ import os
 import platform
 import time
 
+from core.images import balanced_labels
 from generators import create_generator
 from generators.device import resolve_device
-from generators.images import balanced_labels
-from synthpipe.image_sources import load_digits_images
+from sources.images import load_digits_images
 
 SAMPLERS = [("ddpm", 1000), ("ddim", 50), ("dpm_solver", 20)]
 FAMILY_PARAMS: dict[str, dict] = {

@@ -136,7 +136,7 @@ def mixed_table(rows: int = 5_000, seed: int = 0) -> pd.DataFrame:
 def load_table(name: str) -> pd.DataFrame:
     if name == "mixed":
         return mixed_table()
-    from synthpipe.sources import load_builtin
+    from sources.tables import load_builtin
 
     return load_builtin(name)
 

@@ -1,13 +1,15 @@
-"""Sampling shards on the thread runner vs a Dask local cluster: shards/s, rows/s, peak RSS.
+"""Sampling shards on a thread pool vs a Dask local cluster: shards/s, rows/s, peak RSS.
 
     python benchmarks/shards.py [--shard-rows 200000] [--workers 2] [--big-rows 10000000]
 
-Fits gaussian_copula on `fair` once, then times the flow's shard stage (`sample_shards`: sample +
-write one Parquet part per shard) for 1, 2 and 4 shards on each runner, and one `--big-rows` run
-on each runner with 1M-row shards. Peak RSS is polled (every 0.2 s, psutil) for the flow process
-(threads) and for each Dask worker process. The Dask cluster is started once and warmed with one
-small shard (worker imports of SDV/Prefect take ~10 s), so only sampling is timed; its start-up
-time is printed apart. Nothing is published: each staged version is aborted.
+Fits gaussian_copula on `fair` once, then times the pipeline's shard step
+(`pipeline.steps.sample_shard`: sample + write one Parquet part per shard), submitted once per
+shard to each pool, for 1, 2 and 4 shards, and one `--big-rows` run on each pool with 1M-row
+shards. These are the pools the flow's task runners run shards on, without Prefect's task
+bookkeeping. Peak RSS is polled (every 0.2 s, psutil) for this process (threads) and for each Dask
+worker process. The Dask cluster is started once and warmed with one small shard (worker imports
+of SDV take seconds), so only sampling is timed; its start-up time is printed apart. Nothing is
+published: each staged version is aborted.
 """
 
 from __future__ import annotations
@@ -18,19 +20,21 @@ import platform
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
+from typing import Any
 
 import psutil
 import pyarrow as pa
-from prefect import flow
 
 from datastore import DatasetStore
 from datastore.model_cache import ModelCache
-from flows.generate import FittedModel, sample_shards, shard_plan
 from generators import create_generator
-from synthpipe.jobs import JobConfig, parse_job
-from synthpipe.sources import load_builtin
+from job.config import JobConfig, parse_job
+from pipeline.steps import FittedModel, sample_shard, shard_plan
+from sources.tables import load_builtin
 
 MODEL_KEY = "0123456789abcdef"  # any valid cache key: one model serves every run
 BIG_SHARD_ROWS = 1_000_000
@@ -72,14 +76,22 @@ def job_for(root: str, rows: int, shard_rows: int, runner: dict) -> JobConfig:
     )
 
 
-@flow(name="synthpipe-benchmark-shards")
-def timed_shards(job: JobConfig, model: FittedModel, schema: pa.Schema, pids: list[int]) -> dict:
+# `submit(fn, *args)` of a pool, returning a future: ThreadPoolExecutor's or a Dask client's.
+Submit = Callable[..., Any]
+
+
+def timed_shards(
+    job: JobConfig, model: FittedModel, schema: pa.Schema, submit: Submit, pids: list[int]
+) -> dict:
     """Seconds and peak RSS (pid -> bytes) of the shard stage of one job."""
     staged = DatasetStore(job.root).begin(job.dataset)
     try:
         with peak_rss(pids) as peaks:
             started = time.perf_counter()
-            sample_shards(job, model, staged, shard_plan(job.rows, job.shard_rows), schema)
+            shards = shard_plan(job.rows, job.shard_rows)
+            futures = [submit(sample_shard, job, model, staged, s, schema) for s in shards]
+            for future in futures:
+                future.result()
             seconds = time.perf_counter() - started
     finally:
         staged.abort()
@@ -104,22 +116,29 @@ def main() -> None:
     cluster = LocalCluster(
         n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None
     )
-    with cluster, Client(cluster) as client:
+    threads = ThreadPoolExecutor(max_workers=args.workers)
+    with cluster, Client(cluster) as client, threads:
         worker_pids = sorted(client.run(os.getpid).values())
         dask = {"kind": "dask", "address": cluster.scheduler_address}
-        timed_shards(job_for(root, 2, 1, dask), model, schema, worker_pids)  # warm-up imports
+        on_dask = partial(client.submit, pure=False)  # every call runs: shards are side effects
+        timed_shards(job_for(root, 2, 1, dask), model, schema, on_dask, worker_pids)  # warm-up
         cluster_s = time.perf_counter() - started
         runners = {
-            "threads": ({"kind": "threads", "workers": args.workers}, [os.getpid()]),
-            "dask": (dask, worker_pids),
+            "threads": (
+                {"kind": "threads", "workers": args.workers},
+                threads.submit,
+                [os.getpid()],
+            ),
+            "dask": (dask, on_dask, worker_pids),
         }
         results = []
         sizes = [(n * args.shard_rows, args.shard_rows) for n in (1, 2, 4)]
         if args.big_rows:
             sizes.append((args.big_rows, BIG_SHARD_ROWS))
         for rows, shard_rows in sizes:
-            for name, (runner, pids) in runners.items():
-                run = timed_shards(job_for(root, rows, shard_rows, runner), model, schema, pids)
+            for name, (runner, submit, pids) in runners.items():
+                job = job_for(root, rows, shard_rows, runner)
+                run = timed_shards(job, model, schema, submit, pids)
                 shards = len(shard_plan(rows, shard_rows))
                 results.append((name, shards, rows, run["seconds"], run["peaks"]))
 

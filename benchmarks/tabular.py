@@ -35,7 +35,7 @@ warnings.simplefilter("ignore")
 from sdv.metadata import Metadata
 import sdv.single_table
 from sdv.evaluation import evaluate_quality
-from synthpipe.sources import load_builtin
+from sources.tables import load_builtin
 cls_name, rows, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 params = json.loads(sys.argv[4])
 import numpy as np, torch

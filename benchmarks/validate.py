@@ -49,8 +49,8 @@ def synthetic_like(train: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
 
 
 def child(rows: int, shard_rows: int) -> dict[str, float]:
-    from synthpipe.real_data import split_table
-    from synthpipe.sources import load_builtin
+    from job.real_data import split_table
+    from sources.tables import load_builtin
     from validators import validate_table
     from validators.table_plots import table_figures
 

@@ -27,7 +27,7 @@ from multiprocessing import get_context
 
 import numpy as np
 
-from generators.images.data import ImageData
+from core.images import ImageData
 
 HOLDOUT_FRACTION = 0.2
 NOISE_SD = 0.05
@@ -61,7 +61,7 @@ def run_case(n: int | None, max_images: int, cache_dir: str, seed: int) -> dict:
     import scipy.linalg  # noqa: F401
     import torch  # noqa: F401
 
-    from synthpipe.image_sources import load_digits_images, split_holdout
+    from sources.images import load_digits_images, split_holdout
     from validators.html_report import write_report
     from validators.image_features import load_or_train_extractor
     from validators.image_plots import image_figures

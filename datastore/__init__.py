@@ -9,7 +9,7 @@
     read_dataset("adult@latest")        # checked against the manifest; plain pandas.read_parquet(
                                         # version.path / "data") works but checks nothing
 
-Only `synthpipe.errors` is imported from the rest of the project (see docs/architecture.md).
+Only `core.errors` is imported from the rest of the project (see docs/architecture.md).
 """
 
 from __future__ import annotations

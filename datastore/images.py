@@ -1,85 +1,21 @@
-"""Image datasets as Parquet: one row per image, in the layout Hugging Face `datasets` reads as
-an Image feature (`image` = struct {bytes: PNG, path}), plus an optional imagefolder view and a
-sample grid. Readers need only pyarrow + Pillow (or `datasets.load_dataset("parquet", ...)`).
+"""Views of an image version beside its Parquet parts: an imagefolder tree that
+`datasets.load_dataset("imagefolder", ...)` reads, and a sample grid. The parts' row format is
+`core.image_parts`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-# Hugging Face `datasets` reads a column as an Image feature when the Parquet schema says so.
-HF_FEATURES = {
-    "image": {"_type": "Image"},
-    "label": {"dtype": "string", "_type": "Value"},
-    "sample_id": {"dtype": "string", "_type": "Value"},
-    "seed": {"dtype": "int64", "_type": "Value"},
-    "sample_index": {"dtype": "int64", "_type": "Value"},
-}
-IMAGE_SCHEMA = pa.schema(
-    [
-        ("image", pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
-        ("label", pa.string()),
-        ("sample_id", pa.string()),  # sha256 of the PNG bytes
-        ("seed", pa.int64()),  # the seed of the shard that drew the image
-        ("sample_index", pa.int64()),  # position in the whole version, 0-based
-    ],
-    metadata={"huggingface": json.dumps({"info": {"features": HF_FEATURES}})},
-)
+from core.image_parts import decode_png, iter_image_rows
+
 IMAGEFOLDER_DIR = "images"
 GRID_FILE = "grid.png"
-
-
-def encode_png(image: np.ndarray) -> bytes:
-    """PNG bytes of a uint8 image `(H, W, C)` with C = 1 (grayscale) or 3 (RGB)."""
-    from PIL import Image
-
-    pixels = image[..., 0] if image.shape[-1] == 1 else image
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def decode_png(data: bytes) -> np.ndarray:
-    """A uint8 image `(H, W, C)` from PNG bytes."""
-    from PIL import Image
-
-    pixels = np.asarray(Image.open(io.BytesIO(data)))
-    return pixels[..., None] if pixels.ndim == 2 else pixels
-
-
-def image_records(frame: pd.DataFrame, *, seed: int, first_index: int) -> pd.DataFrame:
-    """Rows of IMAGE_SCHEMA for a sampled frame of `image` (uint8 arrays) and `label`."""
-    pngs = [encode_png(image) for image in frame["image"]]
-    ids = [hashlib.sha256(png).hexdigest() for png in pngs]
-    # An unconditional model samples no label: null in Parquet, "unlabelled/" as a folder.
-    labels = [None if label is None else str(label) for label in frame["label"]]
-    return pd.DataFrame(
-        {
-            "image": [
-                {"bytes": png, "path": f"{label or 'unlabelled'}/{sample_id}.png"}
-                for png, label, sample_id in zip(pngs, labels, ids, strict=True)
-            ],
-            "label": labels,
-            "sample_id": ids,
-            "seed": seed,
-            "sample_index": np.arange(first_index, first_index + len(frame), dtype=np.int64),
-        }
-    )
-
-
-def iter_image_rows(parts: Iterable[str | Path]) -> Iterable[dict]:
-    """Rows of image part files, one part in memory at a time."""
-    for part in parts:
-        yield from pq.read_table(part).to_pylist()
 
 
 def write_imagefolder(parts: Sequence[str | Path], directory: Path) -> int:

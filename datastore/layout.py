@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
-from synthpipe.errors import ConfigError
+from core.errors import ConfigError
 
 STAGING_DIR = ".staging"
 LATEST_FILE = "LATEST"

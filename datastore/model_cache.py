@@ -3,16 +3,29 @@ feature extractors (`validators.image_features`) cache themselves under `<root>/
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from core.errors import ConfigError
 from datastore import _fs
-from synthpipe.errors import ConfigError
+from datastore.store import DatasetStore
 
 KEY_PATTERN = re.compile(r"^[0-9a-f]{8,64}$")
 EXTRACTORS_DIR = ".extractors"
+MODEL_CACHE_ENV_VAR = "SYNTHPIPE_MODEL_CACHE"
+DEFAULT_MODEL_CACHE = "~/.cache/synthpipe"
+
+
+def model_cache_root(store: DatasetStore) -> Path:
+    """Where fitted models are cached: beside a local store; for an object store a local
+    directory (`$SYNTHPIPE_MODEL_CACHE`, default ~/.cache/synthpipe), since every shard task loads
+    the model from a path (Dask workers elsewhere need it on a shared mount)."""
+    if not store.is_remote:
+        return Path(store.root)
+    return Path(os.environ.get(MODEL_CACHE_ENV_VAR, DEFAULT_MODEL_CACHE)).expanduser()
 
 
 def extractor_cache_dir(root: str | Path) -> Path:

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
+from core.errors import ConfigError, DataError, IntegrityError, SynthpipeError
 from datastore import _fs
 from datastore.layout import (
     DATA_DIR,
@@ -41,7 +42,6 @@ from datastore.layout import (
 )
 from datastore.manifest import ColumnSchema, FileEntry, Manifest, ValidationSummary, sha256_file
 from datastore.version import DatasetVersion, read_latest, version_numbers
-from synthpipe.errors import ConfigError, DataError, IntegrityError, SynthpipeError
 
 # Bounds the publish loop; each lost race moves one version up, so only 1000 commits landing
 # between our scan and our rename could exhaust it.

@@ -14,6 +14,12 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import (
+    ConfigError,
+    DatasetNotFoundError,
+    IntegrityError,
+    QuarantinedVersionError,
+)
 from datastore import _fs
 from datastore.layout import (
     DATA_DIR,
@@ -30,12 +36,6 @@ from datastore.version import (
     read_latest,
     read_manifest,
     version_numbers,
-)
-from synthpipe.errors import (
-    ConfigError,
-    DatasetNotFoundError,
-    IntegrityError,
-    QuarantinedVersionError,
 )
 
 __all__ = [

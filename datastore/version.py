@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 from pydantic import ValidationError
 
+from core.errors import ConfigError, DataError, IntegrityError
 from datastore import _fs
 from datastore.layout import (
     DATA_DIR,
@@ -23,7 +24,6 @@ from datastore.layout import (
     version_dir_name,
 )
 from datastore.manifest import FileEntry, Manifest, sha256_file
-from synthpipe.errors import ConfigError, DataError, IntegrityError
 
 
 @dataclass(frozen=True)

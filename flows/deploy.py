@@ -22,9 +22,9 @@ from prefect.exceptions import ObjectNotFound
 from prefect.settings import get_current_settings
 from pydantic import ValidationError
 
+from core.errors import ConfigError
 from flows.generate import generate_dataset
-from synthpipe.errors import ConfigError
-from synthpipe.jobs import JobConfig, parse_job
+from job.config import JobConfig, parse_job
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 ENTRYPOINT = "flows/deploy.py:run_job"

@@ -1,15 +1,11 @@
 """The generation flow: load source -> fit (cached) -> sample shards -> validate -> publish.
 
-One flow for tables and images; the few steps that differ branch on the generator's modality.
+Each task wraps one step of `pipeline.steps` with what Prefect adds: retries, the run's logger,
+the GPU slot, artifacts; shards run on the job's task runner (`flows/runners.py`).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,48 +16,18 @@ from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from tqdm.auto import tqdm
 
+from core.errors import SynthpipeError
 from datastore import DatasetStore, DatasetVersion, FileEntry, StagedVersion
-from datastore.images import (
-    GRID_FILE,
-    IMAGE_SCHEMA,
-    IMAGEFOLDER_DIR,
-    image_records,
-    sample_grid,
-    write_imagefolder,
-)
-from datastore.model_cache import ModelCache, extractor_cache_dir
+from datastore.model_cache import model_cache_root
 from flows.resources import gpu_slot
 from flows.runners import shard_runner, worker_api
-from generators import Generator, create_generator, get_generator_class
-from generators.images.data import balanced_labels
-from generators.seeding import derive_seed
-from synthpipe.errors import SynthpipeError, ValidationFailedError
-from synthpipe.jobs import JobConfig
-from synthpipe.lineage import git_state, model_key, package_versions
-from synthpipe.real_data import RealData, check_conditions, check_target, load_real
-from synthpipe.sources import rows_matching
-from validators import ValidationReport, validate_table
-from validators.html_report import REPORT_DIR, write_report
-from validators.image_plots import image_figures
-from validators.images import read_image_parts, validate_images
-
-MODEL_CACHE_ENV_VAR = "SYNTHPIPE_MODEL_CACHE"
-
-
-@dataclass(frozen=True)
-class FittedModel:
-    key: str
-    path: str
-    reused: bool
-    fit_seconds: float
-
-
-@dataclass(frozen=True)
-class Shard:
-    index: int
-    rows: int
-    seed: int
-    first_index: int  # position of the shard's first row in the whole version
+from job.config import JobConfig
+from job.real_data import RealData
+from pipeline import steps
+from pipeline.modality import data_kind
+from pipeline.publish import commit, raise_if_quarantined, staging
+from pipeline.steps import FittedModel, Shard, shard_plan
+from validators import ValidationReport
 
 
 def _transient_only(task: Any, task_run: Any, state: Any) -> bool:
@@ -70,70 +36,15 @@ def _transient_only(task: Any, task_run: Any, state: Any) -> bool:
     return not isinstance(error, SynthpipeError)
 
 
-def shard_plan(rows: int, shard_rows: int, seed: int = 0) -> list[Shard]:
-    """Full shards then the remainder, each with its own seed derived from the job's."""
-    full, rest = divmod(rows, shard_rows)
-    sizes = [shard_rows] * full + ([rest] if rest else [])
-    starts = [sum(sizes[:i]) for i in range(len(sizes))]
-    return [
-        Shard(index=i, rows=n, seed=derive_seed(seed, i), first_index=start)
-        for i, (n, start) in enumerate(zip(sizes, starts, strict=True))
-    ]
-
-
 @task(retries=2, retry_delay_seconds=2, retry_condition_fn=_transient_only, cache_policy=NO_CACHE)
 def load_source(job: JobConfig, root: str) -> RealData:
-    real = load_real(job, root)
-    check_conditions(real, job.conditions)  # bad conditions fail before the fit, not after
-    check_target(real, job.target)
-    get_run_logger().info(
-        "Loaded %s: %d training and %d holdout records",
-        real.origin,
-        len(real.train),
-        len(real.holdout_indices),
-    )
-    return real
+    return steps.load(job, root, log=get_run_logger())
 
 
 @task(cache_policy=NO_CACHE)
 def fit_generator(job: JobConfig, real: RealData, root: str) -> FittedModel:
     """Fit, or reuse the model cached for the same training data, learned config and seed."""
-    logger = get_run_logger()
-    params = job.generator_params()
-    config = get_generator_class(job.generator.name).config_class.model_validate(params)
-    key = model_key(
-        source_fingerprint=real.train_fingerprint,
-        generator=job.generator.name,
-        params=config.learned_params(),
-        seed=job.seed,
-    )
-    cache = ModelCache(root)
-    cached = cache.get(key)
-    if cached is not None:
-        logger.info("Reusing fitted %s model %s", job.generator.name, key)
-        return FittedModel(key=key, path=str(cached), reused=True, fit_seconds=0.0)
-    logger.info("Fitting %s on %d records", job.generator.name, len(real.train))
-    started = time.perf_counter()
-    with gpu_slot(job.resource):
-        generator = create_generator(job.generator.name, params).fit(real.train, seed=job.seed)
-    seconds = time.perf_counter() - started
-    path = cache.put(key, generator.save)
-    return FittedModel(key=key, path=str(path), reused=False, fit_seconds=seconds)
-
-
-def load_generator(job: JobConfig, model: FittedModel) -> Generator:
-    """The cached model with this job's run options (e.g. a sampler), which never retrain."""
-    generator = Generator.load(model.path)
-    params = job.generator_params()
-    return generator.with_run_options(
-        **{k: v for k, v in params.items() if k in generator.config.RUN_FIELDS}
-    )
-
-
-def _conditions(job: JobConfig, generator: Generator, rows: int) -> Any:
-    if job.balanced_labels:
-        return balanced_labels(rows, generator.spec.label_names)
-    return job.conditions
+    return steps.fit(job, real, root, slot=gpu_slot, log=get_run_logger())
 
 
 @task(retries=2, retry_delay_seconds=2, retry_condition_fn=_transient_only, cache_policy=NO_CACHE)
@@ -141,15 +52,7 @@ def sample_shard(
     job: JobConfig, model: FittedModel, staged: StagedVersion, shard: Shard, schema: Any
 ) -> FileEntry:
     """Sample one shard and write it as its own part file (a retry overwrites, never adds)."""
-    generator = load_generator(job, model)
-    conditions = _conditions(job, generator, shard.rows)
-    with gpu_slot(job.resource):
-        frame = generator.sample(
-            shard.rows, seed=shard.seed, conditions=conditions, first_row=shard.first_index
-        )
-    if generator.modality == "image":
-        frame = image_records(frame, seed=shard.seed, first_index=shard.first_index)
-    return staged.write_part(shard.index, frame, schema=schema)
+    return steps.sample_shard(job, model, staged, shard, schema, slot=gpu_slot)
 
 
 def sample_shards(
@@ -181,69 +84,14 @@ def sample_shards(
 
 @task(cache_policy=NO_CACHE)
 def validate_output(job: JobConfig, real: RealData, staged: StagedVersion) -> ValidationReport:
-    parts = staged.local_parts()
-    if job.generator.modality == "image":
-        return validate_image_output(job, real, parts)
-    return validate_table(
-        real.train,
-        parts,
-        thresholds=job.validation,
-        column_sdtypes=job.column_sdtypes,
-        expected_rows=job.rows,
-        seed=job.seed,
-        fidelity_real=_matching(real.train, job),
-        holdout=_matching(real.holdout, job),
-        target=job.target,
-    )
-
-
-def validate_image_output(job: JobConfig, real: RealData, parts: list[str]) -> ValidationReport:
-    """Validate the staged images. The CNN extractor is cached in the store,
-    `<root>/.extractors/`, by the real training data's fingerprint, so every job on the same real
-    data shares it."""
-    synthetic = read_image_parts(parts)
-    requested = [str(job.conditions["label"])] if job.conditions else []
-    return validate_images(
-        real.train,
-        synthetic,
-        real_holdout=real.holdout,
-        extractor_cache=extractor_cache_dir(DatasetStore(job.root).root),
-        thresholds=job.validation,
-        expected_rows=job.rows,
-        requested_labels=real.label_names if job.balanced_labels else requested,
-        seed=job.seed,
-    )
-
-
-def _matching(frame: Any, job: JobConfig) -> Any:
-    """The real rows meeting a conditional job's conditions (all rows otherwise)."""
-    return rows_matching(frame, job.conditions) if job.conditions and frame is not None else frame
+    return steps.validate(job, real, staged)
 
 
 @task(cache_policy=NO_CACHE)
 def write_html_report(
     job: JobConfig, real: RealData, staged: StagedVersion, report: ValidationReport
 ) -> str:
-    """The HTML report with its plots in the staged version's `report/` (so in the manifest)."""
-    from validators.table_plots import table_figures
-
-    parts = staged.local_parts()
-    if job.generator.modality == "image":
-        figures = image_figures(report, real.train, read_image_parts(parts))
-    else:
-        figures = table_figures(report, _matching(real.train, job), parts, seed=job.seed)
-    # Written locally, then copied in: the same path for local and object-store roots.
-    with tempfile.TemporaryDirectory() as scratch:
-        path = write_report(Path(scratch), report, figures, f"{job.dataset} validation")
-        staged.copy_in(scratch, REPORT_DIR)
-    return f"{REPORT_DIR}/{path.name}"
-
-
-def add_image_views(staged: StagedVersion) -> None:
-    """A sample grid and the imagefolder view (`images/<label>/<id>.png` + metadata.jsonl)."""
-    parts = sorted((Path(staged.path) / "data").glob("part-*.parquet"))
-    (Path(staged.path) / GRID_FILE).write_bytes(sample_grid(parts))
-    write_imagefolder(parts, staged.dir(IMAGEFOLDER_DIR))
+    return steps.write_html_report(job, real, staged, report)
 
 
 @task(cache_policy=NO_CACHE)
@@ -255,18 +103,23 @@ def publish(
     html_report: str | None = None,
 ) -> DatasetVersion:
     """Verify and atomically publish; a failed gate publishes the version as quarantined."""
-    version = staged.commit(
-        rows_expected=job.rows,
-        lineage=lineage,
-        report_json=report.to_json(),
-        report_markdown=report.to_markdown(),
-        passed=report.passed,
-        failed_checks=report.failed_checks,
-        kind="image" if job.generator.modality == "image" else "table",
-    )
+    kind = data_kind(job).manifest_kind
+    version = commit(staged, report, rows_expected=job.rows, lineage=lineage, kind=kind)
     status = "published" if report.passed else "QUARANTINED"
     get_run_logger().info("%s %s at %s", status, version.ref, version.path)
-    key = f"{job.dataset.replace('.', '-').replace('_', '-')}-validation"
+    _report_artifacts(job.dataset, version, status, report, html_report)
+    return version
+
+
+def _report_artifacts(
+    dataset: str,
+    version: DatasetVersion,
+    status: str,
+    report: ValidationReport,
+    html_report: str | None,
+) -> None:
+    """The validation summary as a Markdown artifact, and a link to the HTML report."""
+    key = f"{dataset.replace('.', '-').replace('_', '-')}-validation"
     markdown = f"# {version.ref} ({status})\n\n`{version.path}`\n\n{report.to_markdown()}"
     if html_report:
         uri = _uri(version.path / html_report)
@@ -281,7 +134,6 @@ def publish(
             link_text=f"{version.ref} validation report (HTML)",
             description=f"Validation report with plots of {version.ref}",
         )
-    return version
 
 
 def _uri(path: Any) -> str:
@@ -290,50 +142,9 @@ def _uri(path: Any) -> str:
     return text if "://" in text else Path(text).resolve().as_uri()
 
 
-def model_cache_root(store: DatasetStore) -> Path:
-    """Where fitted models are cached: beside a local store; for an object store a local
-    directory (`$SYNTHPIPE_MODEL_CACHE`, default ~/.cache/synthpipe), since every shard task loads
-    the model from a path (Dask workers elsewhere need it on a shared mount)."""
-    if not store.is_remote:
-        return Path(store.root)
-    return Path(os.environ.get(MODEL_CACHE_ENV_VAR, "~/.cache/synthpipe")).expanduser()
-
-
-def build_lineage(
-    job: JobConfig,
-    real: RealData,
-    model: FittedModel,
-    generator: Generator,
-    shards: list[Shard],
-    timings: dict[str, float],
-) -> dict[str, Any]:
-    lineage = {
-        "created_at": datetime.now(UTC).isoformat(),
-        "job": job.model_dump(mode="json"),
-        "generator": {
-            "name": job.generator.name,
-            "modality": generator.modality,
-            "config": generator.config.model_dump(mode="json"),
-        },
-        "seed": job.seed,
-        "shards": [{"index": s.index, "rows": s.rows, "seed": s.seed} for s in shards],
-        "source": {
-            "origin": real.origin,
-            "fingerprint": real.source_fingerprint,
-            "train_fingerprint": real.train_fingerprint,
-            "train_records": len(real.train),
-            "holdout_fraction": job.holdout_fraction,
-            "holdout_indices": real.holdout_indices,
-        },
-        "model": {"key": model.key, "reused": model.reused},
-        "timings_s": {"fit": round(model.fit_seconds, 3), **timings},
-        "code": git_state(),
-        "packages": package_versions(),
-        "prefect": {"flow_run_id": str(flow_run.id), "flow_run_name": flow_run.name},
-    }
-    if generator.modality == "image":
-        lineage["generator"]["sampling"] = generator.sampling_info()
-    return lineage
+def run_info() -> dict[str, Any]:
+    """The lineage's record of this flow run."""
+    return {"prefect": {"flow_run_id": str(flow_run.id), "flow_run_name": flow_run.name}}
 
 
 @flow(name="synthpipe-generate")
@@ -342,44 +153,19 @@ def generate_dataset(job: JobConfig) -> str:
 
     Raises ValidationFailedError (after publishing the version as quarantined) when a gate fails.
     """
-    import pyarrow as pa
-
     store = DatasetStore(job.root)
     real = load_source(job, str(store.root))
     model = fit_generator(job, real, str(model_cache_root(store)))
-    image = job.generator.modality == "image"
-    schema = IMAGE_SCHEMA if image else pa.Schema.from_pandas(real.train, preserve_index=False)
-    store.clean_staging()  # leftovers of killed runs (older than a day); never a live one
-    staged = store.begin(job.dataset)
-    try:
-        started = time.perf_counter()
+    with staging(store, job.dataset) as staged:
+        watch = steps.Stopwatch()
         shards = shard_plan(job.rows, job.shard_rows, job.seed)
-        sample_shards(job, model, staged, shards, schema)
-        sampled = time.perf_counter()
-        staged.copy_in(model.path, "model")
-        if image:
-            add_image_views(staged)
+        sample_shards(job, model, staged, shards, data_kind(job).schema(real))
+        watch.lap("sample")
+        steps.stage_model_and_views(job, model, staged)
         report = validate_output(job, real, staged)
         html_report = write_html_report(job, real, staged, report)
-        timings = {
-            "sample": round(sampled - started, 3),
-            "validate": round(time.perf_counter() - sampled, 3),
-        }
-        lineage = build_lineage(job, real, model, load_generator(job, model), shards, timings)
+        watch.lap("validate")
+        lineage = steps.build_lineage(job, real, model, shards, watch.laps) | run_info()
         version = publish(staged, job, lineage, report, html_report)
-    except BaseException:
-        staged.abort()  # an interrupted or failed run leaves no half-written version
-        raise
     raise_if_quarantined(version, report)
     return version.ref
-
-
-def raise_if_quarantined(version: DatasetVersion, report: ValidationReport) -> None:
-    """After publishing: a failed gate is the run's failure, naming the checks and the version."""
-    if not report.passed:
-        raise ValidationFailedError(
-            f"{version.ref} failed its validation gates {report.failed_checks} and was "
-            f"quarantined at {version.path}.",
-            failed_checks=report.failed_checks,
-            version=version.ref,
-        )

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
-from synthpipe.jobs import RunnerConfig
+from job.config import RunnerConfig
 
 
 def shard_runner(config: RunnerConfig) -> TaskRunner:

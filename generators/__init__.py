@@ -10,6 +10,7 @@ from generators.registry import (
     available_generators,
     create_generator,
     get_generator_class,
+    load_saved_generator,
     register,
 )
 
@@ -21,6 +22,7 @@ __all__ = [
     "create_generator",
     "get_generator_class",
     "images",
+    "load_saved_generator",
     "register",
     "sdv_tabular",
     "tabddpm",

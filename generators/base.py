@@ -2,10 +2,10 @@
 
 Public methods validate their input and hold the shared bookkeeping; subclasses implement the
 private `_fit`, `_sample`, `_save` and `_load` (the SDV pattern). A generator's typed config is
-saved as `generator.json` beside its weights so `Generator.load(dir)` rebuilds it (the diffusers
-pattern).
+saved as `generator.json` beside its weights so `<family>.load(dir)` rebuilds it (the diffusers
+pattern; `generators.load_saved_generator(dir)` picks the family by the saved name).
 
-Key columns of a table (`synthpipe.metadata.key_columns`: declared `id` in `column_sdtypes`, or
+Key columns of a table (`core.metadata.key_columns`: declared `id` in `column_sdtypes`, or
 detected) are handled here for every tabular family: `fit` keeps them from the family, and
 `sample` fills them with fresh unique keys (`generators.keys`).
 """
@@ -24,9 +24,9 @@ from typing import Any, ClassVar, Literal, Self
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from core.errors import ConfigError, DataError, NotFittedError
+from core.metadata import key_columns
 from generators.keys import KeySpec
-from synthpipe.errors import ConfigError, DataError, NotFittedError
-from synthpipe.metadata import key_columns
 
 Modality = Literal["tabular", "image"]
 Conditions = Mapping[str, Any] | pd.DataFrame
@@ -187,24 +187,20 @@ class Generator(ABC):
         return directory
 
     @classmethod
-    def load(cls, path: str | Path) -> Generator:
-        """Rebuild a saved generator; on the base class the saved name picks the family."""
-        from generators.registry import get_generator_class
-
+    def load(cls, path: str | Path) -> Self:
+        """Rebuild a generator of this family saved in directory `path`
+        (`generators.load_saved_generator(dir)` picks the family from the saved name)."""
         directory = Path(path)
-        config_path = directory / CONFIG_FILE
-        if not config_path.is_file():
-            raise DataError(
-                f"{config_path} does not exist: {directory} is not a saved generator "
-                "(save one with generator.save(dir))."
-            )
-        payload = json.loads(config_path.read_text())
-        klass = get_generator_class(payload["generator"])
-        if cls is not Generator and not issubclass(klass, cls):
+        payload = _saved_payload(directory)
+        saved = payload["generator"]
+        if saved != cls.name:
+            # The base class cannot pick a family: that name lookup is the registry's.
+            wanted = f"not a {cls.name!r} one" if cls.name else f"and {cls.__name__} is no family"
             raise ConfigError(
-                f"{directory} holds a {payload['generator']!r} generator, not a {cls.name!r} one."
+                f"{directory} holds a {saved!r} generator, {wanted}; load it with "
+                "generators.load_saved_generator(dir), which picks the family by its saved name."
             )
-        generator = klass(payload["config"])
+        generator = cls(payload["config"])
         generator._load(directory)
         generator.columns = list(payload["columns"])
         generator.keys = [KeySpec.model_validate(spec) for spec in payload.get("keys", [])]
@@ -292,3 +288,18 @@ class Generator(ABC):
 
     @abstractmethod
     def _load(self, directory: Path) -> None: ...
+
+
+def saved_generator_name(path: str | Path) -> str:
+    """The registry name of the generator saved in directory `path`."""
+    return str(_saved_payload(Path(path))["generator"])
+
+
+def _saved_payload(directory: Path) -> dict[str, Any]:
+    config_path = directory / CONFIG_FILE
+    if not config_path.is_file():
+        raise DataError(
+            f"{config_path} does not exist: {directory} is not a saved generator "
+            "(save one with generator.save(dir))."
+        )
+    return json.loads(config_path.read_text())

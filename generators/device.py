@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from synthpipe.errors import ConfigError
+from core.errors import ConfigError
 
 DeviceName = Literal["auto", "cpu", "cuda"]
 

@@ -1,4 +1,4 @@
-"""Key columns (`synthpipe.metadata.key_columns`): never learned, regenerated unique in samples.
+"""Key columns (`core.metadata.key_columns`): never learned, regenerated unique in samples.
 
 A key identifies a real record; learning it would make it a category of one row each (or a
 number to interpolate) and copy real identifiers into the output. Instead a `KeySpec` keeps only
@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from synthpipe.errors import DataError
-from synthpipe.metadata import NUMBERED_KEY, is_string_column
+from core.errors import DataError
+from core.metadata import NUMBERED_KEY, is_string_column
 
 GENERIC_PREFIX = "syn"
 GENERIC_WIDTH = 6

@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator
 
+from core.errors import ConfigError, DataError
 from generators.base import Generator, TabularConfig
 from generators.device import DeviceName, resolve_device
 from generators.seeding import derive_seed, seeded
 from generators.tabular_encoding import EncodingSettings, TableEncoding
-from synthpipe.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from torch import nn

@@ -1,12 +1,16 @@
-"""Generators by name: an explicit dict filled by `@register`, no discovery magic."""
+"""Generators by name: an explicit dict filled by `@register`, no discovery magic.
+
+The registry builds on `generators.base` (never the reverse): creating a generator by name and
+rebuilding a saved one by the name it saved both look the family up here."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
-from generators.base import Generator
-from synthpipe.errors import ConfigError, UnknownGeneratorError
+from core.errors import ConfigError, UnknownGeneratorError
+from generators.base import Generator, saved_generator_name
 
 G = TypeVar("G", bound=type[Generator])
 _REGISTRY: dict[str, type[Generator]] = {}
@@ -45,3 +49,8 @@ def get_generator_class(name: str) -> type[Generator]:
 def create_generator(name: str, params: Mapping[str, Any] | None = None) -> Generator:
     """Build the generator registered as `name` with validated `params`."""
     return get_generator_class(name)(params or {})
+
+
+def load_saved_generator(path: str | Path) -> Generator:
+    """Rebuild the generator saved in directory `path`, of whichever family saved it."""
+    return get_generator_class(saved_generator_name(path)).load(path)

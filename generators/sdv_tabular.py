@@ -4,7 +4,7 @@
 normalised columns). Metadata is detected from the training data with per-column overrides.
 SDV saves synthesizers with cloudpickle; that is SDV's own format and the only one it loads.
 Unpickling runs code, so `synthesizer.pkl` is written with an HMAC signature beside it
-(`synthpipe.signing`) and unpickled only after the signature verifies with this installation's key.
+(`core.signing`) and unpickled only after the signature verifies with this installation's key.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
+from core.metadata import TABLE_NAME, detect_metadata
+from core.signing import read_signed, write_signed
 from generators.base import Generator, TabularConfig
 from generators.device import resolve_device
 from generators.registry import register
 from generators.seeding import derive_seed, seeded
-from synthpipe.metadata import TABLE_NAME, detect_metadata
-from synthpipe.signing import read_signed, write_signed
 
 MODEL_FILE = "synthesizer.pkl"
 Distribution = Literal["norm", "beta", "truncnorm", "uniform", "gamma", "gaussian_kde"]

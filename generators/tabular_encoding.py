@@ -32,7 +32,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import pandas as pd
 
-from synthpipe.errors import DataError
+from core.errors import DataError
 
 ColumnKind = Literal["categorical", "numeric", "datetime"]
 MAX_DECIMALS = 8

@@ -1,0 +1,1 @@
+"""The top layer: the `synth` command line (`synthpipe.cli`), which may import every package."""

@@ -13,11 +13,11 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from synthpipe.errors import ConfigError, SynthpipeError
+from core.errors import ConfigError, SynthpipeError
 
 if TYPE_CHECKING:
     from datastore import DatasetVersion, StagingDir
-    from synthpipe.jobs import JobConfig
+    from job.config import JobConfig
 
 
 class _OneLineErrors(TyperGroup):
@@ -60,7 +60,7 @@ def run(
     root: RootOption = None,
 ) -> None:
     """Run a job: fit the generator, sample, validate, publish a dataset version."""
-    from synthpipe.jobs import load_job
+    from job.config import load_job
 
     job = _load_job_or_exit(load_job, job_file, root)
     from flows.generate import generate_dataset
@@ -101,10 +101,11 @@ def augment(
 ) -> None:
     """Augment a labelled training set: add class-conditional synthetic records, measure the
     downstream uplift on the real holdout, publish real + synthetic as a dataset version."""
-    from synthpipe.augment_job import load_augment_job
+    from job.augment_config import load_augment_job
 
     job = _load_job_or_exit(load_augment_job, job_file, root)
-    from flows.augment import UPLIFT_MD, augment_dataset
+    from flows.augment import augment_dataset
+    from pipeline.augment import UPLIFT_MD
 
     version = _run_flow_or_exit(augment_dataset, job)
     typer.echo(version.read_text(UPLIFT_MD))
@@ -163,15 +164,15 @@ def validate(
     --holdout-fraction (default 0.2) of --real, reported; utility also needs --target. Nothing is
     published unless --publish NAME is given.
     """
+    from job.config import load_yaml_file
     from synthpipe.image_validation import is_image_source
-    from synthpipe.jobs import load_yaml_file
 
     if is_image_source(str(real)):
         return validate_images_command(str(real), synthetic, thresholds, out, seed)
 
-    from synthpipe.jobs import TABLE_HOLDOUT_DEFAULT
-    from synthpipe.real_data import split_table
-    from synthpipe.sources import load_table
+    from job.config import TABLE_HOLDOUT_DEFAULT
+    from job.real_data import split_table
+    from sources.tables import load_table
     from validators import Thresholds, validate_table
     from validators.table_plots import table_figures
 
@@ -216,13 +217,9 @@ def validate(
         raise _fail(str(exc), 2) from None
     title = f"Validation of {synthetic.name} against {real.name}"
     if out is not None:
-        from validators.html_report import write_report
+        from pipeline.report import write_report_dir
 
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "report.json").write_text(report.to_json())
-        (out / "report.md").write_text(report.to_markdown())
-        html = write_report(out, report, figures, title)
-        typer.echo(f"Report: {html}")
+        typer.echo(f"Report: {write_report_dir(out, report, figures, title)}")
     if publish is not None:
         lineage = {
             "validated": {
@@ -265,23 +262,13 @@ def _publish_validated(
 ) -> str:
     """Store a validated table as the next version of `name` (quarantined if a gate failed)."""
     from datastore import DatasetStore
-    from validators.html_report import REPORT_DIR, write_report
+    from pipeline.publish import commit, staging
+    from pipeline.report import stage_report
 
-    staged = DatasetStore(root).begin(name)
-    try:
+    with staging(DatasetStore(root), name) as staged:
         staged.write_part(0, frame)
-        write_report(staged.dir(REPORT_DIR), report, figures, f"{name} validation")
-        version = staged.commit(
-            rows_expected=len(frame),
-            lineage=lineage,
-            report_json=report.to_json(),
-            report_markdown=report.to_markdown(),
-            passed=report.passed,
-            failed_checks=report.failed_checks,
-        )
-    except BaseException:
-        staged.abort()
-        raise
+        stage_report(staged, report, figures, f"{name} validation")
+        version = commit(staged, report, rows_expected=len(frame), lineage=lineage)
     return version.ref
 
 
@@ -290,17 +277,21 @@ def validate_images_command(
 ) -> None:
     """`synth validate` on images: report.json / report.md / report.html under `out`; exits
     non-zero naming the failed gate checks. Publishes nothing."""
+    from job.config import load_yaml_file
+    from pipeline.report import write_report_dir
     from synthpipe.image_validation import validate_image_files
-    from synthpipe.jobs import load_yaml_file
     from validators.thresholds import ImageThresholds
 
     try:
         gates = ImageThresholds.model_validate(
             load_yaml_file(thresholds, "Thresholds file") or {} if thresholds else {}
         )
-        report = validate_image_files(real, synthetic, thresholds=gates, out=out, seed=seed)
+        validation = validate_image_files(real, synthetic, thresholds=gates, seed=seed)
+        if out is not None:
+            write_report_dir(out, validation.report, validation.figures(), validation.title)
     except (SynthpipeError, ValueError) as exc:
         raise _fail(str(exc), 2) from None
+    report = validation.report
     typer.echo(report.to_markdown())
     if not report.passed:
         raise _fail(f"Validation FAILED: {', '.join(report.failed_checks)}")
@@ -440,7 +431,7 @@ IntervalOption = Annotated[
 
 
 def _load_jobs(job_files: list[Path], root: Path | None) -> list[JobConfig]:
-    from synthpipe.jobs import load_job
+    from job.config import load_job
 
     jobs = [load_job(path) for path in job_files]
     return [j.model_copy(update={"root": str(root)}) if root else j for j in jobs]

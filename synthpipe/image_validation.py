@@ -7,20 +7,22 @@ Synthpipe image Parquet file / folder of parts, or an image dataset version (`na
 Synthetic images (`--synthetic`): a folder of class subfolders (label = folder name, e.g. a
 version's `images/` view) or image Parquet, resized to the real images' side.
 
-The report (`report.json`, `report.md`, `report.html` + `plots/`) goes to `--out`; nothing is
-published. The CNN extractor is cached where jobs cache it, `<store root>/.extractors/`.
+The CLI writes the report (`report.json`, `report.md`, `report.html` + `plots/`) to `--out`;
+nothing is published. The CNN extractor is cached where jobs cache it, `<store root>/.extractors/`.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from generators.images.data import ImageData
-from synthpipe import image_sources
-from synthpipe.errors import ConfigError, DataError, DatasetNotFoundError
-from synthpipe.jobs import IMAGE_HOLDOUT_DEFAULT
+from core.errors import ConfigError, DataError, DatasetNotFoundError
+from core.images import ImageData
+from job.config import IMAGE_HOLDOUT_DEFAULT
+from sources import images as image_sources
+from validators.html_report import Figure
 from validators.images import SyntheticImages, validate_images
 from validators.report import ValidationReport
 from validators.thresholds import ImageThresholds
@@ -74,20 +76,27 @@ def load_synthetic_images(path: Path, like: ImageData) -> SyntheticImages:
     return SyntheticImages(images, [data.label_names[i] for i in data.labels], ids)
 
 
+@dataclass(frozen=True)
+class ImageValidation:
+    """The report of one image validation, with what its figures are drawn from."""
+
+    report: ValidationReport
+    train: ImageData
+    synthetic: SyntheticImages
+    title: str
+
+    def figures(self) -> list[Figure]:
+        from validators.image_plots import image_figures
+
+        return image_figures(self.report, self.train, self.synthetic)
+
+
 def validate_image_files(
-    real: str,
-    synthetic: Path,
-    *,
-    thresholds: ImageThresholds,
-    out: Path | None,
-    seed: int = 0,
-) -> ValidationReport:
-    """Validate `synthetic` against `real` (see the module docstring); write the report to
-    `out` when given."""
+    real: str, synthetic: Path, *, thresholds: ImageThresholds, seed: int = 0
+) -> ImageValidation:
+    """Validate `synthetic` against `real` (see the module docstring)."""
     from datastore.model_cache import extractor_cache_dir
     from datastore.store import default_root
-    from validators.html_report import write_report
-    from validators.image_plots import image_figures
 
     data, origin = load_real_images(real)
     train, holdout, _ = image_sources.split_holdout(data, IMAGE_HOLDOUT_DEFAULT, seed)
@@ -100,13 +109,7 @@ def validate_image_files(
         thresholds=thresholds,
         seed=seed,
     )
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "report.json").write_text(report.to_json())
-        (out / "report.md").write_text(report.to_markdown())
-        figures = image_figures(report, train, images)
-        write_report(out, report, figures, f"{synthetic} against {origin}: image validation")
-    return report
+    return ImageValidation(report, train, images, f"{synthetic} against {origin}: image validation")
 
 
 def _image_version(ref: str) -> DatasetVersion | None:

@@ -15,7 +15,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="synthpipe-prefect-home-")
-# The SDV model signing key (synthpipe.signing): a throwaway one, never the user's real key.
+# The SDV model signing key (core.signing): a throwaway one, never the user's real key.
 os.environ["SYNTHPIPE_CONFIG_DIR"] = tempfile.mkdtemp(prefix="synthpipe-config-")
 
 import pandas as pd
@@ -25,7 +25,7 @@ import pytest
 @pytest.fixture(scope="session")
 def wine() -> pd.DataFrame:
     """A small real mixed table: 13 numeric columns and a categorical `target`."""
-    from synthpipe.sources import load_builtin
+    from sources.tables import load_builtin
 
     return load_builtin("wine")
 

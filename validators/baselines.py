@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from synthpipe.errors import DataError
+from core.errors import DataError
 from validators._frames import shuffle_columns
 
 NOISE_STD_FRACTION = 0.05  # noisy_copy: numeric noise as a fraction of the column's std

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthpipe.errors import ConfigError, DataError
+from core.errors import ConfigError, DataError
 from validators._frames import numpy_backed
 from validators.report import GX_PREFIX, CheckResult, make_check
 from validators.thresholds import Thresholds

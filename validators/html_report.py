@@ -18,7 +18,6 @@ from pathlib import Path
 from validators.report import ValidationReport, _fmt, _verdict
 
 REPORT_HTML = "report.html"
-REPORT_DIR = "report"  # where a dataset version keeps report.html and its plots
 PLOTS_DIR = "plots"
 
 

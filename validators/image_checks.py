@@ -37,7 +37,7 @@ from validators.report import make_check
 from validators.thresholds import ImageThresholds
 
 if TYPE_CHECKING:
-    from generators.images.data import ImageData
+    from core.images import ImageData
 
 
 @dataclass(frozen=True)

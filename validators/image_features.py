@@ -42,10 +42,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from synthpipe.errors import DataError, IntegrityError
+from core.errors import DataError, IntegrityError
 
 if TYPE_CHECKING:
-    from generators.images.data import ImageData
+    from core.images import ImageData
 
 EXTRACTOR_NAME = "synthpipe-cnn-v1"  # bump the version when the architecture changes
 FEATURE_LAYER = "embed"

@@ -25,7 +25,7 @@ from validators.html_report import Figure
 from validators.report import CheckResult, ValidationReport
 
 if TYPE_CHECKING:
-    from generators.images.data import ImageData
+    from core.images import ImageData
     from validators.images import SyntheticImages
 
 PER_CLASS = 8  # images per class and side in the sample grid

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from synthpipe.errors import DataError
+from core.errors import DataError
 from validators.image_features import (
     ExtractorConfig,
     ExtractorInfo,
@@ -56,7 +56,7 @@ from validators.report import CheckResult, make_check
 from validators.thresholds import ImageThresholds
 
 if TYPE_CHECKING:
-    from generators.images.data import ImageData
+    from core.images import ImageData
 
 PRDC_K = 5  # neighbours defining each sample's ball (Naeem et al. 2020 use k = 5)
 KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000  # the usual KID settings (smaller sets use their size)

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from synthpipe.errors import DataError
+from core.errors import DataError
 from validators.expectations import EXPECTED_ROWS_PARAMETER, IN_SET, ROW_COUNT
 from validators.report import ValidationReport
 from validators.thresholds import ImageThresholds
 
 if TYPE_CHECKING:
-    from generators.images.data import ImageData
+    from core.images import ImageData
 
 UNIQUE = "expect_column_values_to_be_unique"
 CONTAINS = "expect_column_distinct_values_to_contain_set"
@@ -49,7 +49,7 @@ class SyntheticImages:
 
 def read_image_parts(parts: Sequence[str | Path]) -> SyntheticImages:
     """The images of Synthpipe image part files (IMAGE_SCHEMA), in part order."""
-    from datastore.images import decode_png, iter_image_rows
+    from core.image_parts import decode_png, iter_image_rows
 
     images, labels, ids = [], [], []
     for row in iter_image_rows(parts):

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from synthpipe.errors import DataError
+from core.errors import DataError
 from validators.report import CheckResult, make_check
 from validators.thresholds import Thresholds
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthpipe.metadata import TABLE_NAME, detect_metadata, metadata_dict
+from core.metadata import TABLE_NAME, detect_metadata, metadata_dict
 from validators._frames import numpy_backed, shuffle_columns
 from validators.report import Category, CheckResult, make_check
 from validators.thresholds import Thresholds
@@ -43,7 +43,7 @@ def sdmetrics_checks(
     Scores every row given: sampling is the caller's job. `synthetic` must hold every column of
     `real`; extra columns and differing dtypes lower Data Structure and are named in its detail.
     Extension dtypes are compared as their NumPy / object equivalent (`numpy_backed`). Metadata
-    comes from `synthpipe.metadata.detect_metadata(real, column_sdtypes)`. A metric SDMetrics
+    comes from `core.metadata.detect_metadata(real, column_sdtypes)`. A metric SDMetrics
     cannot compute for a column is left out of its average (SDMetrics' rule) and named, with the
     error, in the check's detail and per-column `data` entry.
     """

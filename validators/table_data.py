@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthpipe.errors import DataError
+from core.errors import DataError
 
 
 def sample_table(

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from synthpipe.errors import ConfigError, DataError
-from synthpipe.metadata import key_columns
+from core.errors import ConfigError, DataError
+from core.metadata import key_columns
 from validators.report import ValidationReport
 from validators.table_checks import TABLE_SUITE, TableInputs
 from validators.table_data import open_table, positions
@@ -60,7 +60,7 @@ def validate_table(
     order; `thresholds.drop` leaves checks out (a measure runs only for the checks kept) and
     `thresholds.add` makes advisory ones gates.
 
-    Key columns (`synthpipe.metadata.key_columns(real, column_sdtypes)`) are identifiers that
+    Key columns (`core.metadata.key_columns(real, column_sdtypes)`) are identifiers that
     generators regenerate, not features: the expectations check only their type and nulls,
     SDMetrics skips them (sdtype `id`), and the deeper checks leave them out.
 

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from synthpipe.errors import DataError
-from synthpipe.metadata import key_columns
+from core.errors import DataError
+from core.metadata import key_columns
 from validators.report import CheckResult, make_check
 from validators.utility import _encode_features
 
@@ -196,7 +196,7 @@ def table_matrices(
     column_sdtypes: Mapping[str, str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Feature matrices of three tables with one shared encoding (as the TSTR check uses); key
-    columns (`synthpipe.metadata.key_columns`) are identifiers, not features."""
+    columns (`core.metadata.key_columns`) are identifiers, not features."""
     keys = key_columns(train, column_sdtypes)
     features = [c for c in train.columns if c != label and c not in keys]
     if not features:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from synthpipe.errors import ConfigError, DataError
+from core.errors import ConfigError, DataError
 from validators.report import CheckResult, make_check
 from validators.thresholds import Thresholds
 

@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
+from core.errors import ConfigError, DataError
+from core.images import ImageData
 from generators.base import Generator, GeneratorConfig
 from generators.device import DeviceName, resolve_device
-from generators.images.data import ImageData
 from generators.seeding import derive_seed
-from synthpipe.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     import torch
@@ -130,7 +130,7 @@ class ImageGenerator(Generator):
     def _check_real(self, real: Any) -> None:
         if not isinstance(real, ImageData):
             raise DataError(
-                f"Generator {self.name!r} fits an ImageData (see synthpipe.image_sources); "
+                f"Generator {self.name!r} fits an ImageData (see sources.images); "
                 f"got {type(real).__name__}."
             )
         if len(real) < 2:

@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from core.errors import DataError
+from core.images import ImageData
 from generators.images.base import ImageGenerator, ImageGeneratorConfig
-from generators.images.data import ImageData
 from generators.registry import register
 from generators.seeding import seeded
-from synthpipe.errors import DataError
 
 if TYPE_CHECKING:
     import torch

@@ -33,10 +33,10 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
 
+from core.errors import ConfigError
+from core.images import ImageData
 from generators.images.base import ImageGeneratorConfig
-from generators.images.data import ImageData
 from generators.seeding import derive_seed
-from synthpipe.errors import ConfigError
 
 STATE_TENSORS, STATE_JSON = "state.safetensors", "state.json"
 CHECKPOINT_PREFIX = "step-"

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
+from core.images import ImageData
 from generators.images.base import ImageGenerator, ImageGeneratorConfig
-from generators.images.data import ImageData
 from generators.registry import register
 from generators.seeding import seeded
 

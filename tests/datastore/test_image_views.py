@@ -10,9 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from datastore.images import IMAGE_SCHEMA, image_records, write_imagefolder
-from generators.images.data import ImageData
-from synthpipe import augment
+from core.image_parts import IMAGE_SCHEMA, image_records
+from core.images import ImageData
+from datastore.images import write_imagefolder
+from job import augment
 
 
 def _images(count: int, seed: int) -> pd.DataFrame:

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
-from datastore.model_cache import ModelCache
-from synthpipe.errors import ConfigError
+from core.errors import ConfigError
+from datastore import DatasetStore
+from datastore.model_cache import MODEL_CACHE_ENV_VAR, ModelCache, model_cache_root
 
 
 def _writer(text: str):
@@ -66,3 +68,26 @@ def test_path_rejects_keys_that_are_not_hex(tmp_path, key):
     # Run / Assert
     with pytest.raises(ConfigError, match=re.escape(f"Model cache key {key!r}")):
         ModelCache(tmp_path).path(key)
+
+
+def test_model_cache_root_local_store_keeps_models_beside_it(tmp_path, monkeypatch):
+    # Setup
+    monkeypatch.setenv(MODEL_CACHE_ENV_VAR, str(tmp_path / "elsewhere"))
+
+    # Run / Assert: the variable is for object stores only
+    assert model_cache_root(DatasetStore(tmp_path)) == tmp_path
+
+
+def test_model_cache_root_object_store_uses_the_local_cache(tmp_path, monkeypatch):
+    # Setup
+    store = DatasetStore("memory://cache-root")
+
+    # Run
+    monkeypatch.setenv(MODEL_CACHE_ENV_VAR, str(tmp_path / "models"))
+    configured = model_cache_root(store)
+    monkeypatch.delenv(MODEL_CACHE_ENV_VAR)
+    default = model_cache_root(store)
+
+    # Assert
+    assert configured == tmp_path / "models"
+    assert default == Path("~/.cache/synthpipe").expanduser()

@@ -9,8 +9,8 @@ import fsspec
 import pandas as pd
 import pytest
 
+from core.errors import DatasetNotFoundError
 from datastore import DatasetStore, Manifest, open_dataset
-from synthpipe.errors import DatasetNotFoundError
 
 
 @pytest.fixture
@@ -133,8 +133,8 @@ def test_store_root_url_forms(tmp_path, monkeypatch, root):
 
 def test_job_source_dataset_on_an_object_store_loads_the_version(root):
     # Setup
-    from synthpipe.jobs import parse_job
-    from synthpipe.real_data import load_real
+    from job.config import parse_job
+    from job.real_data import load_real
 
     _commit(DatasetStore(root))
     job = parse_job(

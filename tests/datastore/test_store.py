@@ -20,6 +20,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from core.errors import (
+    ConfigError,
+    DataError,
+    DatasetNotFoundError,
+    IntegrityError,
+    QuarantinedVersionError,
+)
 from datastore import (
     DatasetStore,
     DatasetVersion,
@@ -29,13 +36,6 @@ from datastore import (
     read_dataset,
 )
 from datastore.staging import _release_staging_lock
-from synthpipe.errors import (
-    ConfigError,
-    DataError,
-    DatasetNotFoundError,
-    IntegrityError,
-    QuarantinedVersionError,
-)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

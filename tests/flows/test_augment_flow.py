@@ -9,8 +9,9 @@ import pytest
 
 from datastore import open_dataset
 from datastore.layout import VALIDATION_JSON
-from flows.augment import UPLIFT_JSON, augment_dataset
-from synthpipe.augment_job import parse_augment_job
+from flows.augment import augment_dataset
+from job.augment_config import parse_augment_job
+from pipeline.augment import UPLIFT_JSON
 from validators import ValidationReport
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]

@@ -11,16 +11,17 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from datastore import DatasetStore, open_dataset
-from flows.generate import generate_dataset, shard_plan
-from synthpipe.errors import (
+from core.errors import (
     ConfigError,
     DataError,
     QuarantinedVersionError,
     ValidationFailedError,
 )
-from synthpipe.jobs import parse_job
-from synthpipe.sources import fingerprint, load_builtin
+from datastore import DatasetStore, open_dataset
+from flows.generate import generate_dataset
+from job.config import parse_job
+from pipeline.run import run_job
+from sources.tables import fingerprint, load_builtin
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -37,19 +38,6 @@ def _job(root: Path, **overrides):
     }
     job.update(overrides)
     return parse_job(job)
-
-
-def test_shard_plan_full_shards_then_remainder_with_own_seeds():
-    # Run
-    plan = shard_plan(300, 128, seed=3)
-
-    # Assert
-    assert [s.rows for s in plan] == [128, 128, 44]
-    assert [s.first_index for s in plan] == [0, 128, 256]
-    assert len({s.seed for s in plan}) == 3
-    assert [s.seed for s in shard_plan(300, 128, seed=3)] == [s.seed for s in plan]
-    assert [s.rows for s in shard_plan(256, 128)] == [128, 128]
-    assert [s.rows for s in shard_plan(5, 100)] == [5]
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +116,24 @@ def test_generate_dataset_stores_the_html_report_in_the_version(first_run):
         assert f"href='plots/{name}.png'" in html
     assert "report/report.html" in files
     assert "privacy.dcr_share" in html
+
+
+def test_generate_dataset_gives_the_pure_pipelines_rows_and_figures(first_run, tmp_path):
+    # Setup
+    root, ref = first_run
+
+    # Run: the same job without Prefect, shards one after another, in another store
+    pure = run_job(_job(tmp_path))
+
+    # Assert
+    flowed = open_dataset(ref, root=root)
+    assert [p.sha256 for p in pure.manifest.parts] == [p.sha256 for p in flowed.manifest.parts]
+    figures = [
+        [(c["name"], c["value"]) for c in version.read_json("validation.json")["checks"]]
+        for version in (pure, flowed)
+    ]
+    assert figures[0] == figures[1]
+    assert {f.path for f in pure.manifest.files} == {f.path for f in flowed.manifest.files}
 
 
 def test_generate_dataset_second_run_reuses_model_and_repeats_rows(first_run):

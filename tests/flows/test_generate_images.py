@@ -10,10 +10,10 @@ import pyarrow.dataset as pads
 import pytest
 from PIL import Image
 
+from core.errors import DataError, ValidationFailedError
 from datastore import DatasetStore, open_dataset
 from flows.generate import generate_dataset
-from synthpipe.errors import DataError, ValidationFailedError
-from synthpipe.jobs import parse_job
+from job.config import parse_job
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 DIGITS = [str(d) for d in range(10)]

@@ -6,11 +6,11 @@ import os
 
 import pytest
 
+from core.errors import ConfigError
 from datastore import open_dataset
 from flows.generate import generate_dataset
 from flows.runners import shard_runner
-from synthpipe.errors import ConfigError
-from synthpipe.jobs import RunnerConfig, parse_job
+from job.config import RunnerConfig, parse_job
 
 
 def _job(root, runner):

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.errors import ConfigError, DataError
 from generators import Generator, create_generator
 from generators.argn import BATCHES_PER_PASS, MIN_EPOCHS_WITHOUT_VALIDATION, ARGNConfig
 from generators.tabular_training import batch_size_for, epochs_for_passes
-from synthpipe.errors import ConfigError, DataError
 
 TINY = {"width": 16, "depth": 1, "heads": 2, "cpu_threads": 1, "verbose": False}
 

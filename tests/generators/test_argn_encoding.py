@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.errors import DataError
 from generators.tabular_encoding import EncodingSettings, NumericEncoding, TableEncoding
-from synthpipe.errors import DataError
 
 SETTINGS = EncodingSettings(bins=8, subdivisions=4, rare_min_count=3)
 

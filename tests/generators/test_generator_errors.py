@@ -6,16 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from generators import Generator, create_generator, register
-from generators.base import GeneratorConfig
-from generators.sdv_tabular import GaussianCopulaGenerator
-from synthpipe.errors import (
+from core.errors import (
     ConfigError,
     DataError,
     NotFittedError,
     SynthpipeError,
     UnknownGeneratorError,
 )
+from generators import Generator, create_generator, load_saved_generator, register
+from generators.base import GeneratorConfig
+from generators.sdv_tabular import GaussianCopulaGenerator
 
 
 def test_create_generator_unknown_name_lists_available():
@@ -108,7 +108,7 @@ def test_fit_bad_training_data_raises_data_error(frame, message):
 def test_load_from_folder_without_saved_generator_raises(tmp_path):
     # Run / Assert
     with pytest.raises(DataError, match="is not a saved generator"):
-        Generator.load(tmp_path)
+        load_saved_generator(tmp_path)
 
 
 def test_load_through_wrong_family_raises(copula, tmp_path):
@@ -119,6 +119,15 @@ def test_load_through_wrong_family_raises(copula, tmp_path):
     # Run / Assert
     with pytest.raises(ConfigError, match="holds a 'gaussian_copula' generator, not a 'tvae'"):
         tvae_class.load(tmp_path)
+
+
+def test_load_through_the_base_class_names_the_registry_loader(copula, tmp_path):
+    # Setup: the base class cannot pick a family (the registry does; base never imports it)
+    copula.save(tmp_path)
+
+    # Run / Assert
+    with pytest.raises(ConfigError, match=r"Generator is no family.*load_saved_generator\(dir\)"):
+        Generator.load(tmp_path)
 
 
 def test_every_error_shares_the_root_class():

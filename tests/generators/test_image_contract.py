@@ -9,9 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from generators import Generator, available_generators, create_generator, get_generator_class
-from generators.images import ImageData, balanced_labels
-from synthpipe.image_sources import load_digits_images
+from core.images import ImageData, balanced_labels
+from generators import (
+    Generator,
+    available_generators,
+    create_generator,
+    get_generator_class,
+    load_saved_generator,
+)
+from sources.images import load_digits_images
 
 # Tiny settings per registered image generator so the contract runs in seconds. A newly
 # registered image generator fails `test_every_image_generator_has_tiny_params` until it is added.
@@ -111,15 +117,15 @@ def test_save_load_round_trip_samples_identically(fitted, tmp_path, name, condit
     generator.save(tmp_path / "model")
 
     # Run
-    through_base = Generator.load(tmp_path / "model")
+    through_registry = load_saved_generator(tmp_path / "model")
     through_class = get_generator_class(name).load(tmp_path / "model")
 
     # Assert
-    assert type(through_base) is type(generator)
-    assert through_base.config == generator.config
-    assert through_base.spec == generator.spec
+    assert type(through_registry) is type(generator)
+    assert through_registry.config == generator.config
+    assert through_registry.spec == generator.spec
     expected = generator.sample(7, seed=9)
-    assert_same_samples(through_base.sample(7, seed=9), expected)
+    assert_same_samples(through_registry.sample(7, seed=9), expected)
     assert_same_samples(through_class.sample(7, seed=9), expected)
 
 

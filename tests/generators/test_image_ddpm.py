@@ -10,10 +10,10 @@ import re
 import numpy as np
 import pytest
 
-from generators import Generator, create_generator
-from generators.images import balanced_labels
-from synthpipe.errors import ConfigError, DataError
-from synthpipe.image_sources import load_digits_images
+from core.errors import ConfigError, DataError
+from core.images import balanced_labels
+from generators import Generator, create_generator, load_saved_generator
+from sources.images import load_digits_images
 
 TINY = {
     "block_out_channels": (16, 32),
@@ -92,7 +92,7 @@ def test_save_keeps_sampler_and_writes_diffusers_configs(ddpm, tmp_path):
     ddpm.with_sampler("dpm_solver", 4).save(tmp_path)
 
     # Run
-    loaded = Generator.load(tmp_path)
+    loaded = load_saved_generator(tmp_path)
 
     # Assert
     assert loaded.sampling_info()["sampler"] == "dpm_solver"
@@ -119,7 +119,7 @@ def test_load_pickled_unet_weights_instead_of_safetensors_raises(ddpm, tmp_path)
 
     # Run / Assert
     with pytest.raises(DataError, match=re.escape(f"Cannot load the DDPM saved in {tmp_path}")):
-        Generator.load(tmp_path)
+        load_saved_generator(tmp_path)
 
 
 def test_config_groups_not_dividing_channels_raises():
@@ -178,7 +178,7 @@ def test_v_prediction_model_saves_its_prediction_type_and_reloads_identically(tm
 
     # Run
     model.save(tmp_path)
-    loaded = Generator.load(tmp_path)
+    loaded = load_saved_generator(tmp_path)
 
     # Assert: every sampler built from the saved training scheduler reads v, not epsilon.
     scheduler = json.loads((tmp_path / "scheduler" / "scheduler_config.json").read_text())

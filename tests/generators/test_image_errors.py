@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.errors import ConfigError, DataError
+from core.images import ImageData, balanced_labels
 from generators import Generator, create_generator
-from generators.images import ImageData, balanced_labels
-from synthpipe.errors import ConfigError, DataError
-from synthpipe.image_sources import load_digits_images
+from sources.images import load_digits_images
 
 TINY = {"latent_dim": 4, "base_channels": 8, "steps": 1, "batch_size": 16, "verbose": False}
 
@@ -40,7 +40,7 @@ def with_images(data: ImageData, images: np.ndarray) -> ImageData:
     [
         (
             lambda d: pd.DataFrame({"a": [1, 2]}),
-            "fits an ImageData (see synthpipe.image_sources); got DataFrame",
+            "fits an ImageData (see sources.images); got DataFrame",
         ),
         (lambda d: d.subset([0]), "The training data has 1 image(s); at least 2"),
         (

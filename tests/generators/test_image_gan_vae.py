@@ -9,11 +9,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from generators import Generator, create_generator
-from generators.images import ImageData
+from core.images import ImageData
+from generators import Generator, create_generator, load_saved_generator
 from generators.images.dcgan import WEIGHTS_FILE
 from generators.images.networks import DCGANDiscriminatorNet, init_dcgan_weights
-from synthpipe.image_sources import load_digits_images
+from sources.images import load_digits_images
 
 TINY = {"latent_dim": 8, "base_channels": 8, "steps": 4, "batch_size": 16, "verbose": False}
 STABILISED = {
@@ -43,7 +43,7 @@ def test_dcgan_stabilised_fit_repeats_and_round_trips(digits, tmp_path):
 
     # Run
     refit = create_generator("dcgan", STABILISED).fit(digits, seed=2)
-    loaded = Generator.load(tmp_path)
+    loaded = load_saved_generator(tmp_path)
 
     # Assert
     expected = images_of(generator)
@@ -171,7 +171,7 @@ def test_vae_temperature_is_a_run_option_that_scales_the_spread(vae, tmp_path):
 
     # Run
     spreads = [images_of(g, conditions={"label": "3"}).std(axis=0).mean() for g in (warm, cool)]
-    loaded = Generator.load(tmp_path)
+    loaded = load_saved_generator(tmp_path)
 
     # Assert
     assert cool._vae is vae._vae  # no retraining

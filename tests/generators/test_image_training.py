@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from safetensors.torch import load_file
 
+from core.errors import ConfigError
+from core.images import ImageData
 from generators import Generator, available_generators, create_generator
-from generators.images import ImageData
 from generators.images.training import learning_rate_factor
-from synthpipe.errors import ConfigError
-from synthpipe.image_sources import load_digits_images
+from sources.images import load_digits_images
 
 TINY_PARAMS: dict[str, dict] = {
     "dcgan": {"latent_dim": 8, "base_channels": 8},

@@ -10,12 +10,12 @@ import shutil
 import pandas as pd
 import pytest
 
+from core.errors import UntrustedFileError
+from core.signing import CONFIG_DIR_ENV_VAR, KEY_FILE, signature_path, signing_key
 from datastore import DatasetStore
 from datastore.model_cache import ModelCache
-from generators import Generator, create_generator
+from generators import Generator, create_generator, load_saved_generator
 from generators.sdv_tabular import MODEL_FILE
-from synthpipe.errors import UntrustedFileError
-from synthpipe.signing import CONFIG_DIR_ENV_VAR, KEY_FILE, signature_path, signing_key
 
 KEY = "0123456789abcdef"
 
@@ -30,7 +30,7 @@ def test_save_signs_the_pickle_and_load_round_trips(copula, tmp_path):
     path = ModelCache(tmp_path).put(KEY, copula.save)
 
     # Run
-    loaded = Generator.load(path)
+    loaded = load_saved_generator(path)
 
     # Assert
     signature = json.loads(signature_path(path / MODEL_FILE).read_text())
@@ -51,7 +51,7 @@ def test_load_planted_pickle_in_model_cache_raises_and_runs_nothing(
 
     # Run / Assert
     with pytest.raises(UntrustedFileError, match="Refusing to load") as caught:
-        Generator.load(path)
+        load_saved_generator(path)
     assert str(pickled) in str(caught.value)
     assert f"delete {path}" in str(caught.value)
     assert not marker.exists()
@@ -80,7 +80,7 @@ def test_load_planted_pickle_in_published_model_dir_raises_and_runs_nothing(
 
     # Run / Assert
     with pytest.raises(UntrustedFileError, match="changed after it was signed") as caught:
-        Generator.load(version.path / "model")
+        load_saved_generator(version.path / "model")
     assert str(pickled) in str(caught.value)
     assert not marker.exists()
 
@@ -96,6 +96,6 @@ def test_load_model_signed_by_another_installation_raises_until_its_key_is_copie
 
     # Run / Assert
     with pytest.raises(UntrustedFileError, match="signed by another key"):
-        Generator.load(tmp_path / "model")
+        load_saved_generator(tmp_path / "model")
     shutil.copy2(theirs / KEY_FILE, ours / KEY_FILE)
-    assert Generator.load(tmp_path / "model").fitted
+    assert load_saved_generator(tmp_path / "model").fitted

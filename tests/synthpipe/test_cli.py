@@ -9,8 +9,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from sources.tables import load_builtin
 from synthpipe.cli import app
-from synthpipe.sources import load_builtin
 
 runner = CliRunner()
 
@@ -172,7 +172,7 @@ def test_cli_validate_corrupted_synthetic_fails_naming_checks(tmp_path):
 
 def test_cli_validate_copy_with_holdout_fails_privacy_and_publishes_only_when_asked(tmp_path):
     # Setup: the "synthetic" table is the real training rows themselves.
-    from synthpipe.real_data import split_table
+    from job.real_data import split_table
 
     wine = load_builtin("wine")
     train, holdout, _ = split_table(wine, 0.3, seed=0)
@@ -247,7 +247,7 @@ def test_cli_validate_image_folder_of_one_class_fails_cas_per_class(tmp_path, mo
     # caches under the store root, a temporary one here.
     from PIL import Image
 
-    from synthpipe.image_sources import load_digits_images
+    from sources.images import load_digits_images
     from validators.image_quality import to_uint8
 
     monkeypatch.setenv("SYNTHPIPE_DATA_ROOT", str(tmp_path / "store"))

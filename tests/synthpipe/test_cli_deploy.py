@@ -8,8 +8,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from core.errors import ConfigError
 from synthpipe.cli import app
-from synthpipe.errors import ConfigError
 
 runner = CliRunner()
 

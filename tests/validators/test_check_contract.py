@@ -15,7 +15,7 @@ import pytest
 from pydantic import ValidationError
 from pydantic_core import PydanticUndefined
 
-from synthpipe.image_sources import load_digits_images, split_holdout
+from sources.images import load_digits_images, split_holdout
 from validators import ValidationReport, validate_table
 from validators.check import NEEDS, REAL_AND_SYNTHETIC, Check, Suite
 from validators.html_report import Figure, render_html

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from synthpipe.jobs import load_job
+from job.config import load_job
 from validators import Thresholds, validate_table
 
 PRIVACY = ("privacy.dcr_share", "privacy.exact_copy_rate", "privacy.nndr")

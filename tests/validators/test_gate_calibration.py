@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from benchmarks.gates import load
-from synthpipe.errors import DataError
+from core.errors import DataError
 from validators import Thresholds, ValidationReport, validate_table
 from validators.baselines import (
     CALIBRATION_SEED,

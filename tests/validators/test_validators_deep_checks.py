@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthpipe.errors import ConfigError
-from synthpipe.real_data import split_table
+from core.errors import ConfigError
+from job.real_data import split_table
 from validators import Thresholds, validate_table
 
 

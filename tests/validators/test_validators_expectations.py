@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthpipe.errors import ConfigError, DataError
+from core.errors import ConfigError, DataError
 from validators import Thresholds, derive_expectations, run_expectations
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from generators.images.data import ImageData
-from synthpipe.errors import DataError, IntegrityError
-from synthpipe.image_sources import load_digits_images, split_holdout
+from core.errors import DataError, IntegrityError
+from core.images import ImageData
+from sources.images import load_digits_images, split_holdout
 from validators.image_features import (
     INFO_FILE,
     WEIGHTS_FILE,

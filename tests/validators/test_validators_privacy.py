@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthpipe.errors import DataError
+from core.errors import DataError
 from validators.privacy import PrivacyResult, dcr_privacy
 
 

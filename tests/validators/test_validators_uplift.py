@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthpipe.errors import DataError
+from core.errors import DataError
 from validators.report import ValidationReport
 from validators.uplift import measure_uplift, table_matrices
 

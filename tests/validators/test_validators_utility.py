@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthpipe.errors import ConfigError, DataError
+from core.errors import ConfigError, DataError
 from validators.utility import UtilityResult, tstr_utility
 
 

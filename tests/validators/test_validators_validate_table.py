@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from synthpipe.errors import DataError
+from core.errors import DataError
 from validators import Thresholds, validate_table
 
 GATES = [

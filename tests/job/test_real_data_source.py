@@ -10,12 +10,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from core.errors import IntegrityError
+from core.image_parts import IMAGE_SCHEMA, image_records
 from datastore import DatasetStore, DatasetVersion
-from datastore.images import IMAGE_SCHEMA, image_records
-from synthpipe.errors import IntegrityError
+from job.config import parse_job
+from job.real_data import load_real
 from synthpipe.image_validation import load_real_images
-from synthpipe.jobs import parse_job
-from synthpipe.real_data import load_real
 
 
 def _publish(root, frame: pd.DataFrame, kind: str = "table", schema=None) -> DatasetVersion:

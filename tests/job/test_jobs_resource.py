@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from synthpipe.errors import ConfigError
-from synthpipe.jobs import JobConfig, parse_job
+from core.errors import ConfigError
+from job.config import JobConfig, parse_job
 
 TABLE = {"dataset": "t", "source": {"builtin": "wine"}, "generator": {"name": "gaussian_copula"}}
 IMAGE = {"dataset": "i", "source": {"builtin": "digits"}, "generator": {"name": "vae"}}

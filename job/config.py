@@ -40,12 +40,12 @@ from pydantic import (
     model_validator,
 )
 
+from core.errors import ConfigError
+from core.metadata import SDTYPES
 from generators.base import parse_config
 from generators.registry import get_generator_class
-from synthpipe.errors import ConfigError
-from synthpipe.image_sources import BUILTIN_IMAGES, MAX_IMAGE_PIXELS
-from synthpipe.metadata import SDTYPES
-from synthpipe.sources import BUILTIN_TABLES
+from sources.images import BUILTIN_IMAGES, MAX_IMAGE_PIXELS
+from sources.tables import BUILTIN_TABLES
 from validators.thresholds import ImageThresholds, Thresholds
 
 IMAGE_HOLDOUT_DEFAULT = 0.2

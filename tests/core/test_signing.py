@@ -1,4 +1,4 @@
-"""The signing key and HMAC sidecar signatures that guard pickles (`synthpipe.signing`)."""
+"""The signing key and HMAC sidecar signatures that guard pickles (`core.signing`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import stat
 
 import pytest
 
-from synthpipe.errors import ConfigError, DataError, UntrustedFileError
-from synthpipe.signing import (
+from core.errors import ConfigError, DataError, UntrustedFileError
+from core.signing import (
     CONFIG_DIR_ENV_VAR,
     KEY_FILE,
     read_signed,

@@ -7,8 +7,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from synthpipe.errors import ConfigError, DataError
-from synthpipe.jobs import ImageJob, JobConfig, load_job, parse_job
+from core.errors import ConfigError, DataError
+from job.config import ImageJob, JobConfig, load_job, parse_job
 from validators.thresholds import ImageThresholds, Thresholds
 
 JOBS_DIR = Path(__file__).resolve().parents[2] / "jobs"
@@ -162,7 +162,7 @@ def test_load_job_refuses_yaml_aliases_before_expanding_them(tmp_path):
 
 def test_load_job_refuses_a_file_over_the_size_limit(tmp_path, monkeypatch):
     # Setup
-    monkeypatch.setattr("synthpipe.jobs.MAX_YAML_BYTES", 100)
+    monkeypatch.setattr("job.config.MAX_YAML_BYTES", 100)
     (tmp_path / "job.yaml").write_text(yaml.safe_dump(_job(conditions={"x": "y" * 200})))
 
     # Run / Assert
@@ -273,7 +273,7 @@ def test_parse_job_max_image_pixels_is_for_image_jobs_and_reaches_the_loader(tmp
     # Setup: one 4x4 image per class, and a job allowing at most 15 pixels per image
     from PIL import Image
 
-    from synthpipe.real_data import load_real
+    from job.real_data import load_real
 
     for label in ("a", "b"):
         (tmp_path / label).mkdir()

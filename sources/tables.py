@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from synthpipe.errors import DataError
+from core.errors import DataError
 
 TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from synthpipe.lineage import CODE_DIR, FIT_CODE, code_version, hash_fit_code, model_key
+from job.lineage import CODE_DIR, FIT_CODE, code_version, hash_fit_code, model_key
 
 KEY = {"source_fingerprint": "abc", "generator": "ctgan", "params": {"epochs": 5}, "seed": 0}
 
@@ -15,9 +15,12 @@ KEY = {"source_fingerprint": "abc", "generator": "ctgan", "params": {"epochs": 5
 @pytest.fixture
 def code_copy(tmp_path) -> Path:
     """A copy of the project's fitting code plus a file outside it."""
-    shutil.copytree(CODE_DIR / "generators", tmp_path / "generators")
-    (tmp_path / "synthpipe").mkdir()
-    shutil.copy(CODE_DIR / "synthpipe" / "metadata.py", tmp_path / "synthpipe" / "metadata.py")
+    for entry in FIT_CODE:
+        if (CODE_DIR / entry).is_dir():
+            shutil.copytree(CODE_DIR / entry, tmp_path / entry)
+        else:
+            (tmp_path / entry).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(CODE_DIR / entry, tmp_path / entry)
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "notes.md").write_text("v1")
     return tmp_path
@@ -28,7 +31,9 @@ def test_hash_fit_code_is_the_installed_code_version(code_copy):
     assert hash_fit_code(code_copy) == code_version()
 
 
-@pytest.mark.parametrize("edited", ["generators/sdv_tabular.py", "synthpipe/metadata.py"])
+@pytest.mark.parametrize(
+    "edited", ["generators/sdv_tabular.py", "core/metadata.py", "core/images.py"]
+)
 def test_hash_fit_code_changes_with_fitting_code(code_copy, edited):
     # Setup
     before = hash_fit_code(code_copy)
@@ -51,7 +56,7 @@ def test_hash_fit_code_ignores_other_files(code_copy):
 
     # Assert
     assert hash_fit_code(code_copy) == before
-    assert "synthpipe/metadata.py" in FIT_CODE
+    assert "core/metadata.py" in FIT_CODE
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from synthpipe.errors import ConfigError
+from core.errors import ConfigError
 
 if TYPE_CHECKING:
     from sdv.metadata import Metadata

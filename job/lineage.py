@@ -57,7 +57,8 @@ def git_state() -> dict[str, Any]:
 
 # The source files that decide what a fit learns: a change here retrains cached models, while a
 # commit elsewhere (docs, CLI, validators) keeps them. errors.py only words the failures.
-FIT_CODE = ("generators", "synthpipe/metadata.py")
+# core/images.py is the ImageData container the image families fit (it sat in generators/).
+FIT_CODE = ("generators", "core/metadata.py", "core/images.py")
 
 
 @cache

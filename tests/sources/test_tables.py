@@ -5,8 +5,8 @@ import re
 import pandas as pd
 import pytest
 
-from synthpipe.errors import DataError
-from synthpipe.sources import fingerprint, load_builtin, load_table, rows_matching
+from core.errors import DataError
+from sources.tables import fingerprint, load_builtin, load_table, rows_matching
 
 
 @pytest.mark.parametrize(

@@ -25,9 +25,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from generators.images.data import ImageData
-from synthpipe.errors import ConfigError, DataError
-from synthpipe.sources import require_inside
+from core.errors import ConfigError, DataError
+from core.images import ImageData
+from sources.tables import require_inside
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 GRAYSCALE_MODES = {"1", "L", "LA", "I", "I;16", "F"}

@@ -1,5 +1,5 @@
-"""Fitted-model cache in the flow: repeated (scheduled) runs only sample; new data or new fitting
-code retrain."""
+"""The pure generation steps: shard plans and the fitted-model cache (repeated, scheduled runs
+only sample; new data or new fitting code retrain)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,26 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import UntrustedFileError
 from datastore import DatasetStore
-from flows.generate import fit_generator, generate_dataset
-from synthpipe.errors import UntrustedFileError
-from synthpipe.jobs import JobConfig, parse_job
-from synthpipe.real_data import load_real
+from job.config import JobConfig, parse_job
+from job.real_data import load_real
+from pipeline import steps
+from pipeline.run import run_job
+from pipeline.steps import shard_plan
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+def test_shard_plan_full_shards_then_remainder_with_own_seeds():
+    # Run
+    plan = shard_plan(300, 128, seed=3)
+
+    # Assert
+    assert [s.rows for s in plan] == [128, 128, 44]
+    assert [s.first_index for s in plan] == [0, 128, 256]
+    assert len({s.seed for s in plan}) == 3
+    assert [s.seed for s in shard_plan(300, 128, seed=3)] == [s.seed for s in plan]
+    assert [s.rows for s in shard_plan(256, 128)] == [128, 128]
+    assert [s.rows for s in shard_plan(5, 100)] == [5]
 
 
 @pytest.fixture
@@ -34,15 +47,15 @@ def job(tmp_path, wine) -> JobConfig:
 
 @pytest.fixture
 def fit(tmp_path, job):
-    """Fit (or reuse) the job's copula, as the flow's task does."""
+    """Fit (or reuse) the job's copula, as the pipeline's fit step does."""
 
     def run():
-        return fit_generator(job, load_real(job, job.root), job.root)
+        return steps.fit(job, load_real(job, job.root), job.root)
 
     return run, tmp_path / "real.csv"
 
 
-def test_fit_generator_same_inputs_reuse_the_model(fit):
+def test_fit_same_inputs_reuse_the_model(fit):
     # Setup
     run, _ = fit
 
@@ -54,7 +67,7 @@ def test_fit_generator_same_inputs_reuse_the_model(fit):
     assert second.key == first.key and second.path == first.path
 
 
-def test_fit_generator_new_source_fingerprint_retrains(fit, wine):
+def test_fit_new_source_fingerprint_retrains(fit, wine):
     # Setup
     run, csv = fit
     first = run()
@@ -68,13 +81,13 @@ def test_fit_generator_new_source_fingerprint_retrains(fit, wine):
     assert second.key != first.key
 
 
-def test_fit_generator_new_fitting_code_retrains(fit, monkeypatch):
+def test_fit_new_fitting_code_retrains(fit, monkeypatch):
     # Setup
     run, _ = fit
     first = run()
 
     # Run: a new version of the generator code (what a deploy of new generator code looks like).
-    monkeypatch.setattr("synthpipe.lineage.code_version", lambda: "0123456789abcdef")
+    monkeypatch.setattr("job.lineage.code_version", lambda: "0123456789abcdef")
     second = run()
 
     # Assert
@@ -82,16 +95,14 @@ def test_fit_generator_new_fitting_code_retrains(fit, monkeypatch):
     assert second.key != first.key
 
 
-def test_generate_dataset_tampered_cached_model_fails_without_running_it(
-    fit, job, plant_pickle, tmp_path
-):
+def test_run_job_tampered_cached_model_fails_without_running_it(fit, job, plant_pickle, tmp_path):
     # Setup: the job's model is cached, then its pickle replaced (the attack on `synth run`).
     run, _ = fit
     pickled = plant_pickle(Path(run().path))
 
     # Run / Assert: an error naming the file, not a silent re-fit that would hide the tampering.
     with pytest.raises(UntrustedFileError, match="Refusing to load") as caught:
-        generate_dataset(job)
+        run_job(job)
     assert str(pickled) in str(caught.value)
     assert not (tmp_path / "marker").exists()
     store = DatasetStore(job.root)

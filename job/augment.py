@@ -24,12 +24,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from datastore.images import HF_FEATURES, IMAGE_SCHEMA
-from generators.images.data import ImageData
-from synthpipe.augment_job import AugmentConfig
-from synthpipe.errors import ConfigError, DataError
-from synthpipe.real_data import RealData
-from synthpipe.sources import fingerprint
+from core.errors import ConfigError, DataError
+from core.image_parts import HF_FEATURES, IMAGE_SCHEMA
+from core.images import ImageData
+from job.augment_config import AugmentConfig
+from job.real_data import RealData
+from sources.tables import fingerprint
 
 PROVENANCE_FIELDS = [
     pa.field("is_synthetic", pa.bool_()),

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from generators.registry import get_generator_class
-from synthpipe.jobs import (
+from job.config import (
     DATASET_NAME_PATTERN,
     GeneratorSpec,
     JobConfig,

@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from generators.images.data import ImageData
-from synthpipe import image_sources, sources
-from synthpipe.errors import ConfigError, DataError
-from synthpipe.jobs import JobConfig
+from core.errors import ConfigError, DataError
+from core.images import ImageData
+from job.config import JobConfig
+from sources import images as image_sources
+from sources import tables
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def check_conditions(real: RealData, conditions: dict[str, Any] | None) -> None:
                 f"labels: {real.label_names}."
             )
         return
-    sources.rows_matching(real.train, conditions)
+    tables.rows_matching(real.train, conditions)
 
 
 def check_target(real: RealData, target: str | None) -> None:
@@ -88,7 +89,7 @@ def _load(job: JobConfig, root: str | Path, image: bool) -> tuple[Any, str]:
         if image:
             data = image_sources.load_builtin_images(source.builtin, source.image_size)
         else:
-            data = sources.load_builtin(source.builtin)
+            data = tables.load_builtin(source.builtin)
         return data, f"builtin:{source.builtin}"
     if source.dataset is not None:
         from datastore import DatasetStore
@@ -109,7 +110,7 @@ def _load(job: JobConfig, root: str | Path, image: bool) -> tuple[Any, str]:
     path = Path(source.path)
     origin = str(path.resolve())
     if not image:
-        return sources.load_table(path), origin
+        return tables.load_table(path), origin
     if path.is_file() or any(path.glob("*.parquet")):
         return image_sources.load_image_parquet(
             path, source.image_size, source.max_image_pixels
@@ -145,4 +146,4 @@ def split_table(
 
 
 def _fingerprint(data: Any) -> str:
-    return data.fingerprint() if isinstance(data, ImageData) else sources.fingerprint(data)
+    return data.fingerprint() if isinstance(data, ImageData) else tables.fingerprint(data)

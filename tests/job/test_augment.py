@@ -12,12 +12,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from datastore.images import image_records
-from generators.images.data import ImageData
-from synthpipe import augment
-from synthpipe.augment_job import AugmentConfig, load_augment_job, parse_augment_job
-from synthpipe.errors import ConfigError, DataError
-from synthpipe.real_data import load_real
+from core.errors import ConfigError, DataError
+from core.image_parts import image_records
+from core.images import ImageData
+from job import augment
+from job.augment_config import AugmentConfig, load_augment_job, parse_augment_job
+from job.real_data import load_real
 
 JOBS_DIR = Path(__file__).resolve().parents[2] / "jobs"
 

@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from generators.images import ImageData
-from synthpipe.errors import ConfigError, DataError
-from synthpipe.image_sources import (
+from core.errors import ConfigError, DataError
+from core.images import ImageData
+from sources.images import (
     fingerprint,
     load_builtin_images,
     load_digits_images,

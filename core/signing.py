@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from synthpipe.errors import ConfigError, DataError, UntrustedFileError
+from core.errors import ConfigError, DataError, UntrustedFileError
 
 CONFIG_DIR_ENV_VAR = "SYNTHPIPE_CONFIG_DIR"
 KEY_FILE = "signing.key"

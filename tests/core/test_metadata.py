@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthpipe.errors import ConfigError
-from synthpipe.metadata import detect_metadata, key_columns, metadata_dict
+from core.errors import ConfigError
+from core.metadata import detect_metadata, key_columns, metadata_dict
 
 ROWS = 60
 

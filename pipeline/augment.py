@@ -1,0 +1,162 @@
+"""The augmentation steps as plain functions: keep the chosen real training records, write them
+as part 0, sample class-conditional shards after them, validate the synthetic records, measure
+the downstream uplift, and the lineage of it all. Loading, fitting, staging and publishing are
+the generation steps' own (`pipeline.steps`, `pipeline.publish`).
+
+The decisions themselves (which records, how many per class, provenance columns) are
+`job.augment`'s; no Prefect here (`flows/augment.py` wraps these as tasks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from datastore import FileEntry, StagedVersion
+from job import augment
+from job.augment_config import AugmentJob
+from job.config import JobConfig
+from job.real_data import RealData
+from pipeline.modality import data_kind, staged_parts
+from pipeline.steps import FittedModel, Shard, load_generator
+from validators import ValidationReport
+from validators.uplift import UpliftReport, measure_uplift
+
+REAL_PART = 0  # real records are part 0; synthetic shard i is part i + 1
+UPLIFT_JSON, UPLIFT_MD = "uplift.json", "uplift.md"
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """The real training records augmentation starts from, and what to add to them."""
+
+    real: RealData  # train restricted to the kept records; holdout untouched
+    real_indices: list[int]  # each kept record's index in the source data
+    labels: list[str]  # each kept record's class
+    plan: dict[str, int]  # synthetic records per class
+
+
+def training_set(job: AugmentJob, loaded: RealData) -> TrainingSet:
+    """The kept real records (`augment.select_training`) and the synthetic plan per class."""
+    labels = augment.class_labels(loaded.train, job.augment.label)
+    kept = augment.select_training(labels, job.augment, job.seed)
+    kept_labels = labels.iloc[kept].tolist()
+    return TrainingSet(
+        real=augment.restrict_training(loaded, kept),
+        real_indices=augment.source_indices(loaded)[kept].tolist(),
+        labels=kept_labels,
+        plan=augment.plan_synthetic(augment.class_counts(kept_labels), job.augment),
+    )
+
+
+def schema(gen_job: JobConfig, training: TrainingSet) -> Any:
+    """The augmented version's schema: the data's own columns plus provenance."""
+    return data_kind(gen_job).augment_schema(training.real.train)
+
+
+def write_real_part(
+    gen_job: JobConfig, training: TrainingSet, staged: StagedVersion, schema: Any
+) -> FileEntry:
+    frame = data_kind(gen_job).real_records(training.real.train)
+    records = augment.with_provenance(
+        frame, real_index=training.real_indices, generator=None, seed=None, first_index=0
+    )
+    return staged.write_part(REAL_PART, records, schema=schema)
+
+
+def sample_class_shard(
+    job: JobConfig,
+    model: FittedModel,
+    training: TrainingSet,
+    staged: StagedVersion,
+    shard: Shard,
+    schema: Any,
+    label: str,
+) -> FileEntry:
+    """Sample one shard of the planned classes into its own part (a retry overwrites it)."""
+    kind = data_kind(job)
+    generator = load_generator(job, model)
+    planned = augment.planned_labels(training.plan)
+    wanted = planned[shard.first_index : shard.first_index + shard.rows]
+    conditions = kind.class_conditions(wanted, training.real.train, label)
+    frame = generator.sample(
+        shard.rows, seed=shard.seed, conditions=conditions, first_row=shard.first_index
+    )
+    first = len(training.labels) + shard.first_index
+    frame = kind.records(frame, seed=shard.seed, first_index=first)
+    records = augment.with_provenance(
+        frame, real_index=None, generator=job.generator.name, seed=shard.seed, first_index=first
+    )
+    return staged.write_part(shard.index + 1, records, schema=schema)
+
+
+def synthetic_parts(staged: StagedVersion) -> list[str]:
+    real = f"part-{REAL_PART:05d}.parquet"
+    return [str(p) for p in staged_parts(staged) if p.name != real]
+
+
+def stage_model_and_views(gen_job: JobConfig, model: FittedModel, staged: StagedVersion) -> None:
+    """The fitted model and the data's views; an image grid shows only synthetic records."""
+    staged.copy_in(model.path, "model")
+    data_kind(gen_job).add_views(staged, synthetic_parts(staged))
+
+
+def validate_synthetic(
+    job: AugmentJob, gen_job: JobConfig, training: TrainingSet, staged: StagedVersion
+) -> ValidationReport:
+    """The generation gates on the synthetic records alone, against the kept real records."""
+    real = training.real
+    return data_kind(gen_job).validate_augmented(
+        gen_job, job.augment.label, real.train, real.holdout, training.plan, synthetic_parts(staged)
+    )
+
+
+def measure_augmentation_uplift(
+    job: AugmentJob, gen_job: JobConfig, training: TrainingSet, staged: StagedVersion
+) -> UpliftReport:
+    """Real-only vs real + synthetic classifiers, both scored on the untouched real holdout."""
+    real, label = training.real, job.augment.label
+    x_real, x_synthetic, y_synthetic, x_holdout, y_holdout = data_kind(gen_job).uplift_inputs(
+        real.train, real.holdout, synthetic_parts(staged), label, job.column_sdtypes
+    )
+    return measure_uplift(
+        x_real,
+        np.asarray(training.labels),
+        x_synthetic,
+        np.asarray(y_synthetic, dtype=str),
+        x_holdout,
+        np.asarray(y_holdout, dtype=str),
+        model=job.augment.uplift.model,
+        seeds=job.augment.uplift.seeds,
+        seed=job.seed,
+    )
+
+
+def add_uplift(
+    staged: StagedVersion, report: ValidationReport, uplift: UpliftReport
+) -> ValidationReport:
+    """The uplift's files in the version, and its checks appended to the report."""
+    staged.write_text(UPLIFT_JSON, uplift.model_dump_json(indent=2))
+    staged.write_text(UPLIFT_MD, uplift.to_markdown())
+    return report.model_copy(update={"checks": [*report.checks, *uplift.checks()]})
+
+
+def augment_lineage(
+    job: AugmentJob, training: TrainingSet, loaded: RealData, uplift: UpliftReport
+) -> dict[str, Any]:
+    return {
+        "config": job.augment.model_dump(mode="json"),
+        "real_training_records": len(loaded.train),
+        "kept_real_records": len(training.labels),
+        "kept_real_indices": training.real_indices,
+        "real_class_counts": augment.class_counts(training.labels),
+        "synthetic_per_class": training.plan,
+        "uplift": uplift.model_dump(mode="json"),
+    }
+
+
+def published_rows(training: TrainingSet) -> int:
+    """Real plus synthetic records: what the augmented version must hold."""
+    return len(training.labels) + sum(training.plan.values())

@@ -1,0 +1,64 @@
+"""The one publish path: stage -> write -> verify -> commit, or abort; a failed gate quarantines.
+
+Generation, augmentation and `synth validate --publish` all publish through here:
+
+    with staging(store, dataset) as staged:    # aborted if anything in the block fails
+        staged.write_part(0, frame)            # ... parts, views, model, report files
+        version = commit(staged, report, rows_expected=..., lineage=..., kind=...)
+    raise_if_quarantined(version, report)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from core.errors import ValidationFailedError
+from datastore import DatasetStore, DatasetVersion, StagedVersion
+from validators import ValidationReport
+
+
+@contextmanager
+def staging(store: DatasetStore, dataset: str) -> Iterator[StagedVersion]:
+    """A new staged version of `dataset`; any failure (or interrupt) in the block aborts it, so a
+    run never leaves a half-written version."""
+    store.clean_staging()  # leftovers of killed runs (older than a day); never a live one
+    staged = store.begin(dataset)
+    try:
+        yield staged
+    except BaseException:
+        staged.abort()
+        raise
+
+
+def commit(
+    staged: StagedVersion,
+    report: ValidationReport,
+    *,
+    rows_expected: int,
+    lineage: dict[str, Any],
+    kind: str = "table",
+) -> DatasetVersion:
+    """Verify the staged files and publish them atomically with the report; a failed gate
+    publishes the version as quarantined (never `latest`)."""
+    return staged.commit(
+        rows_expected=rows_expected,
+        lineage=lineage,
+        report_json=report.to_json(),
+        report_markdown=report.to_markdown(),
+        passed=report.passed,
+        failed_checks=report.failed_checks,
+        kind=kind,  # type: ignore[arg-type]
+    )
+
+
+def raise_if_quarantined(version: DatasetVersion, report: ValidationReport) -> None:
+    """After publishing: a failed gate is the run's failure, naming the checks and the version."""
+    if not report.passed:
+        raise ValidationFailedError(
+            f"{version.ref} failed its validation gates {report.failed_checks} and was "
+            f"quarantined at {version.path}.",
+            failed_checks=report.failed_checks,
+            version=version.ref,
+        )
