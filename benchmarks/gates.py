@@ -6,8 +6,8 @@
 Each real table is split 60 / 20 / 20 (seeded) into train, holdout and fresh rows
 (`validators.baselines`); every case of `validators.baselines.CASES` is validated with
 `validate_table(train, case, holdout=holdout)` and default thresholds, and one Markdown row per
-(table, case) gives each gate's value, a * where it failed, and the verdict. `diabetes` is
-scikit-learn's (442 x 11, unscaled). With `--generator NAME` a fitted generator's output
+(table, case) gives each gate's value, a * where it failed, and the verdict. The tables are
+built-ins (`sources.tables`). With `--generator NAME` a fitted generator's output
 (as many rows as train, seed 0) is validated as the case `<NAME>`: it must pass. With more than
 one seed, a last table counts per (table, case) in how many splits the verdict was the expected
 one.
@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from sources.tables import load_builtin
 from validators import ValidationReport, validate_table
 from validators.baselines import CALIBRATION_SEED, CASES, build_case, calibration_split
 
@@ -50,16 +51,6 @@ SHORT = {
     "privacy.exact_copy_rate": "exact copies",
     "expectations.success": "GX",
 }
-
-
-def load(name: str) -> pd.DataFrame:
-    if name == "diabetes":
-        from sklearn.datasets import load_diabetes
-
-        return load_diabetes(as_frame=True, scaled=False).frame
-    from sources.tables import load_builtin
-
-    return load_builtin(name)
 
 
 def generated(name: str, train: pd.DataFrame) -> pd.DataFrame:
@@ -96,7 +87,7 @@ def main() -> None:
     agreed: dict[tuple[str, str], int] = {}
     for seed in args.seeds:
         for table in args.tables:
-            split = calibration_split(load(table), seed)
+            split = calibration_split(load_builtin(table), seed)
             expected_by_case = {name: ok for name, (_, ok) in CASES.items()}
             if args.generator:
                 expected_by_case[args.generator] = True

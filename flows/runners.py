@@ -12,7 +12,7 @@ a cluster on this machine can reach: give a remote cluster a real Prefect server
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -23,10 +23,16 @@ from job.config import RunnerConfig
 
 def shard_runner(config: RunnerConfig) -> TaskRunner:
     """A not-yet-started task runner for `config`; use it as a context manager."""
-    if config.kind == "threads":
-        # Bounded by default (Prefect's own default is unbounded): each running shard holds its
-        # generator and frame in memory, so the pool size caps memory at workers x shard.
-        return ThreadPoolTaskRunner(max_workers=config.workers or os.cpu_count() or 1)
+    return _RUNNERS[config.kind](config)
+
+
+def _thread_runner(config: RunnerConfig) -> TaskRunner:
+    # Bounded by default (Prefect's own default is unbounded): each running shard holds its
+    # generator and frame in memory, so the pool size caps memory at workers x shard.
+    return ThreadPoolTaskRunner(max_workers=config.workers or os.cpu_count() or 1)
+
+
+def _dask_runner(config: RunnerConfig) -> TaskRunner:
     from prefect_dask import DaskTaskRunner  # imported here: dask costs ~1 s to import
 
     if config.address is not None:
@@ -36,6 +42,12 @@ def shard_runner(config: RunnerConfig) -> TaskRunner:
         cluster["n_workers"] = config.workers
     # No dashboard: it needs bokeh and a free port, and a run's cluster lives only for the run.
     return DaskTaskRunner(cluster_kwargs={**cluster, "dashboard_address": None})
+
+
+_RUNNERS: dict[str, Callable[[RunnerConfig], TaskRunner]] = {
+    "threads": _thread_runner,
+    "dask": _dask_runner,
+}
 
 
 @contextmanager

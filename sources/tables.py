@@ -6,6 +6,8 @@ Built-in tables (no download; the data files are part of the packages):
 - `breast_cancer` (scikit-learn, 569 x 31): 30 numeric features + `target` (malignant / benign).
 - `fair` (statsmodels, 6,366 x 9): Fair's affairs survey; columns with <= 10 distinct values
   become categories (strings), `affairs` stays numeric and zero-inflated.
+- `diabetes` (scikit-learn, 442 x 11): ten unscaled baseline measurements (`sex` coded 1 / 2) and
+  `target`, a numeric measure of disease progression one year later.
 
 A folder source reads only what is inside the folder: a symbolic link in it (file or folder)
 that resolves outside is an error (`require_inside`), so a link cannot pull in other data.
@@ -45,10 +47,17 @@ def _fair() -> pd.DataFrame:
     return frame
 
 
+def _diabetes() -> pd.DataFrame:
+    from sklearn.datasets import load_diabetes
+
+    return load_diabetes(as_frame=True, scaled=False).frame.copy()
+
+
 BUILTIN_TABLES: dict[str, Callable[[], pd.DataFrame]] = {
     "wine": lambda: _sklearn_frame("load_wine"),
     "breast_cancer": lambda: _sklearn_frame("load_breast_cancer"),
     "fair": _fair,
+    "diabetes": _diabetes,
 }
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.gates import load
 from core.errors import DataError
+from sources.tables import load_builtin
 from validators import Thresholds, ValidationReport, validate_table
 from validators.baselines import (
     CALIBRATION_SEED,
@@ -33,7 +33,7 @@ TABLES = [
 
 @cache
 def _split(table: str) -> CalibrationSplit:
-    return calibration_split(load(table), CALIBRATION_SEED)
+    return calibration_split(load_builtin(table), CALIBRATION_SEED)
 
 
 @cache
