@@ -40,9 +40,21 @@ def test_load_builtin_fair_codes_are_categories_and_affairs_numeric():
     assert (frame["affairs"] == 0).mean() > 0.6  # zero-inflated
 
 
+def test_load_builtin_diabetes_is_unscaled_with_a_numeric_target():
+    # Run
+    frame = load_builtin("diabetes")
+
+    # Assert (raw measurements, not scikit-learn's mean-centred default)
+    assert frame.shape == (442, 11)
+    assert set(frame["sex"]) == {1.0, 2.0}
+    assert frame["age"].min() >= 18
+    assert frame["target"].dtype == float
+
+
 def test_load_builtin_unknown_name_lists_available():
     # Run / Assert
-    with pytest.raises(DataError, match=re.escape("available: ['breast_cancer', 'fair', 'wine']")):
+    available = "available: ['breast_cancer', 'diabetes', 'fair', 'wine']"
+    with pytest.raises(DataError, match=re.escape(available)):
         load_builtin("iris3")
 
 
