@@ -296,7 +296,7 @@ def load_yaml_file(path: str | Path, what: str) -> Any:
         )
     try:
         with file.open(encoding="utf-8") as stream:
-            return yaml.load(stream, Loader=_NoAliasLoader)
+            return yaml.load(stream, Loader=_NoAliasLoader)  # a SafeLoader: no Python tags
     except _AliasError as exc:
         raise ConfigError(
             f"{what} {file} uses the YAML alias *{exc.name} at line {exc.line}; aliases are not "

@@ -4,7 +4,7 @@ model cache or in a published version's `model/` is refused before it is unpickl
 from __future__ import annotations
 
 import json
-import pickle
+import pickletools
 import shutil
 
 import pandas as pd
@@ -55,8 +55,9 @@ def test_load_planted_pickle_in_model_cache_raises_and_runs_nothing(
     assert str(pickled) in str(caught.value)
     assert f"delete {path}" in str(caught.value)
     assert not marker.exists()
-    pickle.loads(pickled.read_bytes())  # the planted file does run code when unpickled
-    assert marker.exists()
+    # The planted file is live: unpickling it would call its payload (REDUCE), yet it never ran.
+    opcodes = {op.name for op, _, _ in pickletools.genops(pickled.read_bytes())}
+    assert "REDUCE" in opcodes
 
 
 def test_load_planted_pickle_in_published_model_dir_raises_and_runs_nothing(
