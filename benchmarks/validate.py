@@ -49,8 +49,7 @@ def synthetic_like(train: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
 
 
 def child(rows: int, shard_rows: int) -> dict[str, float]:
-    from job.real_data import split_table
-    from sources.tables import load_builtin
+    from sources.tables import load_builtin, split_table
     from validators import validate_table
     from validators.table_plots import table_figures
 

@@ -20,6 +20,7 @@ _CHUNK_BYTES = 1024 * 1024  # stream hashes so multi-GB parts never sit in memor
 # Frozen so a loaded manifest cannot drift from what is on disk; extra="forbid" so a manifest
 # written by a newer, incompatible format fails loudly instead of silently losing fields.
 _MODEL_CONFIG = ConfigDict(frozen=True, extra="forbid")
+KIND_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"  # a modality name
 
 
 class FileEntry(BaseModel):
@@ -66,7 +67,8 @@ class Manifest(BaseModel):
     version: int
     status: Literal["published", "quarantined"]
     created_at: datetime
-    kind: Literal["table", "image"] = "table"
+    # The modality of the records (`modalities`: "table", "image", ...); the store reads any.
+    kind: str = Field("table", pattern=KIND_PATTERN)
     rows: int
     schema_: list[ColumnSchema] = Field(alias="schema")
     files: list[FileEntry]

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -40,7 +41,14 @@ from datastore.layout import (
     check_relpath,
     version_dir_name,
 )
-from datastore.manifest import ColumnSchema, FileEntry, Manifest, ValidationSummary, sha256_file
+from datastore.manifest import (
+    KIND_PATTERN,
+    ColumnSchema,
+    FileEntry,
+    Manifest,
+    ValidationSummary,
+    sha256_file,
+)
 from datastore.version import DatasetVersion, read_latest, version_numbers
 
 # Bounds the publish loop; each lost race moves one version up, so only 1000 commits landing
@@ -177,7 +185,7 @@ class StagedVersion:
         report_markdown: str,
         passed: bool,
         failed_checks: list[str],
-        kind: Literal["table", "image"] = "table",
+        kind: str = "table",
     ) -> DatasetVersion:
         """Verify the staged files and publish them as the next version of the dataset.
 
@@ -186,8 +194,10 @@ class StagedVersion:
         disagree on schema, or do not add up to `rows_expected`.
         """
         staging = self._require_open()
-        if kind not in ("table", "image"):
-            raise ConfigError(f"kind must be 'table' or 'image', got {kind!r}.")
+        if not re.fullmatch(KIND_PATTERN, kind):
+            raise ConfigError(
+                f"kind must be a modality name (lowercase letters, digits, _), got {kind!r}."
+            )
         if not isinstance(lineage, dict):
             raise ConfigError(f"lineage must be a dict, got {type(lineage).__name__}.")
         try:
@@ -211,7 +221,7 @@ class StagedVersion:
         self.write_text(VALIDATION_MD, report_markdown)
 
         try:
-            files, columns, rows = _verify_staging(staging, rows_expected, kind)
+            files, columns, rows = _verify_staging(staging, rows_expected)
         except IntegrityError:
             self.abort()
             raise
@@ -334,7 +344,7 @@ def _jsonify(value: Any) -> Any:
 
 
 def _verify_staging(
-    staging: _fs.StorePath, rows_expected: int | None, kind: str
+    staging: _fs.StorePath, rows_expected: int | None
 ) -> tuple[list[FileEntry], list[ColumnSchema], int]:
     """Hash every staged file and check the parts; return (files, columns, total rows)."""
     files: list[FileEntry] = []
@@ -367,10 +377,10 @@ def _verify_staging(
         )
 
     files.sort(key=lambda entry: entry.path)  # manifest order independent of walk order
-    if kind == "table" and not schemas:
+    if not schemas:
         raise IntegrityError(
-            f"Staged version {staging.name} has no Parquet parts in {DATA_DIR}/; a table version "
-            "needs at least one (write_part() accepts an empty DataFrame). It was discarded."
+            f"Staged version {staging.name} has no Parquet parts in {DATA_DIR}/; a version needs "
+            "at least one (write_part() accepts an empty DataFrame). It was discarded."
         )
     if schemas:
         first_rel, first = schemas[0]

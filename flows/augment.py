@@ -19,7 +19,7 @@ from datastore.model_cache import model_cache_root
 from flows.generate import _transient_only, fit_generator, load_source, publish, run_info
 from job.augment_config import AugmentJob
 from job.config import JobConfig
-from job.real_data import RealData
+from modalities import RealData
 from pipeline import augment, steps
 from pipeline.augment import TrainingSet
 from pipeline.publish import raise_if_quarantined, staging

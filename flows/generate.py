@@ -22,9 +22,8 @@ from datastore.model_cache import model_cache_root
 from flows.resources import gpu_slot
 from flows.runners import shard_runner, worker_api
 from job.config import JobConfig
-from job.real_data import RealData
+from modalities import RealData
 from pipeline import steps
-from pipeline.modality import data_kind
 from pipeline.publish import commit, raise_if_quarantined, staging
 from pipeline.steps import FittedModel, Shard, shard_plan
 from validators import ValidationReport
@@ -103,8 +102,7 @@ def publish(
     html_report: str | None = None,
 ) -> DatasetVersion:
     """Verify and atomically publish; a failed gate publishes the version as quarantined."""
-    kind = data_kind(job).manifest_kind
-    version = commit(staged, report, rows_expected=job.rows, lineage=lineage, kind=kind)
+    version = commit(staged, report, rows_expected=job.rows, lineage=lineage)
     status = "published" if report.passed else "QUARANTINED"
     get_run_logger().info("%s %s at %s", status, version.ref, version.path)
     _report_artifacts(job.dataset, version, status, report, html_report)
@@ -159,7 +157,7 @@ def generate_dataset(job: JobConfig) -> str:
     with staging(store, job.dataset) as staged:
         watch = steps.Stopwatch()
         shards = shard_plan(job.rows, job.shard_rows, job.seed)
-        sample_shards(job, model, staged, shards, data_kind(job).schema(real))
+        sample_shards(job, model, staged, shards, job.modality.schema(real))
         watch.lap("sample")
         steps.stage_model_and_views(job, model, staged)
         report = validate_output(job, real, staged)

@@ -19,7 +19,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Self
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -28,7 +28,6 @@ from core.errors import ConfigError, DataError, NotFittedError
 from core.metadata import key_columns
 from generators.keys import KeySpec
 
-Modality = Literal["tabular", "image"]
 Conditions = Mapping[str, Any] | pd.DataFrame
 CONFIG_FILE = "generator.json"
 FORMAT_VERSION = 1
@@ -87,7 +86,8 @@ class Generator(ABC):
     """
 
     name: ClassVar[str] = ""
-    modality: ClassVar[Modality]
+    # The kind of data it makes: the name of a modality plugin (`modalities`: "table", "image").
+    modality: ClassVar[str]
     config_class: ClassVar[type[GeneratorConfig]]
 
     def __init__(self, config: GeneratorConfig | Mapping[str, Any] | None = None, **params: Any):

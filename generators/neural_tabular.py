@@ -109,7 +109,7 @@ class NeuralTabularConfig(TabularConfig):
 class NeuralTabularGenerator(Generator):
     """Fit / sample / save / load around one torch model over an encoded table."""
 
-    modality = "tabular"
+    modality = "table"
     config: NeuralTabularConfig
     # Which conditions a family can honour: a prefix of `conditional_columns`, or all of them.
     conditions_must_cover: ClassVar[Literal["prefix", "all"]]

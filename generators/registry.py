@@ -32,7 +32,7 @@ def register(name: str) -> Callable[[G], G]:
 
 
 def available_generators(modality: str | None = None) -> list[str]:
-    """Registered names, optionally only those of one modality (`tabular`, `image`)."""
+    """Registered names, optionally only those of one modality (`table`, `image`)."""
     return sorted(n for n, k in _REGISTRY.items() if modality in (None, k.modality))
 
 

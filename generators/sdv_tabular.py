@@ -84,7 +84,7 @@ class TVAEConfig(NeuralConfig):
 class SDVGenerator(Generator):
     """Shared fit/sample/save/load around one SDV single-table synthesizer class."""
 
-    modality = "tabular"
+    modality = "table"
     synthesizer_name: ClassVar[str]
 
     def __init__(self, config: Any = None, **params: Any):

@@ -1,7 +1,7 @@
-"""What a job is and what it starts from: its validated config (`job.config`, `job.augment_config`),
-its real data split into train and holdout (`job.real_data`), its lineage and model cache key
-(`job.lineage`) and the pure augmentation steps (`job.augment`).
+"""What a job is: its validated config (`job.config`, `job.augment_config`), its lineage and model
+cache key (`job.lineage`) and the pure augmentation decisions (`job.augment`).
 
-Above generators, validators, datastore and sources (a job names a generator, thresholds, a
-store and a source); below the pipeline and flows that run it.
+Above the modality plugins (a job's generator names its kind of data, which says what the job may
+hold and how its real data loads) and the generators, validators, store and sources below them;
+below the pipeline and flows that run it.
 """

@@ -35,6 +35,7 @@ from job.config import (
     read_job_file,
     validate_config,
 )
+from modalities import generator_modality
 
 AUGMENT_HOLDOUT_DEFAULT = 0.2
 IMAGE_LABEL = "label"
@@ -107,18 +108,10 @@ class AugmentJob(StrictModel):
                 "source.holdout_fraction is 0, but augmenting is judged on an untouched real "
                 f"holdout; set it above 0 (default {AUGMENT_HOLDOUT_DEFAULT})"
             )
-        if self.generator.modality == "image":
-            if self.augment.label != IMAGE_LABEL:
-                raise ValueError(
-                    f"augment.label is {self.augment.label!r}; image records are labelled "
-                    f"{IMAGE_LABEL!r} (leave augment.label out)"
-                )
-            config = get_generator_class(self.generator.name).config_class(**self.generator.params)
-            if not config.conditional:
-                raise ValueError(
-                    "augmenting draws samples per class; set generator.params.conditional: true"
-                )
-        fields = get_generator_class(self.generator.name).config_class.model_fields
+        generator = get_generator_class(self.generator.name)
+        config = generator.config_class(**self.generator.params)
+        generator_modality(self.generator.name).check_augment(self.augment.label, config)
+        fields = generator.config_class.model_fields
         columns = list(self.generator.params.get("conditional_columns", []))
         if "conditional_columns" in fields and columns != [self.augment.label]:
             # Native table generators condition only on the columns they were fitted for.

@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from fsspec.utils import get_protocol
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializeAsAny,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -44,12 +44,10 @@ from core.errors import ConfigError
 from core.metadata import SDTYPES
 from generators.base import parse_config
 from generators.registry import get_generator_class
-from sources.images import BUILTIN_IMAGES, MAX_IMAGE_PIXELS
-from sources.tables import BUILTIN_TABLES
-from validators.thresholds import ImageThresholds, Thresholds
+from modalities import Modality, generator_modality
+from sources.config import SourceConfig
+from validators.thresholds import CheckSelection
 
-IMAGE_HOLDOUT_DEFAULT = 0.2
-TABLE_HOLDOUT_DEFAULT = 0.2  # privacy (DCR) and utility (TSTR) need real rows never fitted
 DATASET_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
 MAX_YAML_BYTES = 1_000_000  # a job file is a few hundred bytes; anything this big is a mistake
 Config = TypeVar("Config", bound=BaseModel)
@@ -57,42 +55,6 @@ Config = TypeVar("Config", bound=BaseModel)
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SourceConfig(StrictModel):
-    """Where the real data comes from: exactly one of `builtin`, `path` or `dataset`."""
-
-    builtin: str | None = Field(
-        None, description="tables: wine, breast_cancer, fair; images: digits"
-    )
-    path: str | None = Field(
-        None,
-        description="a CSV / Parquet file or folder of Parquet parts; for images a folder with "
-        "one subfolder of PNG/JPEG files per class, or Synthpipe image Parquet",
-    )
-    dataset: str | None = Field(None, description="a Synthpipe dataset version, e.g. name@latest")
-    image_size: int | None = Field(None, ge=4, description="images: resize to this square side")
-    channels: Literal[1, 3] | None = Field(None, description="images: 1 grayscale, 3 RGB")
-    max_image_pixels: int | None = Field(
-        None,
-        ge=1,
-        description="images: refuse an image of more pixels (width x height) than this, checked "
-        f"before decoding; default {MAX_IMAGE_PIXELS:,} (4096 x 4096)",
-    )
-    holdout_fraction: float | None = Field(
-        None,
-        ge=0,
-        lt=1,
-        description="share of the real data kept out of training for the validators (seeded); "
-        "default 0.2 (images and tables)",
-    )
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> SourceConfig:
-        given = [key for key in ("builtin", "path", "dataset") if getattr(self, key) is not None]
-        if len(given) != 1:
-            raise ValueError(f"give exactly one of 'builtin', 'path' or 'dataset' (got {given})")
-        return self
 
 
 class RunnerConfig(StrictModel):
@@ -136,6 +98,7 @@ class GeneratorSpec(StrictModel):
 
     @property
     def modality(self) -> str:
+        """The name of the modality plugin of the data this generator makes."""
         return get_generator_class(self.name).modality
 
 
@@ -149,11 +112,11 @@ class JobConfig(StrictModel):
     conditions: dict[str, Any] | None = None
     balanced_labels: bool = False
     column_sdtypes: dict[str, str] = Field(default_factory=dict)
-    validation: Thresholds | ImageThresholds = Field(
+    validation: SerializeAsAny[CheckSelection] = Field(
         default_factory=dict,
         validate_default=True,  # so an absent block also gets the modality's thresholds
-        description="gate thresholds: validators.Thresholds for table generators, "
-        "ImageThresholds for image generators",
+        description="gate thresholds and checks by name: the thresholds model of the generator's "
+        "modality (validators.Thresholds for tables, ImageThresholds for images)",
     )
     target: str | None = Field(
         None,
@@ -167,62 +130,44 @@ class JobConfig(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _default_resource(cls, data: Any) -> Any:
-        # Image generators train far faster on a GPU, so image jobs go to the GPU pool unless
-        # they say otherwise; tables default to the CPU pool.
-        if isinstance(data, dict) and "resource" not in data and _is_image_job(data):
-            return {**data, "resource": "gpu"}
+        # The modality says where its jobs run by default (images: the GPU pool).
+        modality = _raw_modality(data)
+        if isinstance(data, dict) and "resource" not in data and modality is not None:
+            return {**data, "resource": modality.default_resource}
         return data
 
     @field_validator("validation", mode="before")
     @classmethod
-    def _thresholds_of_the_modality(
-        cls, value: Any, info: ValidationInfo
-    ) -> Thresholds | ImageThresholds:
-        # The generator's modality decides, not pydantic's union matching: both threshold models
-        # accept `{}` or shared keys, so a bare union would give an image job table thresholds.
+    def _thresholds_of_the_modality(cls, value: Any, info: ValidationInfo) -> CheckSelection:
+        # The generator's modality decides which thresholds model parses the block.
         # `generator` is missing here when it failed itself; that error is reported already.
         generator = info.data.get("generator")
-        image = generator is not None and generator.modality == "image"
-        return (ImageThresholds if image else Thresholds).model_validate(value)
+        if generator is None:
+            return CheckSelection.model_validate({})
+        return generator_modality(generator.name).thresholds.model_validate(value)
 
     @model_validator(mode="after")
     def _source_fits_the_modality(self) -> JobConfig:
-        image = self.generator.modality == "image"
-        if self.source.builtin is not None:
-            names = BUILTIN_IMAGES if image else BUILTIN_TABLES
-            if self.source.builtin not in names:
-                kind = "image" if image else "table"
-                raise ValueError(
-                    f"source.builtin {self.source.builtin!r} is not a built-in {kind} dataset for "
-                    f"the {self.generator.modality} generator {self.generator.name!r}; "
-                    f"choose one of {sorted(names)}"
-                )
-        if image and self.root is not None and get_protocol(self.root) not in ("file", "local"):
+        modality = self.modality
+        if self.source.builtin is not None and self.source.builtin not in modality.builtins:
             raise ValueError(
-                f"image datasets need a local root for now (their grid and imagefolder views are "
-                f"written as local files); got root {self.root!r}"
+                f"source.builtin {self.source.builtin!r} is not a built-in {modality.name} "
+                f"dataset for the {modality.name} generator {self.generator.name!r}; "
+                f"choose one of {sorted(modality.builtins)}"
             )
-        image_only = (self.source.image_size, self.source.channels, self.source.max_image_pixels)
-        if not image and (any(image_only) or self.balanced_labels):
-            raise ValueError(
-                "image_size, channels, max_image_pixels and balanced_labels apply to image "
-                "generators only"
-            )
-        if self.target is not None and image:
-            raise ValueError("target applies to table jobs only (image jobs have labels)")
-        if self.target is not None and self.holdout_fraction == 0:
-            raise ValueError(
-                f"target {self.target!r} needs real holdout rows to score on; set "
-                f"source.holdout_fraction > 0 (default {TABLE_HOLDOUT_DEFAULT})"
-            )
+        modality.check_job(self)
         return self
+
+    @property
+    def modality(self) -> Modality:
+        """The plugin of the data this job's generator makes."""
+        return generator_modality(self.generator.name)
 
     @property
     def holdout_fraction(self) -> float:
         if self.source.holdout_fraction is not None:
             return self.source.holdout_fraction
-        image = self.generator.modality == "image"
-        return IMAGE_HOLDOUT_DEFAULT if image else TABLE_HOLDOUT_DEFAULT
+        return self.modality.holdout_default
 
     @field_validator("column_sdtypes")
     @classmethod
@@ -241,31 +186,14 @@ class JobConfig(StrictModel):
         return params
 
 
-class TableJob(JobConfig):
-    """A job of a tabular generator: `validation` holds `validators.Thresholds`."""
-
-    validation: Thresholds = Field(default_factory=Thresholds)
-
-
-class ImageJob(JobConfig):
-    """A job of an image generator: `validation` holds `validators.ImageThresholds`."""
-
-    validation: ImageThresholds = Field(default_factory=ImageThresholds)
-
-
-def _is_image_job(raw: dict[str, Any]) -> bool:
-    """Whether a raw job names an image generator (an unknown generator is reported later)."""
-    spec = raw.get("generator")
+def _raw_modality(raw: Any) -> Modality | None:
+    """The modality of a raw job's generator (None when unknown: that is reported later)."""
+    spec = raw.get("generator") if isinstance(raw, dict) else None
     name = spec.get("name") if isinstance(spec, dict) else None
     try:
-        return name is not None and get_generator_class(name).modality == "image"
+        return generator_modality(name) if isinstance(name, str) else None
     except ConfigError:
-        return False
-
-
-def _job_class(raw: dict[str, Any]) -> type[JobConfig]:
-    """The job type for the generator's modality."""
-    return ImageJob if _is_image_job(raw) else TableJob
+        return None
 
 
 def load_job(path: str | Path) -> JobConfig:
@@ -334,7 +262,7 @@ def parse_job(raw: dict[str, Any], origin: str = "job") -> JobConfig:
         if "augment" in raw
         else ""
     )
-    return validate_config(_job_class(raw), raw, origin, hint)
+    return validate_config(JobConfig, raw, origin, hint)
 
 
 def validate_config(
@@ -345,25 +273,29 @@ def validate_config(
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        lines = [f"{origin} is invalid:", *(_describe(err, model) for err in exc.errors())]
+        lines = [f"{origin} is invalid:", *(_describe(err, model, raw) for err in exc.errors())]
         if hint:
             lines.append(hint)
         raise ConfigError("\n".join(lines)) from None
 
 
-def _describe(err: dict[str, Any], job_class: type[BaseModel]) -> str:
+def _describe(err: dict[str, Any], job_class: type[BaseModel], raw: dict[str, Any]) -> str:
     loc = [str(p) for p in err["loc"]]
     where = ".".join(loc) or "(top level)"
     if err["type"] == "extra_forbidden":
-        allowed = ", ".join(_model_at(job_class, loc[:-1]).model_fields)
+        allowed = ", ".join(_model_at(job_class, loc[:-1], raw).model_fields)
         return f"  - {where}: unknown key {loc[-1]!r}; allowed keys: {allowed}"
     message = err["msg"].removeprefix("Value error, ")
     return f"  - {where}: {message} (got {err.get('input')!r})"
 
 
-def _model_at(model: type[BaseModel], loc: list[str]) -> type[BaseModel]:
+def _model_at(model: type[BaseModel], loc: list[str], raw: dict[str, Any]) -> type[BaseModel]:
     for part in loc:
         annotation = model.model_fields[part].annotation if part in model.model_fields else None
+        if annotation is CheckSelection:
+            # `validation` is parsed by the thresholds model of the generator's modality.
+            modality = _raw_modality(raw)
+            annotation = modality.thresholds if modality is not None else annotation
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             break
         model = annotation

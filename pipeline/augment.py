@@ -10,6 +10,7 @@ The decisions themselves (which records, how many per class, provenance columns)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,8 +19,8 @@ from datastore import FileEntry, StagedVersion
 from job import augment
 from job.augment_config import AugmentJob
 from job.config import JobConfig
-from job.real_data import RealData
-from pipeline.modality import data_kind, staged_parts
+from modalities import RealData
+from modalities.provenance import with_provenance
 from pipeline.steps import FittedModel, Shard, load_generator
 from validators import ValidationReport
 from validators.uplift import UpliftReport, measure_uplift
@@ -40,7 +41,7 @@ class TrainingSet:
 
 def training_set(job: AugmentJob, loaded: RealData) -> TrainingSet:
     """The kept real records (`augment.select_training`) and the synthetic plan per class."""
-    labels = augment.class_labels(loaded.train, job.augment.label)
+    labels = augment.class_labels(loaded, job.augment.label)
     kept = augment.select_training(labels, job.augment, job.seed)
     kept_labels = labels.iloc[kept].tolist()
     return TrainingSet(
@@ -53,14 +54,14 @@ def training_set(job: AugmentJob, loaded: RealData) -> TrainingSet:
 
 def schema(gen_job: JobConfig, training: TrainingSet) -> Any:
     """The augmented version's schema: the data's own columns plus provenance."""
-    return data_kind(gen_job).augment_schema(training.real.train)
+    return gen_job.modality.augment_schema(training.real.train)
 
 
 def write_real_part(
     gen_job: JobConfig, training: TrainingSet, staged: StagedVersion, schema: Any
 ) -> FileEntry:
-    frame = data_kind(gen_job).real_records(training.real.train)
-    records = augment.with_provenance(
+    frame = gen_job.modality.real_records(training.real.train)
+    records = with_provenance(
         frame, real_index=training.real_indices, generator=None, seed=None, first_index=0
     )
     return staged.write_part(REAL_PART, records, schema=schema)
@@ -76,17 +77,17 @@ def sample_class_shard(
     label: str,
 ) -> FileEntry:
     """Sample one shard of the planned classes into its own part (a retry overwrites it)."""
-    kind = data_kind(job)
+    modality = job.modality
     generator = load_generator(job, model)
     planned = augment.planned_labels(training.plan)
     wanted = planned[shard.first_index : shard.first_index + shard.rows]
-    conditions = kind.class_conditions(wanted, training.real.train, label)
+    conditions = modality.class_conditions(wanted, training.real.train, label)
     frame = generator.sample(
         shard.rows, seed=shard.seed, conditions=conditions, first_row=shard.first_index
     )
     first = len(training.labels) + shard.first_index
-    frame = kind.records(frame, seed=shard.seed, first_index=first)
-    records = augment.with_provenance(
+    frame = modality.records(frame, seed=shard.seed, first_index=first)
+    records = with_provenance(
         frame, real_index=None, generator=job.generator.name, seed=shard.seed, first_index=first
     )
     return staged.write_part(shard.index + 1, records, schema=schema)
@@ -94,13 +95,13 @@ def sample_class_shard(
 
 def synthetic_parts(staged: StagedVersion) -> list[str]:
     real = f"part-{REAL_PART:05d}.parquet"
-    return [str(p) for p in staged_parts(staged) if p.name != real]
+    return [p for p in staged.local_parts() if Path(p).name != real]
 
 
 def stage_model_and_views(gen_job: JobConfig, model: FittedModel, staged: StagedVersion) -> None:
     """The fitted model and the data's views; an image grid shows only synthetic records."""
     staged.copy_in(model.path, "model")
-    data_kind(gen_job).add_views(staged, synthetic_parts(staged))
+    gen_job.modality.add_views(staged, synthetic_parts(staged))
 
 
 def validate_synthetic(
@@ -108,7 +109,7 @@ def validate_synthetic(
 ) -> ValidationReport:
     """The generation gates on the synthetic records alone, against the kept real records."""
     real = training.real
-    return data_kind(gen_job).validate_augmented(
+    return gen_job.modality.validate_augmented(
         gen_job, job.augment.label, real.train, real.holdout, training.plan, synthetic_parts(staged)
     )
 
@@ -118,7 +119,7 @@ def measure_augmentation_uplift(
 ) -> UpliftReport:
     """Real-only vs real + synthetic classifiers, both scored on the untouched real holdout."""
     real, label = training.real, job.augment.label
-    x_real, x_synthetic, y_synthetic, x_holdout, y_holdout = data_kind(gen_job).uplift_inputs(
+    x_real, x_synthetic, y_synthetic, x_holdout, y_holdout = gen_job.modality.uplift_inputs(
         real.train, real.holdout, synthetic_parts(staged), label, job.column_sdtypes
     )
     return measure_uplift(

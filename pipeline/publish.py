@@ -4,7 +4,7 @@ Generation, augmentation and `synth validate --publish` all publish through here
 
     with staging(store, dataset) as staged:    # aborted if anything in the block fails
         staged.write_part(0, frame)            # ... parts, views, model, report files
-        version = commit(staged, report, rows_expected=..., lineage=..., kind=...)
+        version = commit(staged, report, rows_expected=..., lineage=...)
     raise_if_quarantined(version, report)
 """
 
@@ -38,10 +38,10 @@ def commit(
     *,
     rows_expected: int,
     lineage: dict[str, Any],
-    kind: str = "table",
 ) -> DatasetVersion:
     """Verify the staged files and publish them atomically with the report; a failed gate
-    publishes the version as quarantined (never `latest`)."""
+    publishes the version as quarantined (never `latest`). The manifest's `kind` is the
+    report's: the modality whose suite validated the records."""
     return staged.commit(
         rows_expected=rows_expected,
         lineage=lineage,
@@ -49,7 +49,7 @@ def commit(
         report_markdown=report.to_markdown(),
         passed=report.passed,
         failed_checks=report.failed_checks,
-        kind=kind,  # type: ignore[arg-type]
+        kind=report.kind,
     )
 
 

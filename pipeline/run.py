@@ -10,7 +10,6 @@ from datastore import DatasetStore, DatasetVersion
 from datastore.model_cache import model_cache_root
 from job.config import JobConfig
 from pipeline import steps
-from pipeline.modality import data_kind
 from pipeline.publish import commit, raise_if_quarantined, staging
 
 
@@ -19,14 +18,13 @@ def run_job(job: JobConfig) -> DatasetVersion:
 
     Raises ValidationFailedError (after publishing the version as quarantined) when a gate fails.
     """
-    kind = data_kind(job)
     store = DatasetStore(job.root)
     real = steps.load(job, str(store.root))
     model = steps.fit(job, real, str(model_cache_root(store)))
     with staging(store, job.dataset) as staged:
         watch = steps.Stopwatch()
         shards = steps.shard_plan(job.rows, job.shard_rows, job.seed)
-        schema = kind.schema(real)
+        schema = job.modality.schema(real)
         for shard in shards:
             steps.sample_shard(job, model, staged, shard, schema)
         watch.lap("sample")
@@ -35,8 +33,6 @@ def run_job(job: JobConfig) -> DatasetVersion:
         steps.write_html_report(job, real, staged, report)
         watch.lap("validate")
         lineage = steps.build_lineage(job, real, model, shards, watch.laps)
-        version = commit(
-            staged, report, rows_expected=job.rows, lineage=lineage, kind=kind.manifest_kind
-        )
+        version = commit(staged, report, rows_expected=job.rows, lineage=lineage)
     raise_if_quarantined(version, report)
     return version

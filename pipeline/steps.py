@@ -24,8 +24,8 @@ from generators import Generator, create_generator, get_generator_class, load_sa
 from generators.seeding import derive_seed
 from job.config import JobConfig
 from job.lineage import git_state, model_key, package_versions
-from job.real_data import RealData, check_conditions, check_target, load_real
-from pipeline.modality import data_kind, staged_parts
+from modalities import RealData
+from modalities.real_data import load_real
 from pipeline.report import stage_report
 from validators import ValidationReport
 
@@ -81,8 +81,9 @@ def shard_plan(rows: int, shard_rows: int, seed: int = 0) -> list[Shard]:
 def load(job: JobConfig, root: str, log: logging.Logger | logging.LoggerAdapter = _LOG) -> RealData:
     """The job's real data, split; bad conditions or target fail here, before any fit."""
     real = load_real(job, root)
-    check_conditions(real, job.conditions)
-    check_target(real, job.target)
+    modality = job.modality
+    modality.check_conditions(real, job.conditions)
+    modality.check_target(real, job.target)
     log.info(
         "Loaded %s: %d training and %d holdout records",
         real.origin,
@@ -151,25 +152,25 @@ def sample_shard(
         frame = generator.sample(
             shard.rows, seed=shard.seed, conditions=conditions, first_row=shard.first_index
         )
-    frame = data_kind(job).records(frame, seed=shard.seed, first_index=shard.first_index)
+    frame = job.modality.records(frame, seed=shard.seed, first_index=shard.first_index)
     return staged.write_part(shard.index, frame, schema=schema)
 
 
 def stage_model_and_views(job: JobConfig, model: FittedModel, staged: StagedVersion) -> None:
     """The fitted model (`model/`) and the data's views (images: grid + imagefolder)."""
     staged.copy_in(model.path, "model")
-    data_kind(job).add_views(staged, staged_parts(staged))
+    job.modality.add_views(staged, staged.local_parts())
 
 
 def validate(job: JobConfig, real: RealData, staged: StagedVersion) -> ValidationReport:
-    return data_kind(job).validate(job, real, staged.local_parts())
+    return job.modality.validate(job, real, staged.local_parts())
 
 
 def write_html_report(
     job: JobConfig, real: RealData, staged: StagedVersion, report: ValidationReport
 ) -> str:
     """The HTML report with its plots in the staged version's `report/` (so in the manifest)."""
-    figures = data_kind(job).figures(job, real, staged.local_parts(), report)
+    figures = job.modality.figures(job, real, staged.local_parts(), report)
     return stage_report(staged, report, figures, f"{job.dataset} validation")
 
 
@@ -189,7 +190,7 @@ def build_lineage(
             "name": job.generator.name,
             "modality": generator.modality,
             "config": generator.config.model_dump(mode="json"),
-            **data_kind(job).lineage_extra(generator),
+            **job.modality.lineage_extra(generator),
         },
         "seed": job.seed,
         "shards": [{"index": s.index, "rows": s.rows, "seed": s.seed} for s in shards],

@@ -1,3 +1,4 @@
 """Readers of real data: built-in and file tables (`sources.tables`) and images
-(`sources.images`). They build on `core` only; a job's source config picks one (`job.real_data`).
+(`sources.images`), and the job's `source:` block (`sources.config`). They build on `core` only;
+a modality plugin (`modalities`) picks the reader for a job's kind of data.
 """

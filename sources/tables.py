@@ -20,6 +20,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from core.errors import DataError
@@ -163,3 +164,23 @@ def rows_matching(frame: pd.DataFrame, conditions: dict | None) -> pd.DataFrame:
             "real data (check the value's spelling and type)."
         )
     return frame[mask].reset_index(drop=True)
+
+
+def split_table(
+    frame: pd.DataFrame, fraction: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame, list[int]]:
+    """Train rows, a seeded holdout of `fraction` of the rows, and the holdout's row positions."""
+    rng = np.random.default_rng(seed)
+    count = round(fraction * len(frame))
+    if not 0 < count < len(frame) - 1:
+        raise DataError(
+            f"holdout_fraction={fraction} of {len(frame)} rows leaves {count} for the holdout and "
+            f"{len(frame) - count} for training; both need rows (training at least 2)."
+        )
+    held = np.sort(rng.choice(len(frame), size=count, replace=False))
+    train = np.setdiff1d(np.arange(len(frame)), held)
+    return (
+        frame.iloc[train].reset_index(drop=True),
+        frame.iloc[held].reset_index(drop=True),
+        held.tolist(),
+    )

@@ -170,9 +170,8 @@ def validate(
     if is_image_source(str(real)):
         return validate_images_command(str(real), synthetic, thresholds, out, seed)
 
-    from job.config import TABLE_HOLDOUT_DEFAULT
-    from job.real_data import split_table
-    from sources.tables import load_table
+    from modalities import get_modality
+    from sources.tables import load_table, split_table
     from validators import Thresholds, validate_table
     from validators.table_plots import table_figures
 
@@ -181,7 +180,9 @@ def validate(
             raise ConfigError("Give --holdout or --holdout-fraction, not both.")
         if holdout is None:
             holdout_fraction = (
-                TABLE_HOLDOUT_DEFAULT if holdout_fraction is None else holdout_fraction
+                get_modality("table").holdout_default
+                if holdout_fraction is None
+                else holdout_fraction
             )
             _require_split_fraction(holdout_fraction)
         gates = (

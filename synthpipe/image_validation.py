@@ -3,7 +3,7 @@
 Real images (`--real`): a built-in image set (`digits`), a folder of class subfolders, a
 Synthpipe image Parquet file / folder of parts, or an image dataset version (`name@3`,
 `name@latest`) in the default store. They are split as a job splits them (seeded, stratified,
-`IMAGE_HOLDOUT_DEFAULT` held out); the holdout is the real-vs-real baseline.
+the image modality's holdout default held out); the holdout is the real-vs-real baseline.
 Synthetic images (`--synthetic`): a folder of class subfolders (label = folder name, e.g. a
 version's `images/` view) or image Parquet, resized to the real images' side.
 
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from core.errors import ConfigError, DataError, DatasetNotFoundError
 from core.images import ImageData
-from job.config import IMAGE_HOLDOUT_DEFAULT
+from modalities import get_modality
 from sources import images as image_sources
 from validators.html_report import Figure
 from validators.images import SyntheticImages, validate_images
@@ -99,7 +99,9 @@ def validate_image_files(
     from datastore.store import default_root
 
     data, origin = load_real_images(real)
-    train, holdout, _ = image_sources.split_holdout(data, IMAGE_HOLDOUT_DEFAULT, seed)
+    train, holdout, _ = image_sources.split_holdout(
+        data, get_modality("image").holdout_default, seed
+    )
     images = load_synthetic_images(synthetic, train)
     report = validate_images(
         train,

@@ -34,7 +34,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Category = Literal["schema", "fidelity", "diagnostic", "detection", "utility", "privacy"]
 Comparison = Literal[">=", "<=", "=="]
-Kind = Literal["table", "image"]  # what was validated, as in a version manifest
+Kind = str  # what was validated: a modality name, as in a version manifest ("table", "image")
+# How a report of a kind counts its records, and what its sampled fidelity checks saw.
+_WORDING = {
+    "table": ("rows", "rows scored by SDMetrics"),
+    "image": ("images", "synthetic images evaluated by the image-quality checks"),
+}
 
 GX_PREFIX = "gx."
 COMPARE = {"<=": operator.le, ">=": operator.ge, "==": operator.eq}
@@ -154,14 +159,10 @@ class ValidationReport(BaseModel):
     def sizes(self) -> str:
         """One sentence: how much real and synthetic data was validated and how much of it the
         sampled fidelity checks saw (left out when none ran)."""
-        unit = "images" if self.kind == "image" else "rows"
+        unit, sampled = _WORDING.get(self.kind, ("records", "records scored"))
         text = f"Real {unit}: {self.real_rows:,}; synthetic {unit}: {self.synthetic_rows:,}"
         if not any(check.category == "fidelity" for check in self.checks):
             return text + "."
-        sampled = {
-            "table": "rows scored by SDMetrics",
-            "image": "synthetic images evaluated by the image-quality checks",
-        }[self.kind]
         return f"{text}; {sampled}: {self.evaluated_rows:,} (seed {self.sample_seed})."
 
     def to_markdown(self) -> str:

@@ -13,14 +13,15 @@ import pytest
 from core.image_parts import IMAGE_SCHEMA, image_records
 from core.images import ImageData
 from datastore.images import write_imagefolder
-from job import augment
+from modalities.image import ImageModality, image_frame
+from modalities.provenance import with_provenance
 
 
 def _images(count: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     labels = np.arange(count) % 2
     data = ImageData(rng.random((count, 1, 8, 8), dtype=np.float32), labels, ["0", "1"])
-    return augment.image_frame(data)
+    return image_frame(data)
 
 
 def _metadata(folder) -> list[dict]:
@@ -49,15 +50,15 @@ def test_write_imagefolder_generated_images_are_marked_synthetic(tmp_path):
 
 def test_write_imagefolder_augmented_images_keep_their_provenance(tmp_path):
     # Setup: an augmented version, real records first, then synthetic ones
-    schema = augment.image_schema()
-    real = augment.with_provenance(
+    schema = ImageModality().augment_schema(None)
+    real = with_provenance(
         image_records(_images(2, seed=1), seed=0, first_index=0),
         real_index=[10, 11],
         generator=None,
         seed=None,
         first_index=0,
     )
-    synthetic = augment.with_provenance(
+    synthetic = with_provenance(
         image_records(_images(3, seed=2), seed=5, first_index=2),
         real_index=None,
         generator="vae",

@@ -134,7 +134,7 @@ def test_store_root_url_forms(tmp_path, monkeypatch, root):
 def test_job_source_dataset_on_an_object_store_loads_the_version(root):
     # Setup
     from job.config import parse_job
-    from job.real_data import load_real
+    from modalities.real_data import load_real
 
     _commit(DatasetStore(root))
     job = parse_job(

@@ -41,7 +41,7 @@ TINY_PARAMS: dict[str, dict] = {
         "verbose": False,
     },
 }
-TABULAR = available_generators("tabular")
+TABULAR = available_generators("table")
 
 
 def test_every_tabular_generator_has_tiny_params():

@@ -17,7 +17,10 @@ from core.image_parts import image_records
 from core.images import ImageData
 from job import augment
 from job.augment_config import AugmentConfig, load_augment_job, parse_augment_job
-from job.real_data import load_real
+from modalities.image import ImageModality, image_frame
+from modalities.provenance import with_provenance
+from modalities.real_data import load_real
+from modalities.table import TableModality, class_matched
 
 JOBS_DIR = Path(__file__).resolve().parents[2] / "jobs"
 
@@ -185,14 +188,14 @@ def test_select_training_unknown_downsample_class_lists_the_classes():
 def test_class_labels_missing_label_column_names_the_columns(wine):
     # Run / Assert
     with pytest.raises(DataError, match=re.escape("augment.label 'class' is not a column")):
-        augment.class_labels(wine, "class")
+        TableModality().class_labels(wine, "class")
 
 
 def test_restricted_training_never_holds_holdout_records():
     # Setup
     job = parse_augment_job(_job()).generation_job(rows=1)
     loaded = load_real(job, ".")
-    labels = augment.class_labels(loaded.train, "target")
+    labels = augment.class_labels(loaded, "target")
     kept = augment.select_training(labels, AugmentConfig(mode="balance", reduce_per_class=50), 0)
 
     # Run
@@ -211,14 +214,12 @@ def test_with_provenance_marks_real_and_synthetic_records():
     frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "target": ["a", "b", "a"]})
 
     # Run
-    real = augment.with_provenance(
-        frame, real_index=[4, 9, 12], generator=None, seed=None, first_index=0
-    )
-    synthetic = augment.with_provenance(
-        frame, real_index=None, generator="ctgan", seed=77, first_index=3
-    )
+    real = with_provenance(frame, real_index=[4, 9, 12], generator=None, seed=None, first_index=0)
+    synthetic = with_provenance(frame, real_index=None, generator="ctgan", seed=77, first_index=3)
     table = pa.Table.from_pandas(
-        pd.concat([real, synthetic]), schema=augment.table_schema(frame), preserve_index=False
+        pd.concat([real, synthetic]),
+        schema=TableModality().augment_schema(frame),
+        preserve_index=False,
     )
 
     # Assert
@@ -233,7 +234,7 @@ def test_with_provenance_marks_real_and_synthetic_records():
 def test_with_provenance_refuses_a_source_column_it_would_overwrite():
     # Run / Assert
     with pytest.raises(DataError, match=re.escape("column(s) ['is_synthetic']")):
-        augment.with_provenance(
+        with_provenance(
             pd.DataFrame({"is_synthetic": [1]}),
             real_index=[0],
             generator=None,
@@ -247,7 +248,7 @@ def test_table_conditions_keep_the_label_dtype():
     train = pd.DataFrame({"y": [0, 1, 1], "x": [0.1, 0.2, 0.3]})
 
     # Run
-    conditions = augment.table_conditions(["1", "0", "1"], train, "y")
+    conditions = TableModality().class_conditions(["1", "0", "1"], train, "y")
 
     # Assert
     assert conditions["y"].tolist() == [1, 0, 1] and conditions["y"].dtype == train["y"].dtype
@@ -255,7 +256,7 @@ def test_table_conditions_keep_the_label_dtype():
 
 def test_class_matched_draws_real_rows_in_the_planned_mix(wine):
     # Run
-    matched = augment.class_matched(wine, "target", {"class_0": 5, "class_2": 7}, seed=0)
+    matched = class_matched(wine, "target", {"class_0": 5, "class_2": 7}, seed=0)
 
     # Assert
     assert matched["target"].value_counts().to_dict() == {"class_2": 7, "class_0": 5}
@@ -265,12 +266,14 @@ def test_image_records_with_provenance_read_back_through_datasets(tmp_path):
     # Setup
     rng = np.random.default_rng(0)
     data = ImageData(rng.random((4, 1, 8, 8), dtype=np.float32), np.array([0, 1, 1, 0]), ["0", "1"])
-    records = image_records(augment.image_frame(data), seed=0, first_index=0)
-    records = augment.with_provenance(
+    records = image_records(image_frame(data), seed=0, first_index=0)
+    records = with_provenance(
         records, real_index=[3, 5, 6, 8], generator=None, seed=None, first_index=0
     )
     pq.write_table(
-        pa.Table.from_pandas(records, schema=augment.image_schema(), preserve_index=False),
+        pa.Table.from_pandas(
+            records, schema=ImageModality().augment_schema(data), preserve_index=False
+        ),
         tmp_path / "part-00000.parquet",
     )
 

@@ -8,7 +8,7 @@ import yaml
 from pydantic import ValidationError
 
 from core.errors import ConfigError, DataError
-from job.config import ImageJob, JobConfig, load_job, parse_job
+from job.config import JobConfig, load_job, parse_job
 from validators.thresholds import ImageThresholds, Thresholds
 
 JOBS_DIR = Path(__file__).resolve().parents[2] / "jobs"
@@ -199,7 +199,7 @@ def test_parse_job_image_job_gets_image_thresholds_and_holdout_default():
     job = parse_job(_image_job(validation={"pixel_mean_tolerance": 0.1}))
 
     # Assert
-    assert isinstance(job, ImageJob) and isinstance(job.validation, ImageThresholds)
+    assert isinstance(job.validation, ImageThresholds)
     assert job.validation.pixel_mean_tolerance == pytest.approx(0.1)
     assert job.holdout_fraction == pytest.approx(0.2)
     assert parse_job(_job()).holdout_fraction == pytest.approx(0.2)
@@ -273,7 +273,7 @@ def test_parse_job_max_image_pixels_is_for_image_jobs_and_reaches_the_loader(tmp
     # Setup: one 4x4 image per class, and a job allowing at most 15 pixels per image
     from PIL import Image
 
-    from job.real_data import load_real
+    from modalities.real_data import load_real
 
     for label in ("a", "b"):
         (tmp_path / label).mkdir()

@@ -10,7 +10,7 @@ import pytest
 from core.errors import UntrustedFileError
 from datastore import DatasetStore
 from job.config import JobConfig, parse_job
-from job.real_data import load_real
+from modalities.real_data import load_real
 from pipeline import steps
 from pipeline.run import run_job
 from pipeline.steps import shard_plan

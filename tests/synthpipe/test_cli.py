@@ -47,7 +47,7 @@ def test_cli_generators_lists_registry():
 
     # Assert
     assert result.exit_code == 0
-    assert "ctgan\ttabular" in result.output and "gaussian_copula\ttabular" in result.output
+    assert "ctgan\ttable" in result.output and "gaussian_copula\ttable" in result.output
 
 
 def test_cli_run_invalid_job_exits_2_with_the_problem(tmp_path):
@@ -172,7 +172,7 @@ def test_cli_validate_corrupted_synthetic_fails_naming_checks(tmp_path):
 
 def test_cli_validate_copy_with_holdout_fails_privacy_and_publishes_only_when_asked(tmp_path):
     # Setup: the "synthetic" table is the real training rows themselves.
-    from job.real_data import split_table
+    from sources.tables import split_table
 
     wine = load_builtin("wine")
     train, holdout, _ = split_table(wine, 0.3, seed=0)

@@ -15,6 +15,7 @@ import pytest
 from pydantic import ValidationError
 from pydantic_core import PydanticUndefined
 
+from modalities import available_modalities
 from sources.images import load_digits_images, split_holdout
 from validators import ValidationReport, validate_table
 from validators.check import NEEDS, REAL_AND_SYNTHETIC, Check, Suite
@@ -22,7 +23,7 @@ from validators.html_report import Figure, render_html
 from validators.image_plots import ImageEvidence
 from validators.image_quality import to_uint8
 from validators.images import SyntheticImages, validate_images
-from validators.report import Category, Kind
+from validators.report import Category
 from validators.suites import SUITES
 from validators.thresholds import CheckSelection, ImageThresholds, Thresholds
 
@@ -74,7 +75,7 @@ def _report_with(reports: list[ValidationReport], name: str) -> ValidationReport
 
 def test_every_modality_has_a_suite_with_a_thresholds_model():
     # Assert
-    assert sorted(SUITES) == sorted(MODELS) == sorted(typing.get_args(Kind))
+    assert sorted(SUITES) == sorted(MODELS) == available_modalities()
     assert all(suite.kind == kind for kind, suite in SUITES.items())
     assert all(MODELS[kind].suite() is suite for kind, suite in SUITES.items())
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from core.errors import ConfigError
-from job.real_data import split_table
+from sources.tables import split_table
 from validators import Thresholds, validate_table
 
 

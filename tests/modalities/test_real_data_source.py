@@ -14,7 +14,7 @@ from core.errors import IntegrityError
 from core.image_parts import IMAGE_SCHEMA, image_records
 from datastore import DatasetStore, DatasetVersion
 from job.config import parse_job
-from job.real_data import load_real
+from modalities.real_data import load_real
 from synthpipe.image_validation import load_real_images
 
 

@@ -1,0 +1,31 @@
+"""Kinds of data as plugins (`modalities.base.Modality`), registered once, by name.
+
+The job config asks a job's modality which options fit it; the pipeline asks it to load, split,
+fingerprint, write, validate and report. A new kind of data is a module here (its plugin) plus
+its registration line below; its checks go in `validators/` as a suite.
+"""
+
+from modalities.base import JobView, Modality, RealData
+from modalities.image import ImageModality
+from modalities.registry import (
+    available_modalities,
+    generator_modality,
+    get_modality,
+    modality_of,
+    register_modality,
+)
+from modalities.table import TableModality
+
+register_modality(TableModality())
+register_modality(ImageModality())
+
+__all__ = [
+    "JobView",
+    "Modality",
+    "RealData",
+    "available_modalities",
+    "generator_modality",
+    "get_modality",
+    "modality_of",
+    "register_modality",
+]

@@ -1,0 +1,242 @@
+"""Labelled images: built-in sets, class folders, image Parquet or image dataset versions, a
+per-label seeded holdout, PNG parts (`core.image_parts.IMAGE_SCHEMA`) with a sample grid and an
+imagefolder view, the image suite (`validators.image_checks`) and its plots."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from fsspec.utils import get_protocol
+
+from core.errors import DataError
+from core.image_parts import (
+    HF_FEATURES,
+    IMAGE_SCHEMA,
+    decode_png,
+    image_records,
+    iter_image_rows,
+)
+from core.images import ImageData
+from datastore import DatasetStore, StagedVersion
+from datastore.images import GRID_FILE, IMAGEFOLDER_DIR, sample_grid, write_imagefolder
+from datastore.model_cache import extractor_cache_dir
+from generators import Generator
+from generators.base import GeneratorConfig
+from modalities.base import JobView, Modality, RealData, UpliftInputs, open_source_version
+from modalities.provenance import HF_PROVENANCE, PROVENANCE_FIELDS
+from sources import images as image_sources
+from sources.config import SourceConfig
+from validators import ValidationReport
+from validators.html_report import Figure
+from validators.images import read_image_parts, validate_images
+from validators.thresholds import ImageThresholds
+
+LABEL = "label"  # image records are labelled in this column
+
+
+class ImageModality(Modality):
+    name: ClassVar[str] = "image"
+    thresholds = ImageThresholds
+    builtins = image_sources.BUILTIN_IMAGES
+    holdout_default: ClassVar[float] = 0.2
+    # Image generators train far faster on a GPU, so image jobs go to the GPU pool unless they
+    # say otherwise.
+    default_resource: ClassVar[str] = "gpu"
+
+    def check_job(self, job: JobView) -> None:
+        if job.root is not None and get_protocol(job.root) not in ("file", "local"):
+            raise ValueError(
+                f"image datasets need a local root for now (their grid and imagefolder views are "
+                f"written as local files); got root {job.root!r}"
+            )
+        if job.target is not None:
+            raise ValueError("target applies to table jobs only (image jobs have labels)")
+
+    def check_augment(self, label: str, config: GeneratorConfig) -> None:
+        if label != LABEL:
+            raise ValueError(
+                f"augment.label is {label!r}; image records are labelled {LABEL!r} "
+                "(leave augment.label out)"
+            )
+        if not getattr(config, "conditional", False):
+            raise ValueError(
+                "augmenting draws samples per class; set generator.params.conditional: true"
+            )
+
+    # ---- real data -----------------------------------------------------------------------------
+    def load(self, source: SourceConfig, root: str | Path) -> tuple[ImageData, str]:
+        if source.builtin is not None:
+            data = image_sources.load_builtin_images(source.builtin, source.image_size)
+            return data, f"builtin:{source.builtin}"
+        if source.dataset is not None:
+            # Through the manifest: only its parts, each checked against its sha256.
+            version = open_source_version(source, root)
+            parts = version.verified_part_paths()
+            data = image_sources.load_image_parquet(
+                parts, source.image_size, source.max_image_pixels
+            )
+            return data, f"dataset:{version.ref}"
+        path = Path(str(source.path))
+        origin = str(path.resolve())
+        if path.is_file() or any(path.glob("*.parquet")):
+            data = image_sources.load_image_parquet(
+                path, source.image_size, source.max_image_pixels
+            )
+            return data, origin
+        if source.image_size is None:
+            raise DataError(
+                f"Images from the folder {path} need source.image_size (the square side to "
+                "resize every image to)."
+            )
+        data = image_sources.load_image_folder(
+            path, source.image_size, source.channels, source.max_image_pixels
+        )
+        return data, origin
+
+    def split(
+        self, data: ImageData, fraction: float, seed: int
+    ) -> tuple[ImageData, ImageData, list[int]]:
+        return image_sources.split_holdout(data, fraction, seed)
+
+    def fingerprint(self, data: ImageData) -> str:
+        return data.fingerprint()
+
+    def subset(self, data: ImageData, positions: Sequence[int]) -> ImageData:
+        return data.subset(np.asarray(positions, dtype=np.int64))
+
+    def check_conditions(self, real: RealData, conditions: dict[str, Any] | None) -> None:
+        if not conditions:
+            return
+        unknown = sorted(set(conditions) - {LABEL})
+        if unknown:
+            raise DataError(f"Image conditions take only 'label'; got {unknown}.")
+        names = list(real.train.label_names)
+        if str(conditions[LABEL]) not in names:
+            raise DataError(
+                f"Condition label {conditions[LABEL]!r} is not a real label; labels: {names}."
+            )
+
+    # ---- what a version holds ------------------------------------------------------------------
+    def schema(self, real: RealData) -> pa.Schema:
+        return IMAGE_SCHEMA
+
+    def records(self, frame: pd.DataFrame, *, seed: int, first_index: int) -> pd.DataFrame:
+        return image_records(frame, seed=seed, first_index=first_index)
+
+    def add_views(self, staged: StagedVersion, grid_parts: Sequence[str | Path]) -> None:
+        """A sample grid of `grid_parts` and the imagefolder view of every part
+        (`images/<label>/<id>.png` + metadata.jsonl)."""
+        (Path(staged.path) / GRID_FILE).write_bytes(sample_grid(grid_parts))
+        write_imagefolder(staged.local_parts(), staged.dir(IMAGEFOLDER_DIR))
+
+    def lineage_extra(self, generator: Generator) -> dict[str, Any]:
+        return {"sampling": generator.sampling_info()}
+
+    # ---- validation and report -----------------------------------------------------------------
+    def validate(self, job: JobView, real: RealData, parts: list[str]) -> ValidationReport:
+        """Validate the staged images. The CNN extractor is cached in the store,
+        `<root>/.extractors/`, by the real training data's fingerprint, so every job on the same
+        real data shares it."""
+        requested = [str(job.conditions[LABEL])] if job.conditions else []
+        return _validate(
+            job,
+            real.train,
+            real.holdout,
+            parts,
+            expected_rows=job.rows,
+            requested_labels=list(real.train.label_names) if job.balanced_labels else requested,
+        )
+
+    def figures(
+        self, job: JobView, real: RealData, parts: list[str], report: ValidationReport
+    ) -> list[Figure]:
+        from validators.image_plots import image_figures
+
+        return image_figures(report, real.train, read_image_parts(parts))
+
+    # ---- augmenting a labelled set -------------------------------------------------------------
+    def class_labels(self, train: ImageData, label: str) -> pd.Series:
+        names = np.asarray(train.label_names, dtype=object)[train.labels]
+        return pd.Series(names, dtype=object)
+
+    def augment_schema(self, train: ImageData) -> pa.Schema:
+        """IMAGE_SCHEMA plus the provenance columns, with `datasets` feature metadata for them."""
+        fields = list(IMAGE_SCHEMA) + [
+            f for f in PROVENANCE_FIELDS if f.name not in IMAGE_SCHEMA.names
+        ]
+        features = {**HF_FEATURES, **HF_PROVENANCE}
+        metadata = {"huggingface": json.dumps({"info": {"features": features}})}
+        return pa.schema(fields, metadata=metadata)
+
+    def real_records(self, train: ImageData) -> pd.DataFrame:
+        return image_records(image_frame(train), seed=0, first_index=0)
+
+    def class_conditions(self, wanted: list[str], train: ImageData, label: str) -> pd.DataFrame:
+        return pd.DataFrame({LABEL: wanted})
+
+    def validate_augmented(
+        self,
+        job: JobView,
+        label: str,
+        train: ImageData,
+        holdout: ImageData,
+        plan: dict[str, int],
+        parts: list[str],
+    ) -> ValidationReport:
+        return _validate(
+            job,
+            train,
+            holdout,
+            parts,
+            expected_rows=sum(plan.values()),
+            requested_labels=[name for name, count in plan.items() if count],
+        )
+
+    def uplift_inputs(
+        self,
+        train: ImageData,
+        holdout: ImageData,
+        parts: list[str],
+        label: str,
+        sdtypes: dict[str, str],
+    ) -> UpliftInputs:
+        rows = list(iter_image_rows(parts))
+        pixels = np.stack([decode_png(r["image"]["bytes"]).transpose(2, 0, 1) for r in rows])
+        x_real, x_holdout = (d.images.reshape(len(d), -1) for d in (train, holdout))
+        x_synthetic = pixels.reshape(len(rows), -1).astype(np.float32) / 255
+        y_synthetic = [r[LABEL] for r in rows]
+        return x_real, x_synthetic, y_synthetic, x_holdout, self.class_labels(holdout, label)
+
+
+def image_frame(data: ImageData) -> pd.DataFrame:
+    """`image` (uint8 `(H, W, C)` arrays) and `label` columns, as a generator samples them."""
+    pixels = np.round(data.images * 255).clip(0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+    names = np.asarray(data.label_names, dtype=object)[data.labels]
+    return pd.DataFrame({"image": list(pixels), LABEL: names})
+
+
+def _validate(
+    job: JobView,
+    train: ImageData,
+    holdout: ImageData | None,
+    parts: list[str],
+    *,
+    expected_rows: int,
+    requested_labels: list[str],
+) -> ValidationReport:
+    return validate_images(
+        train,
+        read_image_parts(parts),
+        real_holdout=holdout,
+        extractor_cache=extractor_cache_dir(DatasetStore(job.root).root),
+        thresholds=job.validation,
+        expected_rows=expected_rows,
+        requested_labels=requested_labels,
+        seed=job.seed,
+    )

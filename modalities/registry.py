@@ -1,0 +1,53 @@
+"""Modality plugins by name: an explicit dict filled by `register_modality` in
+`modalities/__init__.py`, one line per kind of data."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from core.errors import ConfigError
+from generators.registry import get_generator_class
+from modalities.base import Modality
+
+_REGISTRY: dict[str, Modality] = {}
+
+
+class _NamesAGenerator(Protocol):
+    @property
+    def generator(self) -> _Named: ...
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+def register_modality(modality: Modality) -> Modality:
+    if modality.name in _REGISTRY:
+        raise ConfigError(f"A modality named {modality.name!r} is already registered.")
+    _REGISTRY[modality.name] = modality
+    return modality
+
+
+def available_modalities() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_modality(name: str) -> Modality:
+    """The plugin registered as `name` (a generator's `modality`, a manifest's `kind`)."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(
+            f"No modality {name!r} is registered; modalities: {available_modalities()}."
+        ) from None
+
+
+def generator_modality(generator: str) -> Modality:
+    """The plugin of the data the generator registered as `generator` makes."""
+    return get_modality(get_generator_class(generator).modality)
+
+
+def modality_of(job: _NamesAGenerator) -> Modality:
+    """The plugin of the data a job's generator makes."""
+    return generator_modality(job.generator.name)

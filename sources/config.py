@@ -1,0 +1,50 @@
+"""Where a job's real data comes from (`source:` in a job file): the reader of its modality
+(`modalities`) interprets it; the options of one kind of data are refused for another there."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sources.images import MAX_IMAGE_PIXELS
+
+
+class SourceConfig(BaseModel):
+    """Where the real data comes from: exactly one of `builtin`, `path` or `dataset`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    builtin: str | None = Field(
+        None,
+        description="a built-in real dataset: tables wine, breast_cancer, fair, diabetes; "
+        "images digits",
+    )
+    path: str | None = Field(
+        None,
+        description="a CSV / Parquet file or folder of Parquet parts; for images a folder with "
+        "one subfolder of PNG/JPEG files per class, or Synthpipe image Parquet",
+    )
+    dataset: str | None = Field(None, description="a Synthpipe dataset version, e.g. name@latest")
+    image_size: int | None = Field(None, ge=4, description="images: resize to this square side")
+    channels: Literal[1, 3] | None = Field(None, description="images: 1 grayscale, 3 RGB")
+    max_image_pixels: int | None = Field(
+        None,
+        ge=1,
+        description="images: refuse an image of more pixels (width x height) than this, checked "
+        f"before decoding; default {MAX_IMAGE_PIXELS:,} (4096 x 4096)",
+    )
+    holdout_fraction: float | None = Field(
+        None,
+        ge=0,
+        lt=1,
+        description="share of the real data kept out of training for the validators (seeded); "
+        "default 0.2 (images and tables)",
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SourceConfig:
+        given = [key for key in ("builtin", "path", "dataset") if getattr(self, key) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of 'builtin', 'path' or 'dataset' (got {given})")
+        return self
