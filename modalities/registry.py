@@ -3,23 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from core.errors import ConfigError
 from generators.registry import get_generator_class
-from modalities.base import Modality
+from modalities.base import JobView, Modality
 
 _REGISTRY: dict[str, Modality] = {}
-
-
-class _NamesAGenerator(Protocol):
-    @property
-    def generator(self) -> _Named: ...
-
-
-class _Named(Protocol):
-    @property
-    def name(self) -> str: ...
 
 
 def register_modality(modality: Modality) -> Modality:
@@ -48,6 +36,6 @@ def generator_modality(generator: str) -> Modality:
     return get_modality(get_generator_class(generator).modality)
 
 
-def modality_of(job: _NamesAGenerator) -> Modality:
+def modality_of(job: JobView) -> Modality:
     """The plugin of the data a job's generator makes."""
     return generator_modality(job.generator.name)
