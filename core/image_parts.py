@@ -11,32 +11,70 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-# Hugging Face `datasets` reads a column as an Image feature when the Parquet schema says so.
+from core.errors import DataError
+
+# Hugging Face `datasets` reads a column as an Image feature, and `label` as a ClassLabel (the
+# class index, with the class names in the schema's metadata), when the Parquet schema says so.
 HF_FEATURES = {
     "image": {"_type": "Image"},
-    "label": {"dtype": "string", "_type": "Value"},
     "sample_id": {"dtype": "string", "_type": "Value"},
     "seed": {"dtype": "int64", "_type": "Value"},
     "sample_index": {"dtype": "int64", "_type": "Value"},
 }
-IMAGE_SCHEMA = pa.schema(
-    [
-        ("image", pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
-        ("label", pa.string()),
-        ("sample_id", pa.string()),  # sha256 of the PNG bytes
-        ("seed", pa.int64()),  # the seed of the shard that drew the image
-        ("sample_index", pa.int64()),  # position in the whole version, 0-based
-    ],
-    metadata={"huggingface": json.dumps({"info": {"features": HF_FEATURES}})},
-)
+IMAGE_FIELDS = [
+    pa.field("image", pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
+    pa.field("label", pa.int64()),  # index into the class names; null for unlabelled samples
+    pa.field("sample_id", pa.string()),  # sha256 of the PNG bytes
+    pa.field("seed", pa.int64()),  # the seed of the shard that drew the image
+    pa.field("sample_index", pa.int64()),  # position in the whole version, 0-based
+]
+
+
+def hf_features(label_names: Sequence[str], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The `datasets` features of image rows whose labels are `label_names` (plus `extra`)."""
+    label = {"names": list(label_names), "_type": "ClassLabel"}
+    return {**HF_FEATURES, "label": label, **(extra or {})}
+
+
+def image_schema(
+    label_names: Sequence[str],
+    extra: Sequence[pa.Field] = (),
+    features: dict[str, Any] | None = None,
+) -> pa.Schema:
+    """The schema of image parts labelled with `label_names`, plus `extra` columns (and their
+    `datasets` `features`)."""
+    metadata = {
+        "huggingface": json.dumps({"info": {"features": hf_features(label_names, features)}})
+    }
+    return pa.schema([*IMAGE_FIELDS, *extra], metadata=metadata)
+
+
+def label_names_of(schema: pa.Schema) -> list[str] | None:
+    """The class names an image part's schema declares (None: labels stored as strings)."""
+    raw = (schema.metadata or {}).get(b"huggingface")
+    if raw is None:
+        return None
+    label = json.loads(raw).get("info", {}).get("features", {}).get("label", {})
+    return list(label["names"]) if label.get("_type") == "ClassLabel" else None
+
+
+def label_column(table: pa.Table) -> list[str | None]:
+    """The `label` of every row as its class name, whether stored as a ClassLabel index or (in
+    parts written before labels were ClassLabels) as the name itself."""
+    values = table.column("label").to_pylist()
+    names = label_names_of(table.schema)
+    if names is None or not pa.types.is_integer(table.schema.field("label").type):
+        return [None if v is None else str(v) for v in values]
+    return [None if v is None else names[v] for v in values]
 
 
 def encode_png(image: np.ndarray) -> bytes:
@@ -57,19 +95,28 @@ def decode_png(data: bytes) -> np.ndarray:
     return pixels[..., None] if pixels.ndim == 2 else pixels
 
 
-def image_records(frame: pd.DataFrame, *, seed: int, first_index: int) -> pd.DataFrame:
-    """Rows of IMAGE_SCHEMA for a sampled frame of `image` (uint8 arrays) and `label`."""
+def image_records(
+    frame: pd.DataFrame, *, label_names: Sequence[str], seed: int, first_index: int
+) -> pd.DataFrame:
+    """Rows of `image_schema(label_names)` for a sampled frame of `image` (uint8 arrays) and
+    `label` (class names)."""
     pngs = [encode_png(image) for image in frame["image"]]
     ids = [hashlib.sha256(png).hexdigest() for png in pngs]
     # An unconditional model samples no label: null in Parquet, "unlabelled/" as a folder.
     labels = [None if label is None else str(label) for label in frame["label"]]
+    index = {name: i for i, name in enumerate(label_names)}
+    unknown = sorted({label for label in labels if label is not None} - set(index))
+    if unknown:
+        raise DataError(
+            f"Sampled label(s) {unknown} are not among the classes {list(label_names)}."
+        )
     return pd.DataFrame(
         {
             "image": [
                 {"bytes": png, "path": f"{label or 'unlabelled'}/{sample_id}.png"}
                 for png, label, sample_id in zip(pngs, labels, ids, strict=True)
             ],
-            "label": labels,
+            "label": pd.array([None if v is None else index[v] for v in labels], dtype="Int64"),
             "sample_id": ids,
             "seed": seed,
             "sample_index": np.arange(first_index, first_index + len(frame), dtype=np.int64),
@@ -78,6 +125,8 @@ def image_records(frame: pd.DataFrame, *, seed: int, first_index: int) -> pd.Dat
 
 
 def iter_image_rows(parts: Iterable[str | Path]) -> Iterable[dict]:
-    """Rows of image part files, one part in memory at a time."""
+    """Rows of image part files, one part in memory at a time, `label` as the class name."""
     for part in parts:
-        yield from pq.read_table(part).to_pylist()
+        table = pq.read_table(part)
+        for row, label in zip(table.to_pylist(), label_column(table), strict=True):
+            yield {**row, "label": label}

@@ -31,7 +31,7 @@ def write_imagefolder(parts: Sequence[str | Path], directory: Path) -> int:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(image["bytes"])
             # Augmented versions mix real and synthetic images and say which per row; the parts
-            # of a generation version (IMAGE_SCHEMA) hold generated images only.
+            # of a generation version (`core.image_parts.image_schema`) hold generated images only.
             record = {"file_name": image["path"], **row}
             record.setdefault("is_synthetic", True)
             metadata.write(json.dumps(record) + "\n")

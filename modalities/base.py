@@ -129,8 +129,10 @@ class Modality(ABC):
     def schema(self, real: RealData) -> pa.Schema:
         """The Parquet schema every generated part is written with."""
 
-    def records(self, frame: pd.DataFrame, *, seed: int, first_index: int) -> pd.DataFrame:
-        """A generator's sample as the rows a part stores."""
+    def records(
+        self, frame: pd.DataFrame, *, schema: pa.Schema, seed: int, first_index: int
+    ) -> pd.DataFrame:
+        """A generator's sample as the rows a part of `schema` stores."""
         return frame
 
     def add_views(self, staged: StagedVersion, grid_parts: Sequence[str | Path]) -> None:

@@ -1,10 +1,9 @@
 """Labelled images: built-in sets, class folders, image Parquet or image dataset versions, a
-per-label seeded holdout, PNG parts (`core.image_parts.IMAGE_SCHEMA`) with a sample grid and an
+per-label seeded holdout, PNG parts (`core.image_parts.image_schema`) with a sample grid and an
 imagefolder view, the image suite (`validators.image_checks`) and its plots."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -16,11 +15,12 @@ from fsspec.utils import get_protocol
 
 from core.errors import DataError
 from core.image_parts import (
-    HF_FEATURES,
-    IMAGE_SCHEMA,
+    IMAGE_FIELDS,
     decode_png,
     image_records,
+    image_schema,
     iter_image_rows,
+    label_names_of,
 )
 from core.images import ImageData
 from datastore import DatasetStore, StagedVersion
@@ -124,10 +124,14 @@ class ImageModality(Modality):
 
     # ---- what a version holds ------------------------------------------------------------------
     def schema(self, real: RealData) -> pa.Schema:
-        return IMAGE_SCHEMA
+        """`core.image_parts.image_schema`: `label` a ClassLabel of the real classes."""
+        return image_schema(real.train.label_names)
 
-    def records(self, frame: pd.DataFrame, *, seed: int, first_index: int) -> pd.DataFrame:
-        return image_records(frame, seed=seed, first_index=first_index)
+    def records(
+        self, frame: pd.DataFrame, *, schema: pa.Schema, seed: int, first_index: int
+    ) -> pd.DataFrame:
+        names = label_names_of(schema) or []
+        return image_records(frame, label_names=names, seed=seed, first_index=first_index)
 
     def add_views(self, staged: StagedVersion, grid_parts: Sequence[str | Path]) -> None:
         """A sample grid of `grid_parts` and the imagefolder view of every part
@@ -166,16 +170,14 @@ class ImageModality(Modality):
         return pd.Series(names, dtype=object)
 
     def augment_schema(self, train: ImageData) -> pa.Schema:
-        """IMAGE_SCHEMA plus the provenance columns, with `datasets` feature metadata for them."""
-        fields = list(IMAGE_SCHEMA) + [
-            f for f in PROVENANCE_FIELDS if f.name not in IMAGE_SCHEMA.names
-        ]
-        features = {**HF_FEATURES, **HF_PROVENANCE}
-        metadata = {"huggingface": json.dumps({"info": {"features": features}})}
-        return pa.schema(fields, metadata=metadata)
+        """The image schema plus the provenance columns, with `datasets` features for them."""
+        names = {f.name for f in IMAGE_FIELDS}
+        extra = [f for f in PROVENANCE_FIELDS if f.name not in names]
+        return image_schema(train.label_names, extra=extra, features=HF_PROVENANCE)
 
     def real_records(self, train: ImageData) -> pd.DataFrame:
-        return image_records(image_frame(train), seed=0, first_index=0)
+        frame = image_frame(train)
+        return image_records(frame, label_names=train.label_names, seed=0, first_index=0)
 
     def class_conditions(self, wanted: list[str], train: ImageData, label: str) -> pd.DataFrame:
         return pd.DataFrame({LABEL: wanted})

@@ -86,7 +86,7 @@ def sample_class_shard(
         shard.rows, seed=shard.seed, conditions=conditions, first_row=shard.first_index
     )
     first = len(training.labels) + shard.first_index
-    frame = modality.records(frame, seed=shard.seed, first_index=first)
+    frame = modality.records(frame, schema=schema, seed=shard.seed, first_index=first)
     records = with_provenance(
         frame, real_index=None, generator=job.generator.name, seed=shard.seed, first_index=first
     )

@@ -152,7 +152,9 @@ def sample_shard(
         frame = generator.sample(
             shard.rows, seed=shard.seed, conditions=conditions, first_row=shard.first_index
         )
-    frame = job.modality.records(frame, seed=shard.seed, first_index=shard.first_index)
+    frame = job.modality.records(
+        frame, schema=schema, seed=shard.seed, first_index=shard.first_index
+    )
     return staged.write_part(shard.index, frame, schema=schema)
 
 

@@ -26,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 
 from core.errors import ConfigError, DataError
+from core.image_parts import label_column, label_names_of
 from core.images import ImageData
 from sources.tables import require_inside
 
@@ -136,9 +137,10 @@ def load_image_parquet(
     a list of part files (a dataset version's, checked against its manifest).
 
     Columns: `image`, a struct {bytes: PNG, path} (the Hugging Face `datasets` Image layout), and
-    `label` (string). Label names are the sorted distinct labels. Images keep their size unless
-    `size` is given; all must share one size and channel count, and none may have more than
-    `max_pixels` (default `MAX_IMAGE_PIXELS`).
+    `label` (a ClassLabel index whose names the schema declares, or the name as a string in
+    older parts). Label names are the classes present, in declared order (else sorted). Images
+    keep their size unless `size` is given; all must share one size and channel count, and none
+    may have more than `max_pixels` (default `MAX_IMAGE_PIXELS`).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -158,7 +160,9 @@ def load_image_parquet(
         files = [source]
     else:
         raise DataError(f"Image dataset {source} does not exist; check the path.")
-    tables = []
+    images_column: list[dict | None] = []
+    labels_column: list[str | None] = []
+    declared: list[str] | None = None
     for file in files:
         try:
             table = pq.read_table(file)
@@ -170,8 +174,13 @@ def load_image_parquet(
                 f"{file} lacks column(s) {missing}; an image dataset has 'image' (struct of PNG "
                 f"bytes and path) and 'label'. Its columns: {table.column_names}."
             )
-        tables.append(table.select(["image", "label"]))
-    rows = pa.concat_tables(tables).to_pylist()
+        images_column += table.column("image").to_pylist()
+        labels_column += label_column(table)
+        declared = declared or label_names_of(table.schema)
+    rows = [
+        {"image": image, "label": label}
+        for image, label in zip(images_column, labels_column, strict=True)
+    ]
     if not rows:
         raise DataError(f"Image dataset {source} has no rows.")
 
@@ -192,7 +201,9 @@ def load_image_parquet(
                 "pass size=... to resize, and keep one channel count."
             )
         images.append(pixels)
-    names = sorted({str(row["label"]) for row in rows})
+    present = {str(row["label"]) for row in rows}
+    # The declared class order where the parts declare one; classes without images are left out.
+    names = [n for n in declared if n in present] if declared else sorted(present)
     index = {name: i for i, name in enumerate(names)}
     labels = np.asarray([index[str(row["label"])] for row in rows], dtype=np.int64)
     return ImageData(np.stack(images), labels, names, source=f"parquet:{source}")

@@ -5,6 +5,8 @@ Heavy libraries are imported inside each command so `synth --help` stays instant
 
 from __future__ import annotations
 
+import shutil
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -489,9 +491,18 @@ def generators() -> None:
     """List the registered generators."""
     from generators import available_generators, get_generator_class
 
-    for name in available_generators():
-        klass = get_generator_class(name)
-        typer.echo(f"{name}\t{klass.modality}\t{(klass.__doc__ or '').strip().splitlines()[0]}")
+    names = available_generators()
+    classes = [get_generator_class(name) for name in names]
+    name_width, kind_width = max(map(len, names)), max(len(k.modality) for k in classes)
+    indent = name_width + 2 + kind_width + 2
+    width = max(shutil.get_terminal_size((100, 24)).columns - indent, 40)
+    for name, klass in zip(names, classes, strict=True):
+        # The docstring's first paragraph, whole (its first line alone stops mid-sentence),
+        # wrapped under its column.
+        summary = " ".join((klass.__doc__ or "").strip().split("\n\n")[0].split())
+        lines = textwrap.wrap(summary, width=width) or [""]
+        first = f"{name.ljust(name_width)}  {klass.modality.ljust(kind_width)}  {lines[0]}"
+        typer.echo("\n".join([first, *(" " * indent + line for line in lines[1:])]))
 
 
 if __name__ == "__main__":

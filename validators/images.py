@@ -48,7 +48,7 @@ class SyntheticImages:
 
 
 def read_image_parts(parts: Sequence[str | Path]) -> SyntheticImages:
-    """The images of Synthpipe image part files (IMAGE_SCHEMA), in part order."""
+    """The images of Synthpipe image part files (`core.image_parts.image_schema`), in part order."""
     from core.image_parts import decode_png, iter_image_rows
 
     images, labels, ids = [], [], []

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from core.errors import DataError, ValidationFailedError
+from core.image_parts import label_column, label_names_of
 from datastore import DatasetStore, open_dataset
 from flows.generate import generate_dataset
 from job.config import parse_job
@@ -77,8 +78,13 @@ def test_image_job_publishes_png_rows_readable_with_pyarrow_and_pillow(image_run
     assert set(table.column_names) == {"image", "label", "sample_id", "seed", "sample_index"}
     assert all(image.shape == (8, 8) and image.dtype == np.uint8 for image in images)
     assert sorted(r["sample_index"] for r in rows) == list(range(30))
-    assert sorted({r["label"] for r in rows}) == DIGITS  # balanced: every label present
-    assert all(r["image"]["path"] == f"{r['label']}/{r['sample_id']}.png" for r in rows)
+    assert label_names_of(table.schema) == DIGITS  # a ClassLabel of the real classes
+    labels = label_column(table)
+    assert sorted(set(labels)) == DIGITS  # balanced: every label present
+    assert all(
+        r["image"]["path"] == f"{label}/{r['sample_id']}.png"
+        for r, label in zip(rows, labels, strict=True)
+    )
 
 
 def test_image_job_writes_grid_imagefolder_and_lineage(image_run):

@@ -266,7 +266,7 @@ def test_image_records_with_provenance_read_back_through_datasets(tmp_path):
     # Setup
     rng = np.random.default_rng(0)
     data = ImageData(rng.random((4, 1, 8, 8), dtype=np.float32), np.array([0, 1, 1, 0]), ["0", "1"])
-    records = image_records(image_frame(data), seed=0, first_index=0)
+    records = image_records(image_frame(data), label_names=data.label_names, seed=0, first_index=0)
     records = with_provenance(
         records, real_index=[3, 5, 6, 8], generator=None, seed=None, first_index=0
     )
@@ -287,6 +287,7 @@ def test_image_records_with_provenance_read_back_through_datasets(tmp_path):
     # Assert
     assert loaded.features["image"].__class__.__name__ == "Image"
     assert loaded["is_synthetic"] == [False] * 4 and loaded["real_index"] == [3, 5, 6, 8]
-    assert loaded["label"] == ["0", "1", "1", "0"]
+    assert loaded.features["label"].names == ["0", "1"]
+    assert loaded.features["label"].int2str(loaded["label"]) == ["0", "1", "1", "0"]
     pixels = np.asarray(loaded[1]["image"], dtype=np.float32) / 255
     assert np.allclose(pixels, data.images[1, 0], atol=1 / 255)

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from core.errors import IntegrityError
-from core.image_parts import IMAGE_SCHEMA, image_records
+from core.image_parts import image_records, image_schema
 from datastore import DatasetStore, DatasetVersion
 from job.config import parse_job
 from modalities.real_data import load_real
@@ -87,7 +87,8 @@ def _image_version(root) -> DatasetVersion:
     images = pd.DataFrame(
         {"image": [np.full((8, 8, 1), v, dtype=np.uint8) for v in (0, 255)], "label": ["0", "1"]}
     )
-    return _publish(root, image_records(images, seed=0, first_index=0), "image", IMAGE_SCHEMA)
+    records = image_records(images, label_names=["0", "1"], seed=0, first_index=0)
+    return _publish(root, records, "image", image_schema(["0", "1"]))
 
 
 def test_image_source_version_refuses_a_stray_part(tmp_path, monkeypatch):

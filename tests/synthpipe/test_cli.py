@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from generators import get_generator_class
 from sources.tables import load_builtin
 from synthpipe.cli import app
 
@@ -47,7 +49,11 @@ def test_cli_generators_lists_registry():
 
     # Assert
     assert result.exit_code == 0
-    assert "ctgan\ttable" in result.output and "gaussian_copula\ttable" in result.output
+    assert re.search(r"^ctgan +table +SDV CTGAN", result.output, re.MULTILINE)
+    assert re.search(r"^gaussian_copula +table ", result.output, re.MULTILINE)
+    # Every description whole: argn's first docstring paragraph spans two source lines.
+    argn = " ".join(get_generator_class("argn").__doc__.strip().split("\n\n")[0].split())
+    assert argn in " ".join(result.output.split())
 
 
 def test_cli_run_invalid_job_exits_2_with_the_problem(tmp_path):
