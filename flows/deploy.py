@@ -17,6 +17,7 @@ from uuid import UUID
 import httpx
 from prefect import flow, serve
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.schedules import CronSchedule
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import get_current_settings
@@ -108,18 +109,25 @@ def api_url(command: str = "synth deploy") -> str:
     return url
 
 
-def check_pool(pool: str) -> None:
-    """Fail before deploying when the work pool does not exist, naming the ones that do."""
+def ensure_pool(pool: str | None, resource: str) -> tuple[str, bool]:
+    """The work pool a deployment goes to, and whether it was created here. A pool named with
+    --pool must exist (a typo must not create one); the default pool, named after the job's
+    resource (`cpu`, `gpu`), is created as a process pool when the server has none."""
     url = api_url()
+    name = pool or resource
     try:
         with get_client(sync_client=True) as client:
             try:
-                client.read_work_pool(pool)
+                client.read_work_pool(name)
+                return name, False
             except ObjectNotFound:
+                if pool is None:
+                    client.create_work_pool(WorkPoolCreate(name=name, type="process"))
+                    return name, True
                 known = sorted(p.name for p in client.read_work_pools())
                 raise ConfigError(
-                    f"Work pool {pool!r} does not exist on the Prefect server at {url} (pools: "
-                    f"{known}). Create it with `prefect work-pool create {pool} --type process` "
+                    f"Work pool {name!r} does not exist on the Prefect server at {url} (pools: "
+                    f"{known}). Create it with `prefect work-pool create {name} --type process` "
                     "or pick one with --pool."
                 ) from None
     except httpx.HTTPError as exc:
@@ -129,15 +137,22 @@ def check_pool(pool: str) -> None:
         ) from None
 
 
-def deploy_job(job: JobConfig, schedule: Schedule, pool: str | None = None) -> UUID:
+@dataclass(frozen=True)
+class Deployed:
+    id: UUID
+    pool: str
+    created_pool: bool  # the default pool did not exist and was created as a process pool
+
+
+def deploy_job(job: JobConfig, schedule: Schedule, pool: str | None = None) -> Deployed:
     """Create or update the job's deployment in a work pool (default: the pool named after the
-    job's resource, `cpu` or `gpu`). Workers of that pool run it from PROJECT_DIR."""
-    pool = pool or job.resource
-    check_pool(pool)
+    job's resource, `cpu` or `gpu`, created if missing). Workers of that pool run it from
+    PROJECT_DIR."""
+    name, created = ensure_pool(pool, job.resource)
     source_flow = run_job.from_source(source=str(PROJECT_DIR), entrypoint=ENTRYPOINT)
-    return source_flow.deploy(
+    deployment_id = source_flow.deploy(
         name=deployment_name(job),
-        work_pool_name=pool,
+        work_pool_name=name,
         parameters=job_parameters(job),
         tags=[f"resource:{job.resource}"],
         build=False,
@@ -146,6 +161,7 @@ def deploy_job(job: JobConfig, schedule: Schedule, pool: str | None = None) -> U
         ignore_warnings=True,  # a process pool is the intended setup, not a local-dev fallback
         **schedule.as_kwargs(),
     )
+    return Deployed(id=deployment_id, pool=name, created_pool=created)
 
 
 def serve_jobs(jobs: list[JobConfig], schedule: Schedule) -> None:

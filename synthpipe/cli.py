@@ -457,15 +457,16 @@ def deploy(
     try:
         schedule = Schedule.parse(cron, interval)
         (job,) = _load_jobs([job_file], root)
-        deploy_job(job, schedule, pool)
+        deployed = deploy_job(job, schedule, pool)
     except SynthpipeError as exc:
         raise _fail(str(exc), 2) from None
     name = f"{FLOW_NAME}/{deployment_name(job)}"
+    if deployed.created_pool:
+        typer.echo(f"Created work pool {deployed.pool!r} (process) on the Prefect server.")
     typer.secho(
-        f"Deployed {name} to work pool {pool or job.resource!r}, {schedule.describe()}.",
-        fg="green",
+        f"Deployed {name} to work pool {deployed.pool!r}, {schedule.describe()}.", fg="green"
     )
-    typer.echo(f"Start a worker: prefect worker start --pool {pool or job.resource}")
+    typer.echo(f"Start a worker: prefect worker start --pool {deployed.pool}")
     typer.echo(f"Run it now:     prefect deployment run {name}")
 
 

@@ -163,12 +163,14 @@ def _scheduled_runs(deployment_id: Any) -> list[Any]:
 def test_deploy_to_process_pool_worker_runs_the_job(server, tmp_path):
     from prefect.deployments import run_deployment
 
-    # Setup: the `cpu` pool is the default for a table job's resource.
-    _create_pool("cpu")
+    # Setup: on a fresh server, deploying creates the `cpu` pool (a table job's resource).
     job = _write_job(tmp_path / "wine.yaml", "wine-deployed", tmp_path / "store")
     deployed = runner.invoke(app, ["deploy", str(job)])
     assert deployed.exit_code == 0, deployed.output
+    assert "Created work pool 'cpu' (process)" in deployed.output
     assert "synthpipe-job/wine-deployed to work pool 'cpu'" in deployed.output
+    again = runner.invoke(app, ["deploy", str(job)])
+    assert again.exit_code == 0 and "Created work pool" not in again.output
     worker = _start(["prefect", "worker", "start", "--pool", "cpu"], server.env, tmp_path / "w.log")
 
     try:

@@ -66,3 +66,33 @@ def test_gpu_slot_without_a_limit_runs_unbounded(monkeypatch):
 
     # Assert
     assert ran == [True]
+
+
+def test_gpu_slot_without_a_limit_or_a_gpu_says_nothing(monkeypatch, caplog):
+    # Setup: an image job's default `gpu` resource on a machine without CUDA, no limit created.
+    import flows.resources
+
+    monkeypatch.setattr(flows.resources, "has_gpu", lambda: False)
+    monkeypatch.setenv(GPU_LIMIT_ENV, "gpu-absent-quiet")
+
+    # Run
+    with caplog.at_level("WARNING"), gpu_slot("gpu"):
+        pass
+
+    # Assert
+    assert "gpu-absent-quiet" not in caplog.text
+
+
+def test_gpu_slot_without_a_limit_on_a_gpu_machine_warns(monkeypatch, caplog):
+    # Setup
+    import flows.resources
+
+    monkeypatch.setattr(flows.resources, "has_gpu", lambda: True)
+    monkeypatch.setenv(GPU_LIMIT_ENV, "gpu-absent-loud")
+
+    # Run
+    with caplog.at_level("WARNING"), gpu_slot("gpu"):
+        pass
+
+    # Assert
+    assert "gpu-absent-loud" in caplog.text
