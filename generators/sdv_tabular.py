@@ -106,6 +106,9 @@ class SDVGenerator(Generator):
         # Key columns never reach the synthesizer (the base class regenerates them).
         overrides = {c: t for c, t in self.config.column_sdtypes.items() if c in real.columns}
         metadata = detect_metadata(real, overrides)
+        # SDV (RDT) samples only NaN for a pandas Categorical column: give it the values as
+        # objects; a version's part schema turns them back into the source's dictionary type.
+        real = real.astype({c: object for c in real.columns if real[c].dtype == "category"})
         with seeded(seed), warnings.catch_warnings():
             # SDV warns about saving metadata and about every transformer it picks.
             warnings.simplefilter("ignore")

@@ -7,6 +7,9 @@ import subprocess
 import sys
 
 import fsspec
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -94,3 +97,35 @@ def test_validate_publish_and_run_job_quarantine_through_one_publish_path(tmp_pa
     assert reports[0] == reports[1]
     assert {"report/report.html", "validation.json", "validation.md"} <= reports[0]
     fsspec.filesystem("memory").rm(root, recursive=True)
+
+
+def test_a_version_keeps_the_source_column_types(tmp_path):
+    # Setup: integers, a pandas category, booleans, nullable integers and dates.
+    rng = np.random.default_rng(0)
+    n = 300
+    real = pd.DataFrame(
+        {
+            "age": rng.integers(18, 80, n),
+            "score": rng.normal(size=n),
+            "plan": pd.Categorical(rng.choice(["a", "b", "c"], n)),
+            "member": rng.random(n) > 0.5,
+            "visits": pd.array(np.where(rng.random(n) > 0.8, None, rng.integers(0, 9, n)), "Int64"),
+            "joined": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 900, n), "D"),
+        }
+    )
+    real.to_parquet(tmp_path / "real.parquet")
+    job = _job(tmp_path, source={"path": str(tmp_path / "real.parquet")}, rows=80)
+
+    # Run
+    try:
+        version = run_job(job)
+    except ValidationFailedError as failed:  # the types are what is tested, not the gates
+        version = DatasetStore(tmp_path).open(failed.version, allow_quarantined=True)
+    synthetic = version.to_pandas()
+
+    # Assert
+    source = pq.read_schema(tmp_path / "real.parquet").remove_metadata()
+    assert pq.read_schema(version.verified_part_paths()[0]).remove_metadata() == source
+    assert synthetic.dtypes.to_dict() == real.dtypes.to_dict()
+    assert set(synthetic["plan"].dropna()) <= {"a", "b", "c"}
+    assert synthetic["plan"].notna().all()
