@@ -49,6 +49,16 @@ class NeuralTabularConfig(TabularConfig):
     validation_fraction: float = Field(
         0.1, ge=0, lt=1, description="Rows held out (seeded) for early stopping; 0 disables it."
     )
+    min_validation_rows: int = Field(
+        100,
+        ge=1,
+        description="A validation split smaller than this is not held out: it is too noisy to "
+        "stop on and its rows are missed in training. The model then trains on every row for "
+        "`passes_without_validation` passes (at most max_epochs epochs).",
+    )
+    passes_without_validation: int = Field(
+        40, ge=1, description="Passes over the rows when training without a validation split."
+    )
     batch_size: int | None = Field(
         None,
         ge=2,
@@ -86,6 +96,10 @@ class NeuralTabularConfig(TabularConfig):
         if len(set(columns)) != len(columns):
             raise ValueError(f"conditional_columns has repeated names: {list(columns)}")
         return columns
+
+    def without_validation(self, rows: int) -> bool:
+        """Whether a table of `rows` rows trains without a validation split (a small table)."""
+        return round(rows * self.validation_fraction) < self.min_validation_rows
 
     def bins_for(self, rows: int) -> int:
         """Quantile bins per numeric column for a table of `rows` rows."""
