@@ -13,7 +13,8 @@ through Synthpipe's registry. MOSTLY AI runs when `--mostlyai-python` (or
 docs/benchmarks.md): `MostlyAI(local=True)`, defaults.
 
 Measured against train: SDMetrics quality / Column Shapes / Column Pair Trends
-(`validators.quality.sdmetrics_checks`), TSTR vs TRTR on the holdout (`validators.utility`),
+(`validators.quality.sdmetrics_checks`), C2ST ROC AUC (`validators.detection`: 0.5 means
+indistinguishable from train), TSTR vs TRTR on the holdout (`validators.utility`),
 DCR share and exact-copy rate (`validators.privacy`). The `real holdout` row is the real-vs-real
 reference: the holdout scored as if it were synthetic.
 
@@ -214,6 +215,7 @@ def like_train(synthetic: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
 
 # ---- scoring ------------------------------------------------------------------------------------
 def score(table: str, train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame) -> dict:
+    from validators.detection import c2st_detection
     from validators.privacy import dcr_privacy
     from validators.quality import sdmetrics_checks
     from validators.thresholds import Thresholds
@@ -225,10 +227,12 @@ def score(table: str, train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.
     target, prepare = TARGETS[table]
     utility = tstr_utility(prepare(train), prepare(holdout), prepare(synthetic), target)
     privacy = dcr_privacy(train, holdout, synthetic)
+    detection = c2st_detection(train, synthetic, seed=SPLIT_SEED)
     return {
         "quality": checks["quality.overall"],
         "shapes": checks["quality.column_shapes"],
         "pairs": checks["quality.column_pair_trends"],
+        "c2st": detection.auc,
         "metric": utility.metric,
         "tstr": utility.tstr,
         "trtr": utility.trtr,
@@ -245,8 +249,8 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 def markdown(rows: list[dict]) -> str:
     lines = [
         "| table | model | fit s | sample s | CPU s | peak RSS MiB | quality | shapes | pairs "
-        "| TSTR | TRTR | TSTR/TRTR | DCR share | exact copies |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| C2ST | TSTR | TRTR | TSTR/TRTR | DCR share | exact copies |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         ratio = r["tstr"] / r["trtr"] if r.get("tstr") is not None else None
@@ -254,7 +258,8 @@ def markdown(rows: list[dict]) -> str:
             f"| {r['table']} | {r['model']} | {_fmt(r.get('fit_s'), 1)} | "
             f"{_fmt(r.get('sample_s'), 1)} | {_fmt(r.get('cpu_s'), 0)} | "
             f"{_fmt(r.get('peak_rss_mib'), 0)} | {_fmt(r['quality'])} | {_fmt(r['shapes'])} | "
-            f"{_fmt(r['pairs'])} | {_fmt(r.get('tstr'))} | {_fmt(r['trtr'])} | {_fmt(ratio, 2)} | "
+            f"{_fmt(r['pairs'])} | {_fmt(r['c2st'])} | {_fmt(r.get('tstr'))} | {_fmt(r['trtr'])} | "
+            f"{_fmt(ratio, 2)} | "
             f"{_fmt(r.get('dcr_share'))} | {_fmt(r['exact_copies'])} |"
         )
     return "\n".join(lines)

@@ -30,10 +30,6 @@ from generators.seeding import derive_seed
 
 BATCHES_PER_PASS = 20  # automatic batch size: ~rows / 20
 MIN_BINS, MAX_BINS = 8, 32  # automatic numeric bins: sqrt(rows) within these bounds
-# Without validation, at least this many epochs (each >= MIN_EPOCH_STEPS steps): a table of a
-# few dozen rows makes one step per pass, so its passes alone would give it a few dozen steps;
-# this floor gives it the >= 160 steps that 40 passes give wine (142 rows).
-MIN_EPOCHS_WITHOUT_VALIDATION = 10
 # Small tables' default regularisation (measured on wine, 142 rows, and breast_cancer, 455).
 SMALL_TABLE_DROPOUT, SMALL_TABLE_TOKEN_DROPOUT = 0.3, 0.5
 CPU_CACHE_BYTES, CUDA_CACHE_BYTES = 256 * 2**20, 4 * 2**30  # attention cache while sampling
@@ -48,16 +44,6 @@ class ARGNConfig(NeuralTabularConfig):
         ge=2,
         description="Quantile bins per numeric column; None: sqrt(rows) between 8 and 32 (a bin "
         "per few rows lets a small table's model memorise rows instead of learning trends).",
-    )
-    min_validation_rows: int = Field(
-        100,
-        ge=1,
-        description="A validation split smaller than this is not held out: it is too noisy to "
-        "stop on and its rows are missed in training. The model then trains on every row for "
-        "`passes_without_validation` passes (at most max_epochs epochs).",
-    )
-    passes_without_validation: int = Field(
-        40, ge=1, description="Passes over the rows when training without a validation split."
     )
     width: int = Field(64, ge=4, description="Embedding / hidden width of the transformer.")
     depth: int = Field(2, ge=1, description="Number of transformer blocks.")
@@ -87,10 +73,6 @@ class ARGNConfig(NeuralTabularConfig):
         description="Rows generated per forward pass; None: as many as keep the attention "
         "cache within 256 MiB (4 GiB on CUDA).",
     )
-
-    def without_validation(self, rows: int) -> bool:
-        """Whether a table of `rows` rows trains without a validation split (a small table)."""
-        return round(rows * self.validation_fraction) < self.min_validation_rows
 
     def regularisation(self, rows: int) -> tuple[float, float]:
         """Dropout and token dropout for a table of `rows` rows."""
@@ -159,27 +141,11 @@ class ARGNGenerator(NeuralTabularGenerator):
             model=model,
             loss_fn=lambda net, batch, _noise: {"loss": net.loss(batch["tokens"])},
             data={"tokens": torch.from_numpy(self.encoding.encode_tokens(real))},
-            config=self._training_plan(len(real), device),
+            config=self.config,
             seed=seed,
             device=device,
             batches_per_pass=BATCHES_PER_PASS,
         )
-
-    def _training_plan(self, rows: int, device: str) -> ARGNConfig:
-        """The config to train with: as given, or, when the validation split would be smaller
-        than `min_validation_rows`, no split and a fixed budget of passes over every row."""
-        from generators.tabular_training import batch_size_for, epochs_for_passes
-
-        config = self.config
-        if not config.without_validation(rows):
-            return config
-        batch_size = batch_size_for(rows, config, device, BATCHES_PER_PASS)
-        epochs = max(
-            epochs_for_passes(rows, batch_size, config.passes_without_validation),
-            MIN_EPOCHS_WITHOUT_VALIDATION,
-        )
-        update = {"validation_fraction": 0.0, "max_epochs": min(epochs, config.max_epochs)}
-        return config.model_copy(update=update)
 
     def _generate(
         self, model: Any, n: int, *, seed: int, conditions: pd.DataFrame | None, device: str

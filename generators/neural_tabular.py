@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 from abc import abstractmethod
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -21,7 +19,7 @@ from pydantic import Field, field_validator
 
 from core.errors import ConfigError, DataError
 from generators.base import Generator, TabularConfig
-from generators.device import DeviceName, resolve_device
+from generators.device import DeviceName, cpu_threads_field, resolve_device, torch_threads
 from generators.seeding import derive_seed, seeded
 from generators.tabular_encoding import EncodingSettings, TableEncoding
 
@@ -51,6 +49,16 @@ class NeuralTabularConfig(TabularConfig):
     validation_fraction: float = Field(
         0.1, ge=0, lt=1, description="Rows held out (seeded) for early stopping; 0 disables it."
     )
+    min_validation_rows: int = Field(
+        100,
+        ge=1,
+        description="A validation split smaller than this is not held out: it is too noisy to "
+        "stop on and its rows are missed in training. The model then trains on every row for "
+        "`passes_without_validation` passes (at most max_epochs epochs).",
+    )
+    passes_without_validation: int = Field(
+        40, ge=1, description="Passes over the rows when training without a validation split."
+    )
     batch_size: int | None = Field(
         None,
         ge=2,
@@ -76,12 +84,7 @@ class NeuralTabularConfig(TabularConfig):
         description="Categories seen fewer times share one protected token (1 keeps them all).",
     )
     device: DeviceName = Field("auto", description="'auto' (cuda if present), 'cpu' or 'cuda'.")
-    cpu_threads: int | None = Field(
-        None,
-        ge=1,
-        description="torch CPU threads while fitting and sampling (None: torch's setting); 1 "
-        "avoids thread contention when several jobs share a machine.",
-    )
+    cpu_threads: int | None = cpu_threads_field()
     mixed_precision: Literal["no", "bf16"] = Field(
         "bf16", description="'bf16': bfloat16 autocast on CUDA; ignored on CPU."
     )
@@ -93,6 +96,10 @@ class NeuralTabularConfig(TabularConfig):
         if len(set(columns)) != len(columns):
             raise ValueError(f"conditional_columns has repeated names: {list(columns)}")
         return columns
+
+    def without_validation(self, rows: int) -> bool:
+        """Whether a table of `rows` rows trains without a validation split (a small table)."""
+        return round(rows * self.validation_fraction) < self.min_validation_rows
 
     def bins_for(self, rows: int) -> int:
         """Quantile bins per numeric column for a table of `rows` rows."""
@@ -132,7 +139,7 @@ class NeuralTabularGenerator(Generator):
         order = conditional + [str(c) for c in real.columns if c not in conditional]
         self._encoding = TableEncoding.fit(real, order, self.config.encoding_settings(len(real)))
         device = resolve_device(self.config.device)
-        with self._threads(), seeded(derive_seed(seed, MODEL_STREAM)):
+        with torch_threads(self.config.cpu_threads), seeded(derive_seed(seed, MODEL_STREAM)):
             self._model = self._build_model().to(device)
             self._training = self._train(real[order], seed=seed, device=device)
         self._model.to("cpu")
@@ -147,7 +154,7 @@ class NeuralTabularGenerator(Generator):
         fixed = self._conditions_in_order(conditions)
         device = resolve_device(self.config.device)
         model = self._require_model().to(device)
-        with self._threads():
+        with torch_threads(self.config.cpu_threads):
             frame = self._generate(model, n, seed=seed, conditions=fixed, device=device)
         model.to("cpu")
         if fixed is not None:
@@ -199,18 +206,6 @@ class NeuralTabularGenerator(Generator):
 
     def decode_rng(self, seed: int) -> np.random.Generator:
         return np.random.default_rng(derive_seed(seed, DECODE_STREAM))
-
-    @contextmanager
-    def _threads(self) -> Iterator[None]:
-        """torch's CPU thread count set to `cpu_threads` for the block, then restored."""
-        import torch
-
-        previous = torch.get_num_threads()
-        torch.set_num_threads(self.config.cpu_threads or previous)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(previous)
 
     def _conditions_in_order(self, conditions: pd.DataFrame | None) -> pd.DataFrame | None:
         """The conditions as the leading conditional columns, or a ConfigError naming the fix."""

@@ -17,7 +17,10 @@ Per column kind:
   are the bin plus, for bins holding several values, the position inside the bin on a grid of
   `subdivisions` steps; decoding interpolates between the bin's quantile knots and rounds to the
   column's decimals, so exact zeros, integers and rounding survive. The mixed view is the position
-  u in the whole quantile function (ties spread uniformly at random), plus a missing flag.
+  u in the whole quantile function (ties spread uniformly at random), plus a missing flag; for a
+  *discrete* column (at most `discrete_share` distinct values per row, e.g. a survey score with
+  a few dozen levels) u is spread over each observed value's empirical-CDF interval and decodes
+  back to an observed value, never to one interpolated between knots.
 - **datetime**: parts: year and time of day (numeric), month and day (categorical).
 
 The fitted state is plain JSON (`to_state` / `TableEncoding.from_state`): no pickle.
@@ -74,6 +77,9 @@ class EncodingSettings:
     bins: int = 32
     subdivisions: int = 16
     rare_min_count: int = 5
+    # Numeric columns with at most this share of distinct values per non-missing row keep their
+    # observed values in the mixed view (None: none do); see NumericEncoding.support.
+    discrete_share: float | None = None
 
 
 # ---- categorical --------------------------------------------------------------------------------
@@ -215,6 +221,12 @@ class NumericEncoding:
     knots: list[list[float]]
     shares: list[float]
     has_missing: bool
+    # A discrete column's observed values and their cumulative shares (the empirical CDF):
+    # the mixed view then spreads each value over its own CDF interval and decodes a position
+    # back to the value whose interval holds it, so no value outside the observed support is
+    # made up between knots. None for columns with many distinct values.
+    support: list[float] | None = None
+    support_cdf: list[float] | None = None
 
     @classmethod
     def fit(cls, values: pd.Series, settings: EncodingSettings) -> NumericEncoding:
@@ -249,6 +261,8 @@ class NumericEncoding:
             members = sorted_values[bin_of_row == b]
             knots.append(np.quantile(members, levels).tolist())
             shares.append(len(members) / len(present))
+        share = settings.discrete_share
+        discrete = share is not None and len(distinct) <= share * len(present)
         return cls(
             column=str(values.name),
             dtype=str(values.dtype),
@@ -256,6 +270,8 @@ class NumericEncoding:
             knots=knots,
             shares=shares,
             has_missing=bool(values.isna().any()),
+            support=distinct.tolist() if discrete else None,
+            support_cdf=(np.cumsum(counts) / len(present)).tolist() if discrete else None,
         )
 
     @property
@@ -371,11 +387,15 @@ class NumericEncoding:
         numbers = values.to_numpy(dtype=float, na_value=np.nan)
         missing = np.isnan(numbers)
         self._check_missing(missing)
-        _, shares, starts = self._grid()
-        bin_index, position = self.locate(np.where(missing, self.knots[0][0], numbers), rng)
-        # Kept off the bin's edges so that u decodes into the same bin.
-        position = np.clip(position, EDGE, 1.0 - EDGE)
-        uniform = starts[bin_index] + shares[bin_index] * position
+        present = np.where(missing, self.knots[0][0], numbers)
+        if self.support is not None:
+            uniform = self._support_positions(present, rng)
+        else:
+            _, shares, starts = self._grid()
+            bin_index, position = self.locate(present, rng)
+            # Kept off the bin's edges so that u decodes into the same bin.
+            position = np.clip(position, EDGE, 1.0 - EDGE)
+            uniform = starts[bin_index] + shares[bin_index] * position
         # A missing value's position carries no information: draw it like any other.
         uniform = np.where(missing, rng.random(len(numbers)), uniform)
         codes = (
@@ -386,14 +406,33 @@ class NumericEncoding:
     def decode_mixed(
         self, continuous: np.ndarray, codes: np.ndarray, rng: np.random.Generator
     ) -> pd.Series:
-        _, shares, starts = self._grid()
         uniform = np.clip(continuous[:, 0], 0.0, 1.0)
-        bin_index = np.clip(np.searchsorted(starts, uniform, side="right") - 1, 0, len(shares) - 1)
-        position = (uniform - starts[bin_index]) / shares[bin_index]
-        values = self.value_at(bin_index, position)
+        if self.support is not None:
+            cdf = np.asarray(self.support_cdf)
+            index = np.minimum(np.searchsorted(cdf, uniform, side="right"), len(cdf) - 1)
+            values = np.asarray(self.support)[index]
+        else:
+            _, shares, starts = self._grid()
+            last = len(shares) - 1
+            bin_index = np.clip(np.searchsorted(starts, uniform, side="right") - 1, 0, last)
+            position = (uniform - starts[bin_index]) / shares[bin_index]
+            values = self.value_at(bin_index, position)
         if self.has_missing:
             values = np.where(codes[:, 0] == 1, np.nan, values)
         return self._restore(values)
+
+    def _support_positions(self, values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Positions `(N,)` drawn uniformly inside each value's CDF interval (kept off its
+        edges, so that they decode to the same value); a value outside the support takes the
+        nearest support value's interval."""
+        support, cdf = np.asarray(self.support), np.asarray(self.support_cdf)
+        index = np.clip(np.searchsorted(support, values), 0, len(support) - 1)
+        lower = np.maximum(index - 1, 0)
+        nearer_lower = np.abs(values - support[lower]) < np.abs(values - support[index])
+        index = np.where(nearer_lower, lower, index)
+        low = np.concatenate([[0.0], cdf[:-1]])[index]
+        width = cdf[index] - low
+        return low + width * (EDGE + (1 - 2 * EDGE) * rng.random(len(values)))
 
     def _check_missing(self, missing: np.ndarray) -> None:
         if missing.any() and not self.has_missing:

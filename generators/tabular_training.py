@@ -1,4 +1,5 @@
-"""The training loop of the native tabular generators: a seeded validation split, seeded batches,
+"""The training loop of the native tabular generators: a seeded validation split (none on small
+tables, which train for a fixed number of passes instead), seeded batches,
 AdamW with the step size halved on plateaus, an exponential moving average of the weights, bf16
 autocast on CUDA, a progress bar with the losses, and early stopping that keeps the (averaged)
 weights of the best validation epoch. `EMA` and `autocast` are the image families' (one
@@ -14,6 +15,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
@@ -33,6 +35,10 @@ CPU_BATCH, CUDA_BATCH = 512, 4096  # upper bounds of the automatic batch size
 EVAL_VALUES = 32_768  # input values per validation forward pass (bounds its activations)
 MIN_EVAL_ROWS = 2048
 MIN_EPOCH_STEPS = 16
+# Without validation, at least this many epochs (each >= MIN_EPOCH_STEPS steps): a table of a
+# few dozen rows makes one step per pass, so its passes alone would give it a few dozen steps;
+# this floor gives it the >= 160 steps that 40 passes give wine (142 rows).
+MIN_EPOCHS_WITHOUT_VALIDATION = 10
 
 Batch = dict[str, torch.Tensor]
 LossFn = Callable[[nn.Module, Batch, torch.Generator], dict[str, torch.Tensor]]
@@ -58,6 +64,23 @@ def epochs_for_passes(rows: int, batch_size: int, passes: int) -> int:
     steps_per_pass = max(rows // batch_size, 1)
     passes_per_epoch = math.ceil(MIN_EPOCH_STEPS / steps_per_pass)
     return math.ceil(passes / passes_per_epoch)
+
+
+def training_plan(
+    config: NeuralTabularConfig, rows: int, device: str, batches_per_pass: int
+) -> NeuralTabularConfig:
+    """The config to train `rows` rows with: as given, or, when the validation split would be
+    smaller than `min_validation_rows` (too noisy to stop on, and rows the model needs), no
+    split and a fixed budget of `passes_without_validation` passes over every row."""
+    if not config.without_validation(rows):
+        return config
+    batch_size = batch_size_for(rows, config, device, batches_per_pass)
+    epochs = max(
+        epochs_for_passes(rows, batch_size, config.passes_without_validation),
+        MIN_EPOCHS_WITHOUT_VALIDATION,
+    )
+    update = {"validation_fraction": 0.0, "max_epochs": min(epochs, config.max_epochs)}
+    return config.model_copy(update=update)
 
 
 def split_rows(rows: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -88,6 +111,7 @@ def train_with_early_stopping(
     objectives such as diffusion losses want fewer, larger batches.
     """
     rows = next(iter(data.values())).shape[0]
+    config = training_plan(config, rows, device, batches_per_pass)
     train_index, val_index = split_rows(rows, config.validation_fraction, seed)
     train = {k: v[torch.from_numpy(train_index)].to(device) for k, v in data.items()}
     val = {k: v[torch.from_numpy(val_index)].to(device) for k, v in data.items()}
@@ -104,38 +128,34 @@ def train_with_early_stopping(
     # Judged, kept and returned: the moving average of the weights, which is steadier than the
     # weights after the last step (its marginals are better calibrated).
     ema = EMA(model, config.ema_decay) if config.ema_decay else None
-    best_loss, best_epoch, best_state = math.inf, 0, None
+    stopping = EarlyStopping(config.patience) if len(val_index) else None
     history: list[dict[str, float]] = []
-    with tqdm(
-        range(1, config.max_epochs + 1), desc=f"{name} fit", disable=not config.verbose
-    ) as bar:
-        for epoch in bar:
+    with _progress(name, config, stopping) as bar:
+        for epoch in range(1, config.max_epochs + 1):
             batches = epoch_batches(len(train_index), batch_size, seed, epoch, device)
             losses = _train_epoch(model, loss_fn, train, batches, optimizer, ema, noise, config)
             judged = ema.module if ema else model
-            if len(val_index):
+            stop = False
+            if stopping is not None:
                 losses["val_loss"] = evaluate(judged, loss_fn, val, config, device, seed)
+                stop = stopping.update(epoch, losses["val_loss"], judged)
+                bar.set_description(f"{name} fit ({stopping.status()})", refresh=False)
             history.append(losses)
-            bar.set_postfix({k: f"{v:.4f}" for k, v in losses.items()})
             scheduler.step(losses.get("val_loss", losses["loss"]))
-            if not len(val_index):
-                continue
-            if best_state is None or losses["val_loss"] < best_loss - MIN_IMPROVEMENT * abs(
-                best_loss
-            ):
-                best_loss, best_epoch = losses["val_loss"], epoch
-                best_state = copy.deepcopy(judged.state_dict())
-            elif epoch - best_epoch >= config.patience:
+            bar.set_postfix({k: f"{v:.4f}" for k, v in losses.items()})
+            bar.update()
+            if stop:
                 break
-    if best_state is None:  # no validation: the last (averaged) weights
-        best_state = (ema.module if ema else model).state_dict()
+    # Without validation: the last (averaged) weights.
+    best_state = stopping.best_state if stopping else (ema.module if ema else model).state_dict()
+    best_epoch = stopping.best_epoch if stopping else len(history)
     model.load_state_dict(best_state)
     model.eval()
     return {
         "epochs_run": len(history),
-        "best_epoch": best_epoch or len(history),
+        "best_epoch": best_epoch,
         "stopped_early": len(history) < config.max_epochs,
-        "best_val_loss": round(best_loss, 6) if len(val_index) else None,
+        "best_val_loss": round(stopping.best_loss, 6) if stopping else None,
         "last_losses": {k: round(v, 6) for k, v in history[-1].items()},
         "train_rows": len(train_index),
         "validation_rows": len(val_index),
@@ -143,6 +163,53 @@ def train_with_early_stopping(
         "device": device,
         "mixed_precision": config.mixed_precision if device.startswith("cuda") else "no",
     }
+
+
+@dataclass
+class EarlyStopping:
+    """The best validation epoch so far, its (averaged) weights, and the patience left."""
+
+    patience: int
+    best_loss: float = math.inf
+    best_epoch: int = 0
+    best_state: dict[str, torch.Tensor] | None = None
+    epoch: int = 0
+
+    def update(self, epoch: int, val_loss: float, judged: nn.Module) -> bool:
+        """Record `epoch`'s validation loss (keeping `judged`'s weights when it is the best so
+        far); returns whether to stop: `patience` epochs in a row without a better loss."""
+        self.epoch = epoch
+        if self.best_state is None or val_loss < self.best_loss - MIN_IMPROVEMENT * abs(
+            self.best_loss
+        ):
+            self.best_loss, self.best_epoch = val_loss, epoch
+            self.best_state = copy.deepcopy(judged.state_dict())
+        return self.patience_left <= 0
+
+    @property
+    def patience_left(self) -> int:
+        return self.patience - (self.epoch - self.best_epoch)
+
+    def status(self) -> str:
+        return (
+            f"best epoch {self.best_epoch}, val {self.best_loss:.4f}, "
+            f"patience {self.patience_left}/{self.patience}"
+        )
+
+
+def _progress(name: str, config: NeuralTabularConfig, stopping: EarlyStopping | None) -> tqdm:
+    """The fit's progress bar. With early stopping, the run ends at an epoch nobody knows yet:
+    the bar counts epochs and shows the best epoch and the patience left, with no ETA to
+    `max_epochs`. Without it, every epoch up to `max_epochs` runs, so the usual bar is true."""
+    if stopping is None:
+        return tqdm(total=config.max_epochs, desc=f"{name} fit", disable=not config.verbose)
+    return tqdm(
+        desc=f"{name} fit",
+        disable=not config.verbose,
+        unit="epoch",
+        bar_format="{desc}epoch {n_fmt} (at most " + str(config.max_epochs) + ") "
+        "[{elapsed}, {rate_fmt}{postfix}]",
+    )
 
 
 def epoch_batches(

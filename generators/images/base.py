@@ -20,7 +20,7 @@ from pydantic import Field, model_validator
 from core.errors import ConfigError, DataError
 from core.images import ImageData
 from generators.base import Generator, GeneratorConfig
-from generators.device import DeviceName, resolve_device
+from generators.device import DeviceName, cpu_threads_field, resolve_device, torch_threads
 from generators.seeding import derive_seed
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ class ImageGeneratorConfig(GeneratorConfig):
     )
     warmup_steps: int = Field(0, ge=0, description="Linear learning-rate warm-up over N steps.")
     device: DeviceName = Field("auto", description="'auto' (cuda if present), 'cpu' or 'cuda'.")
+    cpu_threads: int | None = cpu_threads_field()
     mixed_precision: Literal["no", "bf16"] = Field(
         "no", description="'bf16': bfloat16 autocast on CUDA; ignored on CPU."
     )
@@ -63,6 +64,7 @@ class ImageGeneratorConfig(GeneratorConfig):
     RUN_FIELDS: ClassVar[frozenset[str]] = frozenset(
         {
             "device",
+            "cpu_threads",
             "mixed_precision",
             "checkpoint_every",
             "checkpoint_dir",
@@ -170,11 +172,13 @@ class ImageGenerator(Generator):
     def _fit(self, real: ImageData, *, seed: int) -> None:
         self.spec = ImageSpec.of(real)
         self.device = resolve_device(self.config.device)
-        self._training_info = self._train(real, seed=seed)
+        with torch_threads(self.config.cpu_threads):
+            self._training_info = self._train(real, seed=seed)
 
     def _sample(self, n: int, *, seed: int, conditions: pd.DataFrame | None) -> pd.DataFrame:
         labels = self._sample_labels(n, seed, conditions)  # (n,) class indices, or None
-        images = self._generate_images(n, labels, seed)  # (n, H, W, C) uint8
+        with torch_threads(self.config.cpu_threads):
+            images = self._generate_images(n, labels, seed)  # (n, H, W, C) uint8
         names = [None] * n if labels is None else [self.spec.label_names[i] for i in labels]
         return pd.DataFrame({"image": list(images), "label": names})
 

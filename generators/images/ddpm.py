@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from core.errors import DataError
+from core.errors import DataError, NotFittedError
 from core.images import ImageData
 from generators.images.base import ImageGenerator, ImageGeneratorConfig
 from generators.registry import register
@@ -126,6 +126,13 @@ class DDPMGenerator(ImageGenerator):
             "scheduler": SAMPLER_CLASSES[self.config.sampler],
             "num_inference_steps": self.num_inference_steps,
         }
+
+    @property
+    def unet(self) -> torch.nn.Module:
+        """The fitted UNet (EMA weights) that samples; e.g. to count its FLOPs."""
+        if self._unet is None:
+            raise NotFittedError(f"{self.name!r} has no UNet; fit or load it first.")
+        return self._unet
 
     # ---- ImageGenerator hooks --------------------------------------------------------------------
     def _check_size(self, size: int) -> None:

@@ -13,8 +13,8 @@ import pytest
 
 from core.errors import ConfigError, DataError
 from generators import Generator, create_generator
-from generators.argn import BATCHES_PER_PASS, MIN_EPOCHS_WITHOUT_VALIDATION, ARGNConfig
-from generators.tabular_training import batch_size_for, epochs_for_passes
+from generators.argn import ARGNConfig
+from generators.tabular_training import MIN_EPOCHS_WITHOUT_VALIDATION
 
 TINY = {"width": 16, "depth": 1, "heads": 2, "cpu_threads": 1, "verbose": False}
 
@@ -116,23 +116,6 @@ def test_fit_small_table_trains_on_every_row_for_at_least_the_minimum_epochs():
     assert summary["validation_rows"] == 0 and summary["train_rows"] == 40
     assert summary["epochs_run"] == MIN_EPOCHS_WITHOUT_VALIDATION
     assert not summary["stopped_early"]
-
-
-def test_fit_small_table_trains_for_its_passes_within_max_epochs(mixed):
-    # Setup: 300 rows, no validation split; the epochs that make 120 passes over them
-    passes = 120
-    batch = batch_size_for(len(mixed), ARGNConfig(), "cpu", BATCHES_PER_PASS)
-    epochs = epochs_for_passes(len(mixed), batch, passes)
-    generator = create_generator("argn", {**TINY, "passes_without_validation": passes})
-
-    # Run
-    planned = generator._training_plan(len(mixed), "cpu")
-    capped = create_generator("argn", {**TINY, "max_epochs": 3})._training_plan(len(mixed), "cpu")
-
-    # Assert
-    assert epochs > MIN_EPOCHS_WITHOUT_VALIDATION
-    assert planned.max_epochs == epochs and planned.validation_fraction == 0
-    assert capped.max_epochs == 3
 
 
 def test_fit_small_table_is_regularised_and_a_large_one_is_not_unless_asked():
