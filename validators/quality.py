@@ -275,4 +275,5 @@ def _retained(
         data,
         limit=thresholds.pair_trends_retained_min,
         none_passes=True,
+        baseline=None if value is None else 1.0,  # the real holdout, by construction
     )
