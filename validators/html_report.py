@@ -80,8 +80,8 @@ h1 { margin: 0 0 0.3em; } h2 { margin: 1.6em 0 0.5em; border-bottom: 1px solid #
 .card.advisory { border-top-color: #ef8f00; } .card.info { border-top-color: #888; }
 .card .title { font-weight: 600; } .card .value { font-size: 1.9em; font-weight: 600; }
 .card .limits { font-size: 0.9em; margin: 0.2em 0; }
-.pill { font-size: 0.45em; vertical-align: middle; padding: 0.15em 0.5em; border-radius: 1em;
-  background: #eee; } .card.fail .pill { background: #c62828; color: #fff; }
+.pill { font-size: 0.45em; vertical-align: middle; white-space: nowrap; padding: 0.15em 0.5em;
+  border-radius: 1em; background: #eee; } .card.fail .pill { background: #c62828; color: #fff; }
 .card.pass .pill { background: #2e7d32; color: #fff; }
 .card .meaning { font-size: 0.85em; color: #444; }
 .card code { font-size: 0.8em; color: #555; }
