@@ -12,8 +12,9 @@ A check declares
 - the `measure` computing its verdict, a `CheckResult`: one computation several checks judge
   (the SDMetrics reports, one C2ST run, one DCR run) runs once, and only if a selected check
   needs it;
-- how it renders: every check is a row of the report's tables (`ValidationReport.to_markdown`,
-  `validators.html_report`), and a check with a `render` also draws a figure of its own.
+- how it renders: every check is a row of the report (`validators.report_view`, rendered by
+  `ValidationReport.to_markdown` and `validators.html_report`) showing its value, threshold and
+  real-vs-real `baseline`, and a check with a `render` also draws a figure of its own.
 
 A job selects checks by name: `validation.drop` leaves checks out, `validation.add` makes a
 thresholded advisory check a gate (`validators.thresholds.CheckSelection`).

@@ -155,6 +155,7 @@ def detection_checks(result: DetectionResult, thresholds: Thresholds) -> list[Ch
             limit=thresholds.detection_auc_max,
             comparison="<=",
             gate=thresholds.detection_must_pass,
+            baseline=result.baseline_auc,
         ),
         make_check(
             "detection.c2st_copies",
@@ -163,5 +164,6 @@ def detection_checks(result: DetectionResult, thresholds: Thresholds) -> list[Ch
             f"C2ST ROC AUC {result.auc:.3f}: far below 0.5 means the classifier predicts the "
             "wrong side because synthetic rows are copies of real rows",
             limit=thresholds.detection_auc_min,
+            baseline=result.baseline_auc,
         ),
     ]

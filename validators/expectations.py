@@ -18,7 +18,7 @@ import pandas as pd
 
 from core.errors import ConfigError, DataError
 from validators._frames import numpy_backed
-from validators.report import GX_PREFIX, CheckResult, make_check
+from validators.report import GX_PREFIX, ROLLUP, CheckResult, make_check
 from validators.thresholds import Thresholds
 
 EXPECTED_ROWS_PARAMETER = "expected_rows"
@@ -252,10 +252,14 @@ def _check(entry: dict[str, Any], tally: _Tally, frames: int) -> CheckResult:
         detail = f"{len(kwargs['column_list'])} columns in the real order"
     elif kind == COLUMNS:
         detail = f"columns {tally.observed}, expected {kwargs['column_list']}"
+    elif _is_number(tally.observed):
+        # A column statistic (e.g. a mean) judged against a range: the statistic is the value.
+        value = float(tally.observed)
+        detail = f"{column}: observed {value:.4g}{_range(kwargs)}"
     else:
         detail = f"observed {tally.observed!r}" if tally.observed is not None else ""
     if tally.observed is not None and kind != ROW_COUNT:
-        data["observed_value"] = tally.observed
+        data["observed_value"] = value if value is not None else tally.observed
     if tally.errors:
         data["errors"] = tally.errors
         detail = f"GX could not evaluate it: {tally.errors[0]}"
@@ -271,6 +275,19 @@ def _check(entry: dict[str, Any], tally: _Tally, frames: int) -> CheckResult:
         detail=detail,
         data=data,
     )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.number) and not isinstance(value, bool | np.bool_)
+
+
+def _range(kwargs: dict[str, Any]) -> str:
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    if low is None and high is None:
+        return ""
+    low_text = "-inf" if low is None else f"{low:.4g}"
+    high_text = "inf" if high is None else f"{high:.4g}"
+    return f", expected within [{low_text}, {high_text}]"
 
 
 def _what(kind: str, kwargs: dict[str, Any]) -> str:
@@ -306,7 +323,7 @@ def gated(checks: list[CheckResult], gate: bool) -> list[CheckResult]:
     `gate` false they are advisory and do not decide the report's verdict."""
     failed = [check.name for check in checks if not check.passed]
     rolled_up = make_check(
-        "expectations.success",
+        ROLLUP,
         "schema",
         (len(checks) - len(failed)) / len(checks),  # 1.0 exactly only when none failed
         f"{len(checks) - len(failed)} of {len(checks)} schema checks passed"

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from validators.images import SyntheticImages
 
 PER_CLASS = 8  # images per class and side in the sample grid
+# Figures are drawn about as wide as the HTML report shows them (WIDTH inches at DPI, ~1,150 px),
+# so their text keeps its point size on the page.
+WIDTH, DPI = 13.0, 90
 UNLABELLED = "unlabelled"
 PRDC_METRICS = ("precision", "recall", "density", "coverage")
 
@@ -73,7 +76,8 @@ def _samples(real: np.ndarray, real_train: ImageData, synthetic: SyntheticImages
             for c, image in enumerate(images[:PER_CLASS]):
                 y, x = r * (side + 1), (offset + c) * (side + 1)
                 canvas[y : y + side, x : x + side] = image
-    fig, ax = plt.subplots(figsize=(9, 0.45 * len(rows) + 0.8))
+    # As tall as the grid is at the full width (the image keeps its aspect), plus the labels.
+    fig, ax = plt.subplots(figsize=(WIDTH, WIDTH * len(rows) / (2 * PER_CLASS + 1) + 0.8))
     _show(ax, canvas)
     ax.set_yticks([(r + 0.5) * (side + 1) for r in range(len(rows))], rows)
     ax.set_xticks(
@@ -104,7 +108,7 @@ def quality_vs_floor_figure(
     colours = ("tab:blue", "tab:green", "tab:grey")
     ticks = ("synthetic", "real holdout", "noise")
     panels = 1 + (kid is not None) + bool(metrics)
-    fig, rows = plt.subplots(1, panels, figsize=(4 * panels, 3.6), squeeze=False)
+    fig, rows = plt.subplots(1, panels, figsize=(WIDTH, 4.2), squeeze=False)
     axes = iter(rows[0])
     ax = next(axes)
     ax.bar(ticks, [fd[s]["distance"] for s in sets], color=colours)
@@ -149,7 +153,7 @@ def cas_per_class_figure(
     per_class: dict[str, dict[str, float]] = check.data["per_class"]
     names = list(per_class)
     x = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(max(5, 0.6 * len(names) + 2), 3.4))
+    fig, ax = plt.subplots(figsize=(WIDTH, 4))
     ax.bar(x - 0.2, [per_class[n]["real"] for n in names], 0.4, label="trained on real")
     ax.bar(x + 0.2, [per_class[n]["synthetic"] for n in names], 0.4, label="trained on synthetic")
     ax.set_xticks(x, names)
@@ -172,7 +176,9 @@ def nearest_figure(check: CheckResult, report: ValidationReport, evidence: Image
 
     data, real, synthetic = check.data, evidence.real, evidence.synthetic.images
     space, pairs = data["space"], data["closest"]
-    fig, axes = plt.subplots(2, len(pairs), figsize=(1.3 * len(pairs), 3), squeeze=False)
+    fig, axes = plt.subplots(
+        2, len(pairs), figsize=(WIDTH, WIDTH / len(pairs) * 2 + 0.6), squeeze=False
+    )
     for column, pair in enumerate(pairs):
         _show(axes[0, column], synthetic[pair["synthetic_index"]])
         _show(axes[1, column], real[pair["train_index"]])
@@ -202,6 +208,6 @@ def _png(fig: Any) -> bytes:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
+    fig.savefig(buffer, format="png", dpi=DPI)
     plt.close(fig)
     return buffer.getvalue()

@@ -545,6 +545,7 @@ def image_quality_gates(
             },
             limit=t.fd_floor_ratio_max * floor.fd.distance,
             comparison="<=",
+            baseline=floor.fd.distance,
         ),
         make_check(
             "image.kid_cnn",
@@ -558,6 +559,7 @@ def image_quality_gates(
                 "noise": noise.kid.model_dump(),
                 **about_extractor,
             },
+            baseline=floor.kid.mean,
         ),
     ]
     ratio_min = {"precision": t.precision_ratio_min, "recall": t.recall_ratio_min}
@@ -573,6 +575,7 @@ def image_quality_gates(
                 {"synthetic": value, "real": real, "noise": baseline, "k": syn.prdc.k},
                 limit=ratio_min[metric] * real if metric in ratio_min else None,
                 comparison=">=",
+                baseline=real,
             )
         )
     if result.cas is not None:
@@ -589,6 +592,7 @@ def image_quality_gates(
                 found.model_dump(),
                 limit=t.memorised_share_max,
                 comparison="<=",
+                baseline=found.holdout_share,
             )
         )
     copies = result.exact_copies
@@ -602,6 +606,7 @@ def image_quality_gates(
             copies.model_dump(),
             limit=t.exact_copies_max,
             comparison="<=",
+            baseline=copies.holdout_copies,
         )
     )
     return checks
@@ -656,6 +661,7 @@ def _cas_checks(cas: CASResult, t: ImageThresholds) -> list[CheckResult]:
             cas.model_dump(exclude={"per_class"}),
             limit=t.cas_ratio_min,
             comparison=">=",
+            baseline=1.0,  # the real-trained CNN against itself
         ),
         make_check(
             "image.cas_per_class",
@@ -666,6 +672,7 @@ def _cas_checks(cas: CASResult, t: ImageThresholds) -> list[CheckResult]:
             {"per_class": cas.model_dump()["per_class"], "worst_class": cas.worst_class},
             limit=t.cas_class_ratio_min,
             comparison=">=",
+            baseline=1.0,
         ),
     ]
 

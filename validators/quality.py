@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,9 +34,11 @@ def sdmetrics_checks(
     column_sdtypes: Mapping[str, str] | None = None,
     *,
     fidelity_real: pd.DataFrame | None = None,
+    holdout: pd.DataFrame | None = None,
 ) -> list[CheckResult]:
     """Quality (overall, Column Shapes, Column Pair Trends) and diagnostic (Data Validity, Data
-    Structure) checks of `synthetic` against `real`, with per-column scores in `data`.
+    Structure) checks of `synthetic` against `real`, with per-column scores in `data`. With real
+    `holdout` rows, the quality scores get a `baseline`: the same scores of the holdout.
 
     `fidelity_real` (default `real`) is what the quality scores compare with, e.g. the real rows
     meeting a conditional job's conditions; the diagnostic keeps `real` as the valid domain.
@@ -64,6 +67,7 @@ def sdmetrics_checks(
             verbose=False,
         )
         diagnostic.generate({TABLE_NAME: real}, {TABLE_NAME: synthetic}, metadata, verbose=False)
+        baselines = _holdout_scores(fidelity_real, holdout, metadata)
 
     shapes = _column_scores(quality.get_details("Column Shapes"))
     pairs = _pair_scores(quality.get_details("Column Pair Trends"))
@@ -82,8 +86,9 @@ def sdmetrics_checks(
             "fidelity",
             quality.get_score(),
             thresholds.quality_min,
-            "mean of Column Shapes and Column Pair Trends",
+            "mean of Column Shapes and Column Pair Trends" + baselines.note,
             {"properties": {k: _number(v) for k, v in properties.items()}},
+            baseline=baselines.scores.get("overall"),
         ),
         _score_check(
             "quality.column_shapes",
@@ -92,6 +97,7 @@ def sdmetrics_checks(
             thresholds.column_shapes_min,
             _lowest(shapes),
             {"columns": shapes},
+            baseline=baselines.scores.get("Column Shapes"),
         ),
         _score_check(
             "quality.column_pair_trends",
@@ -101,6 +107,7 @@ def sdmetrics_checks(
             _lowest(pairs),
             {"pairs": pairs},
             applicable=bool(pairs),
+            baseline=baselines.scores.get("Column Pair Trends"),
         ),
         _score_check(
             "diagnostic.data_validity",
@@ -136,6 +143,7 @@ def _score_check(
     data: dict[str, Any],
     *,
     applicable: bool = True,
+    baseline: float | None = None,
 ) -> CheckResult:
     if not applicable:
         # e.g. no column pairs in a one-column table: nothing to score, nothing to fail.
@@ -151,7 +159,37 @@ def _score_check(
     value = _number(score)
     if value is None:
         detail = f"SDMetrics could not compute the score; {detail}"
-    return make_check(name, category, value, detail, data, limit=threshold)
+    return make_check(name, category, value, detail, data, limit=threshold, baseline=baseline)
+
+
+@dataclass(frozen=True)
+class _Baselines:
+    """The quality scores of real holdout rows ("overall" and by property) and a note saying so."""
+
+    scores: dict[str, float]
+    note: str = ""
+
+
+def _holdout_scores(
+    real: pd.DataFrame, holdout: pd.DataFrame | None, metadata: dict[str, Any]
+) -> _Baselines:
+    from sdmetrics.reports import QualityReport
+
+    if holdout is None or len(holdout) == 0:
+        return _Baselines({})
+    report = QualityReport()
+    report.generate(
+        {TABLE_NAME: real},
+        {TABLE_NAME: numpy_backed(holdout[list(real.columns)])},
+        metadata,
+        verbose=False,
+    )
+    properties = report.get_properties()[["Property", "Score"]].itertuples(index=False)
+    scores = {"overall": report.get_score(), **dict(properties)}
+    kept = {name: value for name, score in scores.items() if (value := _number(score)) is not None}
+    return _Baselines(
+        kept, f"; baseline: the real holdout ({len(holdout):,} rows; fewer rows score lower)"
+    )
 
 
 def _property_score(report: Any, name: str) -> float:
@@ -275,4 +313,5 @@ def _retained(
         data,
         limit=thresholds.pair_trends_retained_min,
         none_passes=True,
+        baseline=None if value is None else 1.0,  # the real holdout, by construction
     )

@@ -42,6 +42,7 @@ _WORDING = {
 }
 
 GX_PREFIX = "gx."
+ROLLUP = "expectations.success"  # passes when every schema check (its members) passed
 COMPARE = {"<=": operator.le, ">=": operator.ge, "==": operator.eq}
 
 
@@ -68,6 +69,11 @@ class CheckResult(BaseModel):
         description="Whether this check decides the report's verdict; false keeps it advisory "
         "(schema checks when `expectations_must_pass` is false).",
     )
+    baseline: float | None = Field(
+        None,
+        description="The same measure on real data only (the real holdout against the training "
+        "rows), on the scale of `value`; None where the check has no real-vs-real reference.",
+    )
 
 
 def make_check(
@@ -81,13 +87,15 @@ def make_check(
     comparison: Comparison = ">=",
     gate: bool = True,
     none_passes: bool = False,
+    baseline: float | None = None,
 ) -> CheckResult:
     """The one way validators build a thresholded check.
 
     With a `limit` the check passes when `value <comparison> limit` and decides the report's
     verdict unless `gate` is false (then it is advisory: still marked pass/fail). Without a
     `limit` it is an advisory measurement that never fails. A missing `value` fails a limit
-    unless `none_passes` (the check does not apply, e.g. nothing to score).
+    unless `none_passes` (the check does not apply, e.g. nothing to score). `baseline` is what
+    real data scores on the same measure (shown beside `value` in every report).
     """
     if limit is None:
         passed = True
@@ -105,6 +113,7 @@ def make_check(
         detail=detail,
         data=data or {},
         gate=gate and limit is not None,
+        baseline=baseline,
     )
 
 
@@ -140,6 +149,29 @@ class ValidationReport(BaseModel):
         """Names of the failed gate checks, in report order (empty when `passed`)."""
         return [check.name for check in self.checks if check.gate and not check.passed]
 
+    @property
+    def expectation_checks(self) -> list[CheckResult]:
+        """The schema checks `expectations.success` rolls up: `rows.total` and every `gx.*`."""
+        return [c for c in self.checks if c.category == "schema" and c.name != ROLLUP]
+
+    @property
+    def failed_gates(self) -> list[str]:
+        """The failed gates as a reader counts them: the expectations roll-up and its failed
+        members are one gate, `expectations (2 of 40)`; other failed gates by name."""
+        rolled_up = any(check.name == ROLLUP for check in self.checks)
+        members = self.expectation_checks if rolled_up else []
+        member_names = {member.name for member in members}
+        failed = []
+        for check in self.checks:
+            if not check.gate or check.passed or check.name in member_names:
+                continue
+            if check.name == ROLLUP:
+                bad = sum(not member.passed for member in members)
+                failed.append(f"expectations ({bad} of {len(members)})")
+            else:
+                failed.append(check.name)
+        return failed
+
     def check(self, name: str) -> CheckResult:
         """The check called `name`; KeyError naming the available checks if there is none."""
         for check in self.checks:
@@ -166,49 +198,8 @@ class ValidationReport(BaseModel):
         return f"{text}; {sampled}: {self.evaluated_rows:,} (seed {self.sample_seed})."
 
     def to_markdown(self) -> str:
-        """A short summary: verdict, summary checks table, and GX expectations passed/failed."""
-        failed = self.failed_checks
-        verdict = "PASSED" if self.passed else f"FAILED ({len(failed)} gate checks failed)"
-        lines = [
-            f"**Validation {verdict}**",
-            "",
-            self.sizes(),
-            "",
-            "| check | value | threshold | verdict |",
-            "|---|---|---|---|",
-        ]
-        for check in self.checks:
-            if check.name.startswith(GX_PREFIX):
-                continue
-            threshold = (
-                "" if check.threshold is None else f"{check.comparison} {_fmt(check.threshold)}"
-            )
-            lines.append(
-                f"| `{check.name}` | {_fmt(check.value)} | {threshold} | {_verdict(check)} |"
-            )
-        expectations = [c for c in self.checks if c.name.startswith(GX_PREFIX)]
-        if expectations:
-            bad = [c for c in expectations if not c.passed]
-            lines += [
-                "",
-                f"Great Expectations: {len(expectations) - len(bad)} passed, {len(bad)} failed "
-                f"of {len(expectations)}.",
-            ]
-            lines += [f"- `{c.name}`: {c.detail}" for c in bad]
-        return "\n".join(lines) + "\n"
+        """The report as Markdown: verdict, headline figures, every check, the expectations by
+        column (`validators.report_view`, the same content as the HTML report)."""
+        from validators.report_view import render_markdown  # it renders this module's models
 
-
-def _verdict(check: CheckResult) -> str:
-    if check.threshold is None and not check.gate:
-        return "measured"  # a figure reported for reading (e.g. an uplift), nothing to pass
-    if check.passed:
-        return "pass"
-    return "**FAIL**" if check.gate else "fail (advisory)"
-
-
-def _fmt(value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    if float(value).is_integer():
-        return f"{int(value):,}"  # counts such as rows.total, not 1e+04
-    return f"{value:.4g}"
+        return render_markdown(self)

@@ -102,8 +102,18 @@ def _sdmetrics(run: TableRun) -> Measurement:
             run.thresholds,
             inputs.column_sdtypes,
             fidelity_real=inputs.fidelity_sample,
+            holdout=_holdout_sample(run),  # the quality baselines (a job matches its conditions)
         )
     )
+
+
+def _holdout_sample(run: TableRun) -> pd.DataFrame | None:
+    """At most `max_rows_for_metrics` seeded holdout rows (None without a holdout)."""
+    inputs = run.inputs
+    if inputs.holdout is None:
+        return None
+    limit = run.thresholds.max_rows_for_metrics
+    return inputs.holdout.iloc[positions(len(inputs.holdout), limit, inputs.seed)]
 
 
 SDMETRICS = Measure("sdmetrics", _sdmetrics)
@@ -111,10 +121,9 @@ SDMETRICS = Measure("sdmetrics", _sdmetrics)
 
 def _pair_trends_retained(run: TableRun) -> Measurement:
     inputs = run.inputs
-    assert inputs.holdout is not None  # the check needs a holdout
+    holdout = _holdout_sample(run)
+    assert holdout is not None  # the check needs a holdout
     score = run.measured(SDMETRICS).results["quality.column_pair_trends"][0].value
-    limit = run.thresholds.max_rows_for_metrics
-    holdout = inputs.holdout.iloc[positions(len(inputs.holdout), limit, inputs.seed)]
     check = pair_trends_retained_check(
         inputs.fidelity_rows,
         score,

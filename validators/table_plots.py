@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from validators.html_report import Figure
-from validators.privacy import ordered_values
+from validators.privacy import HOLDOUT_DCR_SHARE, ordered_values
 from validators.report import CheckResult, ValidationReport
 from validators.table_data import sample_table
 
@@ -34,6 +34,10 @@ TOP_CATEGORIES = 10
 BINS = 30
 DECILES = np.linspace(0, 1, 11)[1:-1]
 REAL_COLOUR, SYNTHETIC_COLOUR = "#1f77b4", "#ff7f0e"
+# Every figure is drawn WIDTH inches wide at DPI, as wide as the HTML report shows it (about
+# 1,150 px), so text keeps its point size on the page; LABEL_CHARS keeps category names whole.
+WIDTH, DPI = 13.0, 90
+LABEL_CHARS = 24
 
 
 def table_figures(
@@ -81,7 +85,7 @@ def _columns_figure(
 
     cols = min(4, len(columns))
     rows = -(-len(columns) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 3.2 * rows), squeeze=False)
     for ax, name in zip(axes.flat, columns, strict=False):
         real_values, synthetic_values = ordered_values(real[name]), ordered_values(synthetic[name])
         if real_values is not None and synthetic_values is not None:
@@ -99,12 +103,12 @@ def _columns_figure(
             x = np.arange(len(top))
             ax.bar(x - 0.2, real_freq[top], 0.4, color=REAL_COLOUR, label="real")
             ax.bar(x + 0.2, synthetic_freq.reindex(top, fill_value=0), 0.4, color=SYNTHETIC_COLOUR)
-            ax.set_xticks(x, [str(t)[:8] for t in top], rotation=60, fontsize=6)
-        ax.set_title(str(name), fontsize=8)
-        ax.tick_params(labelsize=6)
+            ax.set_xticks(x, [str(t)[:LABEL_CHARS] for t in top], rotation=30, ha="right")
+        ax.set_title(str(name), fontsize=11)
+        ax.tick_params(labelsize=9)
     for ax in axes.flat[len(columns) :]:
         ax.axis("off")
-    axes.flat[0].legend(fontsize=6)
+    axes.flat[0].legend(fontsize=9)
     return Figure(
         name="columns",
         section="Columns",
@@ -123,19 +127,20 @@ def _associations_figure(real: pd.DataFrame, synthetic: pd.DataFrame, sizes: str
         return None
     real_matrix = association_matrix(real[columns], real[columns])
     synthetic_matrix = association_matrix(synthetic[columns], real[columns])
-    size = 2.2 + 0.3 * len(columns)
-    fig, axes = plt.subplots(1, 3, figsize=(3 * size, size))
+    fig, axes = plt.subplots(1, 3, figsize=(WIDTH, WIDTH / 3 + 0.9), sharey=True)
+    fontsize = min(9.0, max(5.0, 130 / len(columns)))  # as large as the panels hold
     panels = (
         ("real", real_matrix, -1, 1, "RdBu_r"),
         ("synthetic", synthetic_matrix, -1, 1, "RdBu_r"),
         ("|real - synthetic|", np.abs(real_matrix - synthetic_matrix), 0, 1, "Reds"),
     )
-    labels = [str(c)[:12] for c in columns]
+    labels = [str(c)[:LABEL_CHARS] for c in columns]
     for ax, (title, matrix, low, high, cmap) in zip(axes, panels, strict=True):
         image = ax.imshow(matrix, vmin=low, vmax=high, cmap=cmap)
-        ax.set_title(title, fontsize=9)
-        ax.set_xticks(range(len(columns)), labels, rotation=90, fontsize=6)
-        ax.set_yticks(range(len(columns)), labels, fontsize=6)
+        ax.set_title(title, fontsize=11)
+        ax.set_xticks(range(len(columns)), labels, rotation=90, fontsize=fontsize)
+        ax.set_yticks(range(len(columns)), labels, fontsize=fontsize)
+        ax.tick_params(axis="y", labelleft=ax is axes[0])  # the panels share one row order
         fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     return Figure(
         name="associations",
@@ -188,7 +193,7 @@ def dcr_figure(check: CheckResult, report: ValidationReport, evidence: None) -> 
     edges, histogram = np.asarray(data.get("histogram_edges", [])), data.get("histogram", {})
     if len(edges) < 2:
         return None
-    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    fig, ax = plt.subplots(figsize=(WIDTH, 4.2))
     centres = (edges[:-1] + edges[1:]) / 2
     for key, colour, label in (
         ("synthetic_to_train", SYNTHETIC_COLOUR, "synthetic -> train"),
@@ -197,10 +202,15 @@ def dcr_figure(check: CheckResult, report: ValidationReport, evidence: None) -> 
     ):
         counts = np.asarray(histogram[key], dtype=float)
         ax.step(centres, counts / max(counts.sum(), 1), where="mid", color=colour, label=label)
-    ax.set_xlabel("distance to closest record (Gower-style, [0, 1])", fontsize=8)
-    ax.set_ylabel("share of rows", fontsize=8)
-    ax.legend(fontsize=7)
-    ax.tick_params(labelsize=7)
+    ax.set_xlabel("distance to closest record (Gower-style, [0, 1])", fontsize=11)
+    ax.set_ylabel("share of rows", fontsize=11)
+    ax.legend(fontsize=10)
+    ax.tick_params(labelsize=10)
+    gate = "" if check.threshold is None else f", gate {check.comparison} {check.threshold:.3g}"
+    ax.set_title(
+        f"DCR share {data['dcr_share']:.3f}{gate}; real holdout rows score {HOLDOUT_DCR_SHARE}",
+        fontsize=11,
+    )
     return Figure(
         name="dcr",
         section="Privacy",
@@ -218,6 +228,6 @@ def _png(fig: Any) -> bytes:
 
     buffer = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=80)
+    fig.savefig(buffer, format="png", dpi=DPI)
     plt.close(fig)
     return buffer.getvalue()

@@ -253,4 +253,5 @@ def utility_check(result: UtilityResult, thresholds: Thresholds) -> CheckResult:
         limit=thresholds.utility_ratio_min,
         gate=thresholds.utility_must_pass,
         none_passes=True,
+        baseline=1.0 if applicable else None,  # TRTR / TRTR: the real-trained model itself
     )

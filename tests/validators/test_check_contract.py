@@ -125,7 +125,8 @@ def test_every_check_renders_as_a_row_and_its_figure(suite, check, reported, ima
 
     # Assert
     assert f"| `{check.name}` |" in markdown
-    assert f"<td><code>{check.name}</code></td>" in page
+    assert f"<td><code title='{check.name}'>{check.name}</code></td>" in page
+    assert "n/a" not in markdown and "np.float" not in markdown  # numbers shown, as numbers
     if check.render is not None:
         assert isinstance(figure, Figure) and figure.png.startswith(PNG_MAGIC)
 

@@ -170,3 +170,22 @@ def test_run_expectations_no_frames_raises(wine_real):
     # Run / Assert
     with pytest.raises(DataError, match=re.escape("run_expectations got no frames")):
         run_expectations(spec, [])
+
+
+def test_run_expectations_column_mean_is_the_value_against_its_range(wine_real):
+    # Setup: real mean alcohol is 13.0; a range it misses
+    spec = [
+        {
+            "type": "expect_column_mean_to_be_between",
+            "kwargs": {"column": "alcohol", "min_value": 14.0, "max_value": 15.0},
+        }
+    ]
+
+    # Run
+    (check,), _ = run_expectations(spec, [(wine_real, 178)])
+
+    # Assert: the observed mean as a plain number, not a repr of a numpy scalar
+    assert check.passed is False
+    assert check.value == pytest.approx(wine_real["alcohol"].mean())
+    assert type(check.data["observed_value"]) is float
+    assert check.detail == f"alcohol: observed {check.value:.4g}, expected within [14, 15]"

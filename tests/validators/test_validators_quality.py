@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from validators import Thresholds
+from validators._frames import shuffle_columns
 from validators.quality import sdmetrics_checks
 
 
@@ -82,3 +84,26 @@ def test_sdmetrics_checks_names_dtype_difference(wine_real):
     assert structure.passed is False
     assert structure.data["dtype_differences"] == {"proline": "real float64, synthetic float32"}
     assert "dtypes differ" in structure.detail
+
+
+def test_sdmetrics_checks_give_the_real_holdout_scores_as_quality_baselines(wine_real):
+    # Setup: train on one half of wine; the other half is the holdout; synthetic is noise
+    train, holdout = wine_real.iloc[::2], wine_real.iloc[1::2]
+    shuffled = shuffle_columns(train, np.random.default_rng(0))  # associations gone
+
+    # Run
+    plain = {c.name: c for c in sdmetrics_checks(train, shuffled, Thresholds())}
+    checks = {c.name: c for c in sdmetrics_checks(train, shuffled, Thresholds(), holdout=holdout)}
+
+    # Assert: without a holdout no baseline; with one, real rows score above shuffled columns
+    assert all(check.baseline is None for check in plain.values())
+    pairs = checks["quality.column_pair_trends"]
+    assert pairs.baseline is not None and pairs.baseline > pairs.value
+    assert 0.0 < checks["quality.overall"].baseline <= 1.0
+    assert checks["quality.column_shapes"].baseline is not None
+    assert checks["diagnostic.data_validity"].baseline is None  # a diagnostic, not a similarity
+    assert (
+        "baseline: the real holdout (89 rows; fewer rows score lower)"
+        in checks["quality.overall"].detail
+    )
+    assert checks["quality.overall"].value == plain["quality.overall"].value

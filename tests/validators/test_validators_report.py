@@ -93,7 +93,7 @@ def test_validation_report_advisory_failure_does_not_fail():
     # Assert
     assert report.passed is True
     assert report.failed_checks == []
-    assert "| `diagnostic.data_validity` | 0.99 | >= 0.95 | pass |" in report.to_markdown()
+    assert "| `diagnostic.data_validity` | 0.99 | >= 0.95 | — | pass |" in report.to_markdown()
 
 
 def test_validation_report_to_markdown_shows_verdicts_and_gx_counts():
@@ -104,9 +104,12 @@ def test_validation_report_to_markdown_shows_verdicts_and_gx_counts():
     markdown = report.to_markdown()
 
     # Assert
-    assert markdown.splitlines()[0] == "**Validation FAILED (2 gate checks failed)**"
-    assert "| `quality.overall` | 0.5 | >= 0.7 | **FAIL** |" in markdown
-    assert "| `diagnostic.data_validity` | 0.99 | >= 0.95 | pass |" in markdown
+    assert markdown.splitlines()[0] == (
+        "**Validation FAILED**: 2 gates failed: quality.overall, "
+        "gx.expect_column_values_to_be_between:alcohol."
+    )
+    assert "| `quality.overall` | 0.5 | >= 0.7 | — | **FAIL** |" in markdown
+    assert "| `diagnostic.data_validity` | 0.99 | >= 0.95 | — | pass |" in markdown
     assert "Great Expectations: 1 passed, 1 failed of 2." in markdown
     assert f"- `{GX_FAILED.name}`: {GX_FAILED.detail}" in markdown
     assert GX_PASSED.name not in markdown  # per-expectation rows are listed only when failed
@@ -140,7 +143,7 @@ def test_make_check_advisory_keeps_its_verdict_but_does_not_gate():
 
     # Assert
     assert (check.passed, check.gate) == (False, False)
-    assert "| `privacy.nndr` | 0.2 | >= 0.5 | fail (advisory) |" in _report(check).to_markdown()
+    assert "| `privacy.nndr` | 0.2 | >= 0.5 | — | fail (advisory) |" in _report(check).to_markdown()
 
 
 def test_make_check_without_limit_is_a_measurement_that_never_fails():
@@ -198,3 +201,76 @@ def test_validation_report_sizes_without_fidelity_checks_give_counts_only():
 
     # Assert
     assert markdown.splitlines()[2] == "Real images: 100; synthetic images: 1,000."
+
+
+def _gated(*members: CheckResult) -> list[CheckResult]:
+    from validators.expectations import gated
+
+    return gated(list(members), gate=True)
+
+
+DCR_HIGH = make_check(
+    "privacy.dcr_share", "privacy", 0.594, "d", limit=0.55, comparison="<=", baseline=0.5
+)
+
+
+def test_failed_gates_count_the_expectations_roll_up_and_its_members_as_one_gate():
+    # Setup: 2 of 3 expectations fail, so the roll-up fails too; and one other gate
+    failed_null = GX_FAILED.model_copy(update={"name": "gx.expect_column_values_to_be_in_set:x"})
+    report = _report(*_gated(GX_FAILED, failed_null, GX_PASSED), DCR_HIGH)
+
+    # Run
+    markdown = report.to_markdown()
+
+    # Assert
+    assert len(report.failed_checks) == 4  # the machine view keeps every failed check
+    assert report.failed_gates == ["expectations (2 of 3)", "privacy.dcr_share"]
+    assert markdown.splitlines()[0] == (
+        "**Validation FAILED**: 2 gates failed: expectations (2 of 3), privacy.dcr_share."
+    )
+
+
+def test_markdown_leads_with_headlines_beside_gate_and_real_baseline():
+    # Setup
+    report = _report(VALIDITY_OK, DCR_HIGH, *_gated(GX_FAILED, GX_PASSED))
+
+    # Run
+    lines = report.to_markdown().splitlines()
+
+    # Assert: the headline table comes before the per-check table, which comes before the GX list
+    headline = next(i for i, line in enumerate(lines) if line.startswith("| headline |"))
+    checks = next(i for i, line in enumerate(lines) if line.startswith("| check |"))
+    assert headline < checks
+    assert lines[headline + 2].startswith(
+        "| Privacy: nearer training (`privacy.dcr_share`) | 0.594 | <= 0.55 | 0.5 | **FAIL** |"
+    )
+    assert "| `privacy.dcr_share` | 0.594 | <= 0.55 | 0.5 | **FAIL** | d |" in lines
+    assert lines.index("Great Expectations: 1 passed, 1 failed of 2.") > checks
+    assert "- `alcohol`: 1 of 2 failed" in lines
+    assert "n/a" not in "\n".join(lines)
+
+
+def test_html_orders_verdict_headlines_figures_checks_then_expectations_per_column():
+    # Setup
+    from validators.html_report import Figure, render_html
+
+    report = _report(VALIDITY_OK, DCR_HIGH, *_gated(GX_FAILED, GX_PASSED))
+    figure = Figure("dcr", "Privacy", "Distance to closest record", b"\x89PNG", "caption")
+
+    # Run
+    page = render_html(report, [figure], "demo")
+
+    # Assert
+    order = [
+        page.index("2 gates failed: privacy.dcr_share, expectations (1 of 2)."),
+        page.index("class='headlines'"),
+        page.index("<figure id='dcr'>"),
+        page.index("<h2>Checks</h2>"),
+        page.index("<details class='failed' open><summary><code>alcohol</code>"),
+    ]
+    assert order == sorted(order)
+    # both alcohol expectations sit in the alcohol group, by their short names
+    group = page[order[-1] :]
+    assert ">column_values_to_be_between</code>" in group
+    assert ">column_values_to_not_be_null</code>" in group
+    assert "max-width: 560px" not in page and "n/a" not in page

@@ -86,8 +86,9 @@ def test_validate_table_corrupted_markdown_lists_failures(corrupted_report):
     markdown = corrupted_report.to_markdown()
 
     # Assert
-    assert markdown.startswith("**Validation FAILED (5 gate checks failed)**")
-    assert "| `expectations.success` | 0.9091 | >= 1 | **FAIL** |" in markdown
+    # The roll-up and its 4 failed expectations are one gate.
+    assert markdown.startswith("**Validation FAILED**: 1 gate failed: expectations (4 of 44).")
+    assert "| `expectations.success` | 0.9091 | >= 1 | — | **FAIL** |" in markdown
     assert "Great Expectations: 40 passed, 4 failed of 44." in markdown
     assert "hue: 61 of 178 values (34.27%) null (at most 5.00% allowed)" in markdown
 
@@ -126,7 +127,9 @@ def test_validate_table_expectations_advisory_when_not_required(wine_real, corru
     rollup = report.check("expectations.success")
     assert report.passed is True
     assert (rollup.passed, rollup.gate) == (False, False)
-    assert "| `expectations.success` | 0.9302 | >= 1 | fail (advisory) |" in report.to_markdown()
+    assert "| `expectations.success` | 0.9302 | >= 1 | — | fail (advisory) |" in (
+        report.to_markdown()
+    )
 
 
 def test_validate_table_without_expected_rows_skips_row_count(wine_real):
