@@ -4,6 +4,12 @@ autocast on CUDA, a progress bar with the losses, and early stopping that keeps 
 weights of the best validation epoch. `EMA` and `autocast` are the image families' (one
 implementation for every torch family).
 
+With a `PrivacyCheck`, the kept epoch must also pass a privacy signal: each epoch that improves
+the validation loss is probed for the DCR share of its samples (`generators.tabular_privacy`)
+against equally many training and validation rows, and kept only if the share is within the
+check's limit; patience counts from the last kept epoch, so training stops once the epochs that
+still fit better have started to sit closer to the training rows than to unseen ones.
+
 Reproducibility: the split and every epoch's batch order are seeded by (seed, stream, epoch); the
 loss function draws its noise from one generator seeded once for training and re-seeded
 identically for every validation pass, so validation losses are comparable across epochs.
@@ -14,6 +20,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
@@ -27,15 +34,36 @@ from generators.neural_tabular import NeuralTabularConfig
 from generators.seeding import derive_seed
 
 # derive_seed keys of this loop's random streams.
-SPLIT_STREAM, ORDER_STREAM, NOISE_STREAM, VALIDATION_STREAM = 10, 11, 12, 13
+SPLIT_STREAM, ORDER_STREAM, NOISE_STREAM, VALIDATION_STREAM, PRIVACY_STREAM = 10, 11, 12, 13, 14
 MIN_IMPROVEMENT = 1e-4  # relative: smaller validation gains count as no improvement
 CPU_BATCH, CUDA_BATCH = 512, 4096  # upper bounds of the automatic batch size
 EVAL_VALUES = 32_768  # input values per validation forward pass (bounds its activations)
 MIN_EVAL_ROWS = 2048
-MIN_EPOCH_STEPS = 16
+# A large table's validation loss is taken on its first MAX_EVAL_ROWS validation rows (they are a
+# seeded random draw): more rows steady it no further, and scoring them every epoch costs.
+MAX_EVAL_ROWS = 8192
+# Steps per epoch: at least MIN_EPOCH_STEPS (a small table makes several passes), at most
+# MAX_EPOCH_STEPS (a large table's epoch is a seeded draw of that many batches, not a whole pass,
+# so that validation, patience and the privacy probe look at the model every ~32k rows on CPU
+# instead of once per pass of 100k+ rows, which stopped a full pass too late).
+MIN_EPOCH_STEPS, MAX_EPOCH_STEPS = 16, 64
 
 Batch = dict[str, torch.Tensor]
 LossFn = Callable[[nn.Module, Batch, torch.Generator], dict[str, torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class PrivacyCheck:
+    """Model selection by privacy as well as validation loss (see the module docstring).
+
+    `share(model, train_rows, validation_rows)` estimates the DCR share of the model's samples
+    against the two row sets (equally many, at most `rows`, chosen once and seeded); an epoch
+    whose share exceeds `limit` is not kept. When no epoch passes, the lowest share is kept.
+    """
+
+    share: Callable[[nn.Module, Batch, Batch], float]
+    limit: float
+    rows: int = 1000
 
 
 def auto_batch_size(rows: int, device: str, batches_per_pass: int) -> int:
@@ -80,20 +108,27 @@ def train_with_early_stopping(
     seed: int,
     device: str,
     batches_per_pass: int,
+    stochastic_loss: bool = True,
+    privacy: PrivacyCheck | None = None,
 ) -> dict[str, Any]:
     """Train `model` on `data` (tensors with one row per training row, on CPU) with `loss_fn`,
     which returns a dict of scalar losses whose `"loss"` is optimised; returns a JSON-able summary.
 
     `batches_per_pass` sets the automatic batch size (when `config.batch_size` is None): noisy
-    objectives such as diffusion losses want fewer, larger batches.
+    objectives such as diffusion losses want fewer, larger batches. `stochastic_loss=False` says
+    the loss draws no noise, so validation rows are scored once, not repeated. `privacy` adds the
+    privacy signal to the choice of the epoch kept (only with a validation split).
     """
     rows = next(iter(data.values())).shape[0]
     train_index, val_index = split_rows(rows, config.validation_fraction, seed)
     train = {k: v[torch.from_numpy(train_index)].to(device) for k, v in data.items()}
     val = {k: v[torch.from_numpy(val_index)].to(device) for k, v in data.items()}
+    scored = {k: v[:MAX_EVAL_ROWS] for k, v in val.items()}
+    probe = _privacy_rows(train, val, privacy.rows, seed) if privacy and len(val_index) else None
     batch_size = batch_size_for(len(train_index), config, device, batches_per_pass)
+    # fused: one kernel for every parameter instead of a loop over small tensors (CPU and CUDA).
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, fused=True
     )
     # Halving the step size when the monitored loss stalls settles the weights: with a constant
     # rate the last batches' noise shows in the learned marginals.
@@ -104,7 +139,8 @@ def train_with_early_stopping(
     # Judged, kept and returned: the moving average of the weights, which is steadier than the
     # weights after the last step (its marginals are better calibrated).
     ema = EMA(model, config.ema_decay) if config.ema_decay else None
-    best_loss, best_epoch, best_state = math.inf, 0, None
+    best_loss, best_epoch, best_state, best_share = math.inf, 0, None, None
+    fallback: tuple[float, int, dict[str, torch.Tensor]] | None = None  # lowest share seen
     history: list[dict[str, float]] = []
     with tqdm(
         range(1, config.max_epochs + 1), desc=f"{name} fit", disable=not config.verbose
@@ -114,19 +150,31 @@ def train_with_early_stopping(
             losses = _train_epoch(model, loss_fn, train, batches, optimizer, ema, noise, config)
             judged = ema.module if ema else model
             if len(val_index):
-                losses["val_loss"] = evaluate(judged, loss_fn, val, config, device, seed)
+                losses["val_loss"] = evaluate(
+                    judged, loss_fn, scored, config, device, seed, repeat=stochastic_loss
+                )
+                improved = math.isinf(best_loss) or losses["val_loss"] < best_loss - (
+                    MIN_IMPROVEMENT * abs(best_loss)
+                )
+                # Only an epoch that would be kept is probed: the others cannot be chosen.
+                if improved and privacy is not None and probe is not None:
+                    losses["dcr_share"] = privacy.share(judged, *probe)
+                    if losses["dcr_share"] > privacy.limit:
+                        improved = False
+                        if fallback is None or losses["dcr_share"] < fallback[0]:
+                            state = copy.deepcopy(judged.state_dict())
+                            fallback = (losses["dcr_share"], epoch, state)
+                if improved:
+                    best_loss, best_epoch = losses["val_loss"], epoch
+                    best_state = copy.deepcopy(judged.state_dict())
+                    best_share = losses.get("dcr_share")
             history.append(losses)
             bar.set_postfix({k: f"{v:.4f}" for k, v in losses.items()})
             scheduler.step(losses.get("val_loss", losses["loss"]))
-            if not len(val_index):
-                continue
-            if best_state is None or losses["val_loss"] < best_loss - MIN_IMPROVEMENT * abs(
-                best_loss
-            ):
-                best_loss, best_epoch = losses["val_loss"], epoch
-                best_state = copy.deepcopy(judged.state_dict())
-            elif epoch - best_epoch >= config.patience:
+            if len(val_index) and epoch - best_epoch >= config.patience:
                 break
+    if best_state is None and fallback is not None:  # no epoch passed the privacy limit
+        best_share, best_epoch, best_state = fallback
     if best_state is None:  # no validation: the last (averaged) weights
         best_state = (ema.module if ema else model).state_dict()
     model.load_state_dict(best_state)
@@ -135,7 +183,9 @@ def train_with_early_stopping(
         "epochs_run": len(history),
         "best_epoch": best_epoch or len(history),
         "stopped_early": len(history) < config.max_epochs,
-        "best_val_loss": round(best_loss, 6) if len(val_index) else None,
+        "best_val_loss": round(best_loss, 6) if len(val_index) and best_epoch else None,
+        "privacy_limit": privacy.limit if probe is not None else None,
+        "best_dcr_share": None if best_share is None else round(best_share, 4),
         "last_losses": {k: round(v, 6) for k, v in history[-1].items()},
         "train_rows": len(train_index),
         "validation_rows": len(val_index),
@@ -145,6 +195,18 @@ def train_with_early_stopping(
     }
 
 
+def _privacy_rows(train: Batch, val: Batch, most: int, seed: int) -> tuple[Batch, Batch]:
+    """Equally many (at most `most`) seeded training and validation rows for a PrivacyCheck."""
+    rng = np.random.default_rng(derive_seed(seed, PRIVACY_STREAM))
+    sizes = next(iter(train.values())).shape[0], next(iter(val.values())).shape[0]
+    count = min(most, *sizes)
+    picks = [torch.from_numpy(rng.choice(size, count, replace=False)) for size in sizes]
+    return (
+        {k: v[picks[0].to(v.device)] for k, v in train.items()},
+        {k: v[picks[1].to(v.device)] for k, v in val.items()},
+    )
+
+
 def epoch_batches(
     rows: int, batch_size: int, seed: int, epoch: int, device: str
 ) -> list[torch.Tensor]:
@@ -152,10 +214,14 @@ def epoch_batches(
 
     The last partial batch of a pass joins the previous one (no tiny, noisy step at its end); a
     small table makes several passes, so that every epoch (one validation check, one unit of
-    patience) has at least MIN_EPOCH_STEPS optimizer steps.
+    patience) has at least MIN_EPOCH_STEPS optimizer steps; a large one takes MAX_EPOCH_STEPS
+    batches of a fresh seeded order.
     """
     per_pass = max(rows // batch_size, 1)
     order_rng = torch.Generator().manual_seed(derive_seed(seed, ORDER_STREAM, epoch))
+    if per_pass > MAX_EPOCH_STEPS:
+        order = torch.randperm(rows, generator=order_rng).to(device)
+        return list(order[: MAX_EPOCH_STEPS * batch_size].split(batch_size))
     batches = []
     for _ in range(math.ceil(MIN_EPOCH_STEPS / per_pass)):
         order = torch.randperm(rows, generator=order_rng).to(device)
@@ -200,16 +266,20 @@ def evaluate(
     config: NeuralTabularConfig,
     device: str,
     seed: int,
+    *,
+    repeat: bool = True,
 ) -> float:
     """Mean `"loss"` over `data`, with the same noise draws on every call.
 
-    Small validation sets are repeated up to MIN_EVAL_ROWS rows: a noisy loss (a diffusion
-    loss draws a timestep and noise per row) then averages over many draws per row, so early
-    stopping reacts to the model rather than to the draws.
+    With `repeat`, small validation sets are repeated up to MIN_EVAL_ROWS rows: a noisy loss (a
+    diffusion loss draws a timestep and noise per row) then averages over many draws per row, so
+    early stopping reacts to the model rather than to the draws. A loss without draws gains
+    nothing from repeats.
     """
     model.eval()
     noise = torch.Generator(device).manual_seed(derive_seed(seed, VALIDATION_STREAM))
-    repeats = math.ceil(MIN_EVAL_ROWS / next(iter(data.values())).shape[0])
+    rows = next(iter(data.values())).shape[0]
+    repeats = math.ceil(MIN_EVAL_ROWS / rows) if repeat else 1
     data = {k: v.repeat_interleave(repeats, dim=0) for k, v in data.items()}
     rows = next(iter(data.values())).shape[0]
     step = max(EVAL_VALUES // sum(v[0].numel() for v in data.values()), 1)

@@ -6,7 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from generators.tabular_training import MIN_EPOCH_STEPS, epoch_batches, epochs_for_passes
+from generators.tabular_training import (
+    MAX_EPOCH_STEPS,
+    MIN_EPOCH_STEPS,
+    epoch_batches,
+    epochs_for_passes,
+)
 
 
 def test_epoch_batches_cover_each_row_once_per_pass_without_a_tiny_last_batch():
@@ -20,6 +25,18 @@ def test_epoch_batches_cover_each_row_once_per_pass_without_a_tiny_last_batch():
     for start in range(0, passes * 3, 3):
         rows = torch.cat(batches[start : start + 3])
         assert sorted(rows.tolist()) == list(range(100))
+
+
+def test_epoch_batches_of_a_large_table_are_a_capped_draw_of_distinct_rows():
+    # Run: 100,000 rows in batches of 512 would be 195 steps per pass
+    batches = epoch_batches(100_000, 512, seed=0, epoch=1, device="cpu")
+    later = epoch_batches(100_000, 512, seed=0, epoch=2, device="cpu")
+
+    # Assert
+    rows = torch.cat(batches)
+    assert len(batches) == MAX_EPOCH_STEPS and {len(b) for b in batches} == {512}
+    assert len(set(rows.tolist())) == len(rows)
+    assert not torch.equal(rows, torch.cat(later))
 
 
 def test_epoch_batches_are_seeded_by_seed_and_epoch():
