@@ -41,7 +41,10 @@ class NeuralTabularConfig(TabularConfig):
         "column order.",
     )
     max_epochs: int = Field(
-        200, ge=1, description="Upper bound on epochs (passes over the training rows)."
+        200,
+        ge=1,
+        description="Upper bound on epochs (passes over the training rows; on a table of more "
+        "than 64 batches, 64 batches of a fresh random order).",
     )
     patience: int = Field(
         10, ge=1, description="Stop after this many epochs without a better validation loss."

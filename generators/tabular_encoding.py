@@ -8,9 +8,10 @@ Each column becomes one or more *sub-columns*, in two views of the same fitted s
 Per column kind:
 
 - **categorical** (strings, booleans, `category`): one token per value seen at least
-  `rare_min_count` times; rarer values share one protected `<rare>` token that decodes to a value
-  drawn from the rare pool (by its counts), so a rare value is never tied to the rows it came from;
-  a missing value has its own token.
+  `rare_min_count` times; rarer values share one protected `<rare>` token that never decodes to a
+  rare value (one person's value would leak) but to a frequent value drawn by its count (MOSTLY
+  AI's "sample" replacement), or to `RARE_LABEL` in a text column with no frequent value; a
+  missing value has its own token.
 - **numeric**: the column's quantile function, cut into at most `bins` bins over *distinct*
   values: a value holding at least 1/bins of the rows (a point mass such as an exact zero) gets a
   bin of its own, and a column with at most `bins` distinct values gets one bin per value. Tokens
@@ -20,7 +21,9 @@ Per column kind:
   u in the whole quantile function (ties spread uniformly at random), plus a missing flag; for a
   *discrete* column (at most `discrete_share` distinct values per row, e.g. a survey score with
   a few dozen levels) u is spread over each observed value's empirical-CDF interval and decodes
-  back to an observed value, never to one interpolated between knots.
+  back to an observed value, never to one interpolated between knots. With `protect_extremes`,
+  values beyond the `rare_min_count`-th smallest / largest are clipped to them first, so no
+  decoded value reveals one person's minimum or maximum.
 - **datetime**: parts: year and time of day (numeric), month and day (categorical).
 
 The fitted state is plain JSON (`to_state` / `TableEncoding.from_state`): no pickle.
@@ -39,6 +42,7 @@ from core.errors import DataError
 
 ColumnKind = Literal["categorical", "numeric", "datetime"]
 MAX_DECIMALS = 8
+RARE_LABEL = "_RARE_"  # a protected rare value of a text column that has no frequent value
 EDGE = 1e-6  # margin inside a bin for positions in the mixed view
 
 
@@ -54,6 +58,8 @@ class ColumnEncoding(Protocol):
     def encode_tokens(self, values: pd.Series) -> np.ndarray: ...
 
     def decode_tokens(self, tokens: np.ndarray, rng: np.random.Generator) -> pd.Series: ...
+
+    def token_coordinates(self, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
     def continuous_count(self) -> int: ...
 
@@ -80,6 +86,7 @@ class EncodingSettings:
     # Numeric columns with at most this share of distinct values per non-missing row keep their
     # observed values in the mixed view (None: none do); see NumericEncoding.support.
     discrete_share: float | None = None
+    protect_extremes: bool = False  # clip numbers to the rare_min_count-th smallest / largest
 
 
 # ---- categorical --------------------------------------------------------------------------------
@@ -87,14 +94,15 @@ class EncodingSettings:
 class CategoricalEncoding:
     """Frequent values as tokens, rare values behind one protected token, missing as a token.
 
-    Codes: `0..len(values)-1` the frequent values, then `<rare>` (if any), then missing (if any).
+    Codes: `0..len(values)-1` the frequent values (seen `counts` times), then `<rare>` (if any),
+    then missing (if any). `rare_values` are kept to encode them, never decoded.
     """
 
     column: str
     dtype: str
     values: list[Any]
+    counts: list[int]
     rare_values: list[Any]
-    rare_counts: list[int]
     has_missing: bool
     categories: list[Any] | None = None  # the declared categories of a `category` column
 
@@ -110,8 +118,8 @@ class CategoricalEncoding:
             column=str(values.name),
             dtype=str(values.dtype),
             values=_sorted_values(values.name, frequent.index),
+            counts=[int(frequent[v]) for v in _sorted_raw(frequent.index)],
             rare_values=_sorted_values(values.name, rare.index),
-            rare_counts=[int(rare[v]) for v in _sorted_raw(rare.index)],
             has_missing=bool(values.isna().any()),
             categories=declared,
         )
@@ -155,13 +163,20 @@ class CategoricalEncoding:
         out[frequent] = table[codes[frequent]]
         if self.rare_code is not None:
             rare = codes == self.rare_code
-            counts = np.asarray(self.rare_counts, dtype=float)
-            pool = np.empty(len(self.rare_values), dtype=object)
-            pool[:] = self.rare_values
-            out[rare] = pool[rng.choice(len(pool), size=int(rare.sum()), p=counts / counts.sum())]
+            out[rare] = self._rare_replacements(int(rare.sum()), table, rng)
         if self.missing_code is not None:
             out[codes == self.missing_code] = None
         return self._restore(pd.Series(out, name=self.column))
+
+    def _rare_replacements(
+        self, n: int, frequent: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """What `n` protected `<rare>` tokens decode to: frequent values drawn by their counts;
+        with none, RARE_LABEL in a text column and missing otherwise (no other value is safe)."""
+        if len(frequent):
+            counts = np.asarray(self.counts, dtype=float)
+            return frequent[rng.choice(len(frequent), size=n, p=counts / counts.sum())]
+        return np.full(n, RARE_LABEL if self.dtype == "object" else None, dtype=object)
 
     def _restore(self, series: pd.Series) -> pd.Series:
         if self.categories is not None:
@@ -184,6 +199,9 @@ class CategoricalEncoding:
 
     def decode_tokens(self, tokens: np.ndarray, rng: np.random.Generator) -> pd.Series:
         return self.decode(tokens[:, 0], rng)
+
+    def token_coordinates(self, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros((len(tokens), 0)), tokens[:, :1]  # unordered: the code itself
 
     def continuous_count(self) -> int:
         return 0
@@ -236,6 +254,8 @@ class NumericEncoding:
                 f"Column {values.name!r} holds infinite values; replace them with numbers or "
                 "missing values before fitting."
             )
+        if settings.protect_extremes:
+            present = _clip_extremes(present, settings.rare_min_count)
         distinct, counts = np.unique(present, return_counts=True)
         bins = settings.bins
         if len(distinct) <= bins:
@@ -374,6 +394,17 @@ class NumericEncoding:
         values = self.value_at(np.where(missing, 0, bin_index), position)
         return self._restore(np.where(missing, np.nan, values))
 
+    def token_coordinates(self, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The position in the column's quantile function of each token row's value (the middle
+        of its step), NaN when missing; no unordered part."""
+        _, shares, starts = self._grid()
+        bin_index = tokens[:, 0]
+        missing = bin_index >= len(self.knots)
+        inside = (tokens[:, 1] + 0.5) / self.subdivisions if self.positioned else 0.5
+        safe = np.where(missing, 0, bin_index)
+        uniform = starts[safe] + shares[safe] * inside
+        return np.where(missing, np.nan, uniform)[:, None], np.zeros((len(tokens), 0), np.int64)
+
     # Mixed view: position u in the whole quantile function, plus a missing flag.
     def continuous_count(self) -> int:
         return 1
@@ -507,6 +538,12 @@ class DatetimeEncoding:
             [p.decode_tokens(c, rng) for p, c in zip(self.parts, chunks, strict=True)]
         )
 
+    def token_coordinates(self, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        chunks = _split_columns(tokens, [len(p.token_cardinalities()) for p in self.parts])
+        return _join_coordinates(
+            [p.token_coordinates(c) for p, c in zip(self.parts, chunks, strict=True)]
+        )
+
     def continuous_count(self) -> int:
         return sum(p.continuous_count() for p in self.parts)
 
@@ -599,6 +636,15 @@ class TableEncoding:
             {c.column: c.decode_tokens(t, rng) for c, t in zip(self.columns, chunks, strict=True)}
         )
 
+    def token_coordinates(self, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where token rows `(N, T)` sit, for distances between rows (Gower-style, as in the
+        privacy checks): positions in [0, 1] in each ordered column's quantile function `(N, K)`,
+        NaN when missing, and codes of the unordered columns `(N, J)`."""
+        chunks = _split_columns(tokens, self.token_counts())
+        return _join_coordinates(
+            [c.token_coordinates(t) for c, t in zip(self.columns, chunks, strict=True)]
+        )
+
     # mixed view
     def continuous_count(self) -> int:
         return sum(c.continuous_count() for c in self.columns)
@@ -658,6 +704,13 @@ def _column_from_state(state: dict[str, Any]) -> ColumnEncoding:
     return DatetimeEncoding(**fields)
 
 
+def _join_coordinates(
+    pairs: Sequence[tuple[np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray]:
+    ordered = np.concatenate([p[0] for p in pairs], axis=1).astype(np.float64)
+    return ordered, np.concatenate([p[1] for p in pairs], axis=1).astype(np.int64)
+
+
 def _split_columns(array: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
     """`array` `(N, sum(sizes))` cut into consecutive column blocks of `sizes`."""
     return np.split(array, np.cumsum(sizes)[:-1], axis=1)
@@ -674,6 +727,15 @@ def _datetime_parts(values: pd.Series) -> pd.DataFrame:
             "seconds": (stamps - midnight).dt.total_seconds(),
         }
     )
+
+
+def _clip_extremes(values: np.ndarray, count: int) -> np.ndarray:
+    """`values` clipped to their `count`-th smallest and largest (unchanged when fewer than
+    2 * count values), so that the range's ends are shared by at least `count` rows."""
+    if count <= 1 or len(values) < 2 * count:
+        return values
+    ordered = np.partition(values, [count - 1, len(values) - count])
+    return np.clip(values, ordered[count - 1], ordered[len(values) - count])
 
 
 def _decimals(values: np.ndarray) -> int | None:

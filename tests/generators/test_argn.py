@@ -14,6 +14,7 @@ import pytest
 from core.errors import ConfigError, DataError
 from generators import Generator, create_generator
 from generators.argn import ARGNConfig
+from generators.tabular_encoding import RARE_LABEL
 from generators.tabular_training import MIN_EPOCHS_WITHOUT_VALIDATION
 
 TINY = {"width": 16, "depth": 1, "heads": 2, "cpu_threads": 1, "verbose": False}
@@ -130,10 +131,12 @@ def test_fit_small_table_is_regularised_and_a_large_one_is_not_unless_asked():
 
 
 def test_fit_numeric_bins_grow_with_the_rows_unless_given():
-    # Setup: every value distinct, so each column gets as many bins as it is allowed
+    # Setup: every value distinct, so each column gets as many bins as it is allowed (clipped
+    # extremes would be point masses with bins of their own)
     def bins(rows: int, **params: object) -> int:
         frame = pd.DataFrame({"x": np.arange(rows) * 0.5})
-        generator = create_generator("argn", {**TINY, "max_epochs": 1, **params}).fit(frame)
+        params = {**TINY, "max_epochs": 1, "protect_extremes": False, **params}
+        generator = create_generator("argn", params).fit(frame)
         return len(generator.encoding.columns[0].knots)
 
     # Run / Assert
@@ -168,15 +171,53 @@ def test_save_writes_safetensors_and_json_only(fitted, tmp_path):
     assert [c["column"] for c in state["encoding"]][:2] == ["group", "tier"]
 
 
-def test_fit_table_with_a_category_per_row_samples_from_the_rare_pool():
+def test_fit_table_with_a_category_per_row_samples_no_training_word():
     # Setup: distinct words, not a key (no key-like name or numbered content)
     frame = pd.DataFrame({"word": [f"w{i}x" for i in range(40)], "x": np.arange(40.0)})
 
     # Run
     sample = create_generator("argn", {**TINY, "max_epochs": 1}).fit(frame).sample(30)
 
+    # Assert: every word is one person's; the protected token decodes to the rare label
+    assert (sample["word"] == RARE_LABEL).all()
+
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_sample_never_emits_a_category_seen_fewer_than_k_times_nor_a_lone_extreme(k):
+    # Setup: categories seen 1..6 times beside two frequent ones; a numeric column whose
+    # extremes are single rows
+    rng = np.random.default_rng(0)
+    counts = {"rare1": 1, "rare2": 2, "rare3": 3, "rare4": 4, "rare5": 5, "rare6": 6}
+    labels = [v for v, n in counts.items() for _ in range(n)]
+    labels += list(rng.choice(["common_a", "common_b"], 300 - len(labels)))
+    x = rng.normal(size=300)
+    frame = pd.DataFrame({"label": rng.permutation(labels), "x": x})
+    params = {**TINY, "max_epochs": 3, "rare_category_min_count": k}
+
+    # Run
+    sample = create_generator("argn", params).fit(frame, seed=0).sample(3000, seed=0)
+
     # Assert
-    assert set(sample["word"]) <= set(frame["word"])
+    seen = sample["label"].value_counts()
+    assert not [v for v in seen.index if counts.get(v, k) < k]
+    assert "common_a" in seen.index and "common_b" in seen.index
+    ordered = np.sort(x)
+    assert sample["x"].min() >= ordered[k - 1] and sample["x"].max() <= ordered[-k]
+
+
+def test_fit_with_privacy_check_reports_the_kept_epochs_dcr_share(mixed):
+    # Setup: a 30-row validation split counts as large enough here
+    params = {**TINY, "max_epochs": 4, "min_validation_rows": 30}
+
+    # Run
+    checked = create_generator("argn", params).fit(mixed, seed=0).training_summary
+    unchecked = create_generator("argn", {**params, "max_dcr_share": None})
+    plain = unchecked.fit(mixed, seed=0).training_summary
+
+    # Assert
+    assert checked["privacy_limit"] == ARGNConfig().max_dcr_share
+    assert 0 <= checked["best_dcr_share"] <= 1
+    assert plain["privacy_limit"] is None and plain["best_dcr_share"] is None
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,12 @@ import pandas as pd
 import pytest
 
 from core.errors import DataError
-from generators.tabular_encoding import EncodingSettings, NumericEncoding, TableEncoding
+from generators.tabular_encoding import (
+    RARE_LABEL,
+    EncodingSettings,
+    NumericEncoding,
+    TableEncoding,
+)
 
 SETTINGS = EncodingSettings(bins=8, subdivisions=4, rare_min_count=3)
 
@@ -97,7 +102,7 @@ def test_mixed_view_round_trip_is_exact_for_all_but_rare_values(frame, encoding)
     pd.testing.assert_frame_equal(back.drop(columns="rare"), frame.drop(columns="rare"))
 
 
-def test_rare_categories_share_one_token_and_decode_from_the_rare_pool(frame, encoding):
+def test_rare_categories_share_one_token_that_never_decodes_to_a_rare_value(frame, encoding):
     # Setup
     rare = frame["rare"] != "usual"
     column = sum(encoding.token_counts()[: encoding.names.index("rare")])  # its token position
@@ -106,24 +111,81 @@ def test_rare_categories_share_one_token_and_decode_from_the_rare_pool(frame, en
     # Run
     back = encoding.decode_tokens(tokens, np.random.default_rng(4))
 
-    # Assert
+    # Assert: the protected token stands for the rare values, and decodes to a frequent one
     rare_tokens = tokens[rare.to_numpy(), column]
     assert len(set(rare_tokens)) == 1
-    assert set(back["rare"][rare]) <= set(frame["rare"][rare])
-    assert (back["rare"][~rare] == "usual").all()
+    assert (back["rare"] == "usual").all()
 
 
-def test_column_with_a_value_per_row_is_all_rare_and_still_decodes():
-    # Setup
-    ids = pd.Series([f"id-{i}" for i in range(50)], name="id")
-    encoding = TableEncoding.fit(ids.to_frame(), ["id"], SETTINGS)
+def test_rare_token_decodes_to_frequent_values_by_their_counts():
+    # Setup: "a" 30 times, "b" 10 times, five values seen once or twice (rare below 3)
+    values = ["a"] * 30 + ["b"] * 10 + ["r1", "r2", "r2", "r3", "r4"]
+    column = pd.DataFrame({"c": values})
+    encoding = TableEncoding.fit(column, ["c"], SETTINGS)
+    rare_code = len(encoding.columns[0].values)
 
     # Run
-    back = encoding.decode_tokens(encoding.encode_tokens(ids.to_frame()), np.random.default_rng(0))
+    back = encoding.decode_tokens(np.full((4000, 1), rare_code), np.random.default_rng(0))
+
+    # Assert
+    assert set(back["c"]) == {"a", "b"}
+    assert (back["c"] == "a").mean() == pytest.approx(0.75, abs=0.03)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (pd.Series([f"id-{i}" for i in range(50)], name="c"), RARE_LABEL),
+        (pd.Series(np.arange(50) % 25, name="c", dtype="category"), None),
+    ],
+)
+def test_column_whose_values_are_all_rare_decodes_to_no_training_value(values, expected):
+    # Setup: every value seen fewer than rare_min_count times
+    encoding = TableEncoding.fit(values.to_frame(), ["c"], SETTINGS)
+
+    # Run
+    back = encoding.decode_tokens(
+        encoding.encode_tokens(values.to_frame()), np.random.default_rng(0)
+    )
 
     # Assert
     assert encoding.token_cardinalities() == [1]
-    assert set(back["id"]) <= set(ids)
+    if expected is None:
+        assert back["c"].isna().all()
+    else:
+        assert (back["c"] == expected).all()
+
+
+def test_protect_extremes_clips_numbers_to_the_kth_smallest_and_largest():
+    # Setup: 100 distinct values; with rare_min_count 3 the range is the 3rd smallest / largest
+    values = pd.DataFrame({"x": np.arange(100) * 1.5})
+    settings = EncodingSettings(bins=8, subdivisions=4, rare_min_count=3, protect_extremes=True)
+    protected = TableEncoding.fit(values, ["x"], settings)
+    plain = TableEncoding.fit(values, ["x"], SETTINGS)
+    tokens = protected.encode_tokens(values)
+
+    # Run
+    back = protected.decode_tokens(np.repeat(tokens, 20, axis=0), np.random.default_rng(0))
+
+    # Assert
+    assert back["x"].min() == 3.0 and back["x"].max() == 145.5
+    assert plain.columns[0].knots[0][0] == 0.0 and plain.columns[0].knots[-1][-1] == 148.5
+
+
+def test_token_coordinates_are_quantile_positions_and_codes(frame, encoding):
+    # Run
+    ordered, codes = encoding.token_coordinates(encoding.encode_tokens(frame))
+
+    # Assert: one ordered coordinate per numeric column and numeric date part (year; every
+    # time is midnight), one code per categorical column and categorical date part
+    assert ordered.shape == (len(frame), 4) and codes.shape == (len(frame), 5)
+    assert np.nanmin(ordered) >= 0 and np.nanmax(ordered) <= 1
+    income = ordered[:, 2]
+    assert (np.isnan(income) == frame["income"].isna().to_numpy()).all()
+    present = ~np.isnan(income)
+    # positions follow the values' order (up to their bin step)
+    order = np.argsort(frame["income"].to_numpy()[present])
+    assert (np.diff(income[present][order]) >= -1e-12).all()
 
 
 def test_encode_unseen_category_raises_data_error_naming_it(encoding, frame):

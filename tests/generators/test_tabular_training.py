@@ -12,6 +12,7 @@ from torch import nn
 
 from generators import create_generator, get_generator_class
 from generators.tabular_training import (
+    MAX_EPOCH_STEPS,
     MIN_EPOCH_STEPS,
     MIN_EPOCHS_WITHOUT_VALIDATION,
     EarlyStopping,
@@ -33,6 +34,18 @@ def test_epoch_batches_cover_each_row_once_per_pass_without_a_tiny_last_batch():
     for start in range(0, passes * 3, 3):
         rows = torch.cat(batches[start : start + 3])
         assert sorted(rows.tolist()) == list(range(100))
+
+
+def test_epoch_batches_of_a_large_table_are_a_capped_draw_of_distinct_rows():
+    # Run: 100,000 rows in batches of 512 would be 195 steps per pass
+    batches = epoch_batches(100_000, 512, seed=0, epoch=1, device="cpu")
+    later = epoch_batches(100_000, 512, seed=0, epoch=2, device="cpu")
+
+    # Assert
+    rows = torch.cat(batches)
+    assert len(batches) == MAX_EPOCH_STEPS and {len(b) for b in batches} == {512}
+    assert len(set(rows.tolist())) == len(rows)
+    assert not torch.equal(rows, torch.cat(later))
 
 
 def test_epoch_batches_are_seeded_by_seed_and_epoch():
@@ -87,13 +100,13 @@ def test_early_stopping_counts_patience_from_the_best_epoch_and_keeps_its_weight
     stopping, net = EarlyStopping(patience=2), nn.Linear(1, 1)
 
     # Run
-    first = stopping.update(1, 1.0, net)
+    first = stopping.update(1, {"val_loss": 1.0}, net)
     with torch.no_grad():
         net.weight.fill_(7.0)
-    best = stopping.update(2, 0.5, net)
-    worse = stopping.update(3, 0.6, net)
+    best = stopping.update(2, {"val_loss": 0.5}, net)
+    worse = stopping.update(3, {"val_loss": 0.6}, net)
     status = stopping.status()
-    last = stopping.update(4, 0.7, net)
+    last = stopping.update(4, {"val_loss": 0.7}, net)
 
     # Assert
     assert not (first or best or worse) and last
