@@ -6,6 +6,8 @@ calls the same steps as tasks and samples the shards on the job's runner.
 
 from __future__ import annotations
 
+import time
+
 from datastore import DatasetStore, DatasetVersion
 from datastore.model_cache import model_cache_root
 from job.config import JobConfig
@@ -21,7 +23,9 @@ def run_job(job: JobConfig) -> DatasetVersion:
     """
     kind = data_kind(job)
     store = DatasetStore(job.root)
+    started = time.perf_counter()
     real = steps.load(job, str(store.root))
+    timings = {"load": round(time.perf_counter() - started, 3)}
     model = steps.fit(job, real, str(model_cache_root(store)))
     with staging(store, job.dataset) as staged:
         watch = steps.Stopwatch()
@@ -34,7 +38,7 @@ def run_job(job: JobConfig) -> DatasetVersion:
         report = steps.validate(job, real, staged)
         steps.write_html_report(job, real, staged, report)
         watch.lap("validate")
-        lineage = steps.build_lineage(job, real, model, shards, watch.laps)
+        lineage = steps.build_lineage(job, real, model, shards, timings | watch.laps)
         version = commit(
             staged, report, rows_expected=job.rows, lineage=lineage, kind=kind.manifest_kind
         )
