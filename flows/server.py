@@ -113,6 +113,7 @@ def stop_server() -> ServerRecord | None:
     if record is None:
         return None
     if _alive(record.pid):
+        _flush_prefect_workers()  # this process may have reported to it
         _stop_group(record.pid, lambda: not _alive(record.pid))
     record_path().unlink(missing_ok=True)
     return record

@@ -85,7 +85,7 @@ def run(
 
     chosen = plan(job, mode)
     typer.echo(f"Running {'locally' if chosen.local else 'as a Prefect flow'}: {chosen.reason}.")
-    version = _run_flow_or_exit(lambda: run_generate(job, chosen), job)
+    version = _run_or_exit(lambda: run_generate(job, chosen), job)
     _say_published(version)
 
 
@@ -103,7 +103,7 @@ def _say_published(version: DatasetVersion) -> None:
     typer.secho(f"Published {version.ref} ({rows} rows) at {version.path}", fg="green")
 
 
-def _run_flow_or_exit(run: Callable[[], str], job: Any) -> DatasetVersion:
+def _run_or_exit(run: Callable[[], str], job: Any) -> DatasetVersion:
     """Run a job that publishes a version; exit 1 naming our error (e.g. failed gates), and on
     Ctrl-C or SIGTERM exit 128 + the signal once the run has unwound (staging removed, the flow
     run cancelled, the temporary server stopped)."""
@@ -150,7 +150,7 @@ def augment(
     from flows.launch import run_augment
     from pipeline.augment import UPLIFT_MD
 
-    version = _run_flow_or_exit(lambda: run_augment(job), job)
+    version = _run_or_exit(lambda: run_augment(job), job)
     typer.echo(version.read_text(UPLIFT_MD))
     _say_published(version)
 
