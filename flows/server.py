@@ -127,7 +127,9 @@ class TemporaryServer:
     def __init__(self) -> None:
         self.url = f"http://127.0.0.1:{_free_port()}/api"
         self._process: subprocess.Popen[bytes] | None = None
-        self._log = Path(tempfile.mkstemp(prefix="synthpipe-prefect-server-", suffix=".log")[1])
+        fd, log = tempfile.mkstemp(prefix="synthpipe-prefect-server-", suffix=".log")
+        os.close(fd)
+        self._log = Path(log)
 
     def start(self) -> TemporaryServer:
         port = self.url.rsplit(":", 1)[1].removesuffix("/api")
