@@ -54,3 +54,16 @@ class ValidationFailedError(SynthpipeError):
         super().__init__(message)
         self.failed_checks = failed_checks
         self.version = version
+
+
+class ServerError(SynthpipeError, RuntimeError):
+    """A Prefect API server could not be started, reached or stopped."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """A run was stopped by a signal (Ctrl-C's SIGINT, or SIGTERM). A KeyboardInterrupt, so
+    `except Exception` never swallows it and every cleanup that runs on Ctrl-C runs on SIGTERM."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum

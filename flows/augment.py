@@ -17,6 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from datastore import DatasetStore, FileEntry, StagedVersion
 from datastore.model_cache import model_cache_root
 from flows.generate import _transient_only, fit_generator, load_source, publish, run_info
+from flows.launch import cancel_if_interrupted
 from job.augment_config import AugmentJob
 from job.config import JobConfig
 from modalities import RealData
@@ -76,7 +77,7 @@ def measure_augmentation_uplift(
     return augment.measure_augmentation_uplift(job, gen_job, training, staged)
 
 
-@flow(name="synthpipe-augment")
+@flow(name="synthpipe-augment", on_crashed=[cancel_if_interrupted])
 def augment_dataset(job: AugmentJob) -> str:
     """Run one augment job; returns the new version's reference (`name@N`).
 

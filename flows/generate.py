@@ -6,6 +6,7 @@ the GPU slot, artifacts; shards run on the job's task runner (`flows/runners.py`
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from tqdm.auto import tqdm
 from core.errors import SynthpipeError
 from datastore import DatasetStore, DatasetVersion, FileEntry, StagedVersion
 from datastore.model_cache import model_cache_root
+from flows.launch import cancel_if_interrupted
 from flows.resources import gpu_slot
 from flows.runners import shard_runner, worker_api
 from job.config import JobConfig
@@ -145,14 +147,16 @@ def run_info() -> dict[str, Any]:
     return {"prefect": {"flow_run_id": str(flow_run.id), "flow_run_name": flow_run.name}}
 
 
-@flow(name="synthpipe-generate")
+@flow(name="synthpipe-generate", on_crashed=[cancel_if_interrupted])
 def generate_dataset(job: JobConfig) -> str:
     """Run one job; returns the new version's reference (`name@N`).
 
     Raises ValidationFailedError (after publishing the version as quarantined) when a gate fails.
     """
     store = DatasetStore(job.root)
+    started = time.perf_counter()
     real = load_source(job, str(store.root))
+    timings = {"load": round(time.perf_counter() - started, 3)}
     model = fit_generator(job, real, str(model_cache_root(store)))
     with staging(store, job.dataset) as staged:
         watch = steps.Stopwatch()
@@ -163,7 +167,7 @@ def generate_dataset(job: JobConfig) -> str:
         report = validate_output(job, real, staged)
         html_report = write_html_report(job, real, staged, report)
         watch.lap("validate")
-        lineage = steps.build_lineage(job, real, model, shards, watch.laps) | run_info()
+        lineage = steps.build_lineage(job, real, model, shards, timings | watch.laps) | run_info()
         version = publish(staged, job, lineage, report, html_report)
     raise_if_quarantined(version, report)
     return version.ref

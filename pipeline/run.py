@@ -1,10 +1,12 @@
 """A whole generation job without Prefect: the steps in order, shards one after another.
 
-For tests, benchmarks and scripts; `synth run` uses the Prefect flow (`flows/generate.py`), which
-calls the same steps as tasks and samples the shards on the job's runner.
+`synth run` calls it directly unless a Prefect server is configured (`flows/launch.py`); the flow
+(`flows/generate.py`) calls the same steps as tasks and samples the shards on the job's runner.
 """
 
 from __future__ import annotations
+
+import time
 
 from datastore import DatasetStore, DatasetVersion
 from datastore.model_cache import model_cache_root
@@ -19,7 +21,9 @@ def run_job(job: JobConfig) -> DatasetVersion:
     Raises ValidationFailedError (after publishing the version as quarantined) when a gate fails.
     """
     store = DatasetStore(job.root)
+    started = time.perf_counter()
     real = steps.load(job, str(store.root))
+    timings = {"load": round(time.perf_counter() - started, 3)}
     model = steps.fit(job, real, str(model_cache_root(store)))
     with staging(store, job.dataset) as staged:
         watch = steps.Stopwatch()
@@ -32,7 +36,7 @@ def run_job(job: JobConfig) -> DatasetVersion:
         report = steps.validate(job, real, staged)
         steps.write_html_report(job, real, staged, report)
         watch.lap("validate")
-        lineage = steps.build_lineage(job, real, model, shards, watch.laps)
+        lineage = steps.build_lineage(job, real, model, shards, timings | watch.laps)
         version = commit(staged, report, rows_expected=job.rows, lineage=lineage)
     raise_if_quarantined(version, report)
     return version

@@ -6,8 +6,10 @@ Heavy libraries are imported inside each command so `synth --help` stays instant
 from __future__ import annotations
 
 import shutil
+import signal
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,7 +17,8 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from core.errors import ConfigError, SynthpipeError
+from core.errors import ConfigError, Interrupted, SynthpipeError
+from flows.launch import Mode
 
 if TYPE_CHECKING:
     from datastore import DatasetVersion, StagingDir
@@ -42,6 +45,11 @@ app = typer.Typer(
 )
 datasets_app = typer.Typer(help="List, inspect and clean versioned datasets.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
+server_app = typer.Typer(
+    help="A local Prefect server that `synth run` reuses (runs, tasks and artifacts in its UI).",
+    no_args_is_help=True,
+)
+app.add_typer(server_app, name="server")
 
 RootOption = Annotated[
     str | None,  # not Path: an fsspec URL (s3://bucket/x) must keep its "//"
@@ -60,14 +68,26 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 def run(
     job_file: Annotated[Path, typer.Argument(help="Job YAML file.")],
     root: RootOption = None,
+    mode: Annotated[
+        Mode,
+        typer.Option(
+            "--mode",
+            help="auto: the Prefect flow if a server is configured (PREFECT_API_URL) or running "
+            "(`synth server start`) or the job's runner is Dask, else in this process without "
+            "Prefect; local: always without Prefect; prefect: always the flow (a temporary "
+            "server when none is configured).",
+        ),
+    ] = Mode.AUTO,
 ) -> None:
     """Run a job: fit the generator, sample, validate, publish a dataset version."""
     from job.config import load_job
 
     job = _load_job_or_exit(load_job, job_file, root)
-    from flows.generate import generate_dataset
+    from flows.launch import plan, run_generate
 
-    version = _run_flow_or_exit(generate_dataset, job)
+    chosen = plan(job, mode)
+    typer.echo(f"Running {'locally' if chosen.local else 'as a Prefect flow'}: {chosen.reason}.")
+    version = _run_or_exit(lambda: run_generate(job, chosen), job)
     _say_published(version)
 
 
@@ -85,15 +105,38 @@ def _say_published(version: DatasetVersion) -> None:
     typer.secho(f"Published {version.ref} ({rows} rows) at {version.path}", fg="green")
 
 
-def _run_flow_or_exit(flow: Callable[[Any], str], job: Any) -> DatasetVersion:
-    """Run a flow that publishes a version; exit 1 naming our error (e.g. failed gates)."""
+def _run_or_exit(run: Callable[[], str], job: Any) -> DatasetVersion:
+    """Run a job that publishes a version; exit 1 naming our error (e.g. failed gates), and on
+    Ctrl-C or SIGTERM exit 128 + the signal once the run has unwound (staging removed, the flow
+    run cancelled, the temporary server stopped)."""
     try:
-        ref = flow(job)
+        with _signals_interrupt():
+            ref = run()
     except SynthpipeError as exc:
         raise _fail(f"{type(exc).__name__}: {exc}") from None
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        name = signal.Signals(signum).name
+        message = f"Interrupted by {name}: the run stopped, nothing was published."
+        raise _fail(message, 128 + signum) from None
     from datastore import open_dataset
 
     return open_dataset(ref, root=job.root)
+
+
+@contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM stops a run the way Ctrl-C does: an exception in the main thread unwinds it, so
+    every `finally` and abort runs (the default SIGTERM ends the process on the spot)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @app.command()
@@ -106,10 +149,10 @@ def augment(
     from job.augment_config import load_augment_job
 
     job = _load_job_or_exit(load_augment_job, job_file, root)
-    from flows.augment import augment_dataset
+    from flows.launch import run_augment
     from pipeline.augment import UPLIFT_MD
 
-    version = _run_flow_or_exit(augment_dataset, job)
+    version = _run_or_exit(lambda: run_augment(job), job)
     typer.echo(version.read_text(UPLIFT_MD))
     _say_published(version)
 
@@ -485,6 +528,46 @@ def serve(
         serve_jobs(_load_jobs(job_files, root), schedule)
     except SynthpipeError as exc:
         raise _fail(str(exc), 2) from None
+
+
+@server_app.command("start")
+def server_start(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 4200,
+) -> None:
+    """Start a Prefect server in the background (or find the one already started) and record it
+    under the config dir, so every `synth run` reports to it instead of running locally."""
+    from flows.server import start_server
+
+    record = start_server(port=port)
+    typer.secho(f"Prefect server at {record.url} (pid {record.pid}, log {record.log}).", fg="green")
+    typer.echo(f"UI: {record.url.removesuffix('/api')}   stop: synth server stop")
+
+
+@server_app.command("stop")
+def server_stop() -> None:
+    """Stop the recorded Prefect server."""
+    from flows.server import stop_server
+
+    record = stop_server()
+    typer.echo(f"Stopped the Prefect server at {record.url}." if record else "No server recorded.")
+
+
+@server_app.command("status")
+def server_status() -> None:
+    """Which Prefect API `synth run` reports to; exit 1 when none (runs then run locally)."""
+    import os
+
+    from flows.server import API_URL_ENV, read_record, running_server
+
+    if url := os.environ.get(API_URL_ENV):
+        typer.echo(f"{API_URL_ENV}={url}: runs report there.")
+        return
+    record = running_server()
+    if record is not None:
+        typer.echo(f"Running: {record.url} (pid {record.pid}, log {record.log}).")
+        return
+    stale = " (the recorded one is gone)" if read_record() else ""
+    raise _fail(f"No Prefect server{stale}: `synth run` runs locally; `synth server start`.")
 
 
 @app.command()

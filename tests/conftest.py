@@ -13,7 +13,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="synthpipe-prefect-home-")
 # The SDV model signing key (core.signing): a throwaway one, never the user's real key.
 os.environ["SYNTHPIPE_CONFIG_DIR"] = tempfile.mkdtemp(prefix="synthpipe-config-")
@@ -46,11 +45,25 @@ def wine() -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def prefect_harness():
-    """One temporary Prefect server + database for every flow test (≈ 12 s to start)."""
-    from prefect.testing.utilities import prefect_test_harness
+    """One Prefect server + database for every flow test, started once (≈ 12 s idle).
 
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+    It is awaited on its health endpoint for as long as its process runs, so a loaded machine
+    only makes the first flow test slower (Prefect's own test harness gave up after a fixed
+    timeout). PREFECT_API_URL is set in the environment too, so `synth run` (auto mode) and
+    subprocesses report to it.
+    """
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.server import API_URL_ENV, TemporaryServer
+
+    with TemporaryServer() as server:
+        server.wait()
+        os.environ[API_URL_ENV] = server.url
+        try:
+            with temporary_settings(updates={PREFECT_API_URL: server.url}):
+                yield server
+        finally:
+            del os.environ[API_URL_ENV]
 
 
 class _Payload:

@@ -57,7 +57,7 @@ def test_run_job_publishes_a_whole_job_without_prefect(tmp_path):
     assert [p.rows for p in version.manifest.parts] == [25, 25, 10]
     assert {"model/generator.json", "report/report.html", "report/plots/columns.png"} <= files
     assert [s["rows"] for s in lineage["shards"]] == [25, 25, 10]
-    assert set(lineage["timings_s"]) == {"fit", "sample", "validate"}
+    assert set(lineage["timings_s"]) == {"load", "fit", "sample", "validate"}
     assert "prefect" not in lineage
     assert list(version.to_pandas().columns) == list(load_builtin("wine").columns)
 

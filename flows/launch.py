@@ -1,0 +1,139 @@
+"""Where a `synth run` runs: in this process without Prefect, or as a Prefect flow on a server.
+
+Modes (`synth run --mode`):
+- `auto` (default): the Prefect flow when a server is configured (`PREFECT_API_URL`) or running
+  (`synth server start`), or when the job's runner is Dask (a Prefect task runner); otherwise
+  `pipeline.run.run_job` in this process. Without a server nobody reads a run's Prefect record
+  (the temporary server and its UI go away with the run), so a local run pays only for its work.
+- `local`: always `run_job` (shards one after another; a Dask runner is not used).
+- `prefect`: always the flow, on a temporary server when none is configured.
+
+Light at import (the CLI imports `Mode` for its options): no Prefect, no pipeline, no HTTP client
+until a run needs them; the local path never imports Prefect.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from core.errors import Interrupted
+
+if TYPE_CHECKING:
+    from job.config import JobConfig
+
+
+class Mode(StrEnum):
+    AUTO = "auto"
+    LOCAL = "local"
+    PREFECT = "prefect"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one run is orchestrated; `api_url` None with `local` False: a temporary server."""
+
+    local: bool
+    api_url: str | None
+    reason: str
+
+
+def plan(job: JobConfig, mode: Mode) -> Plan:
+    from flows.server import configured_api_url
+
+    if mode is Mode.LOCAL:
+        note = "; its Dask runner is not used, shards run one after another" * (
+            job.runner.kind == "dask"
+        )
+        return Plan(local=True, api_url=None, reason=f"--mode local{note}")
+    url = configured_api_url()
+    if url is not None:
+        return Plan(local=False, api_url=url, reason=f"Prefect server at {url}")
+    if mode is Mode.PREFECT:
+        return Plan(local=False, api_url=None, reason="--mode prefect, no server configured")
+    if job.runner.kind == "dask":
+        return Plan(local=False, api_url=None, reason="Dask runner, no server configured")
+    return Plan(
+        local=True,
+        api_url=None,
+        reason="no Prefect server configured (`synth server start` or PREFECT_API_URL "
+        "records runs in Prefect)",
+    )
+
+
+def run_generate(job: JobConfig, chosen: Plan) -> str:
+    """Run a generation job as `chosen` says; returns the published version's reference."""
+    if chosen.local:
+        from pipeline.run import run_job
+
+        _log_steps_to_stderr()
+        return run_job(job).ref
+
+    def generate_flow() -> Callable[[Any], str]:
+        from flows.generate import generate_dataset
+
+        return generate_dataset
+
+    return run_flow(generate_flow, job, chosen.api_url)
+
+
+def run_augment(job: Any) -> str:
+    """An augment job is always the Prefect flow (its steps have no serial runner yet)."""
+    from flows.server import configured_api_url
+
+    def augment_flow() -> Callable[[Any], str]:
+        from flows.augment import augment_dataset
+
+        return augment_dataset
+
+    return run_flow(augment_flow, job, configured_api_url())
+
+
+def _log_steps_to_stderr() -> None:
+    """The steps' progress lines (loading, fitting or reusing a model), as a flow run logs them."""
+    logger = logging.getLogger("pipeline")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s | %(levelname)-7s | %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+def run_flow(load_flow: Callable[[], Callable[[Any], str]], job: Any, api_url: str | None) -> str:
+    """`load_flow()(job)` reporting to `api_url`, or to a temporary server started first, so that
+    importing the flow (Prefect, the pipeline) overlaps the server's start-up."""
+    from flows.server import TemporaryServer
+
+    with ExitStack() as stack:
+        server = stack.enter_context(TemporaryServer()) if api_url is None else None
+        flow = load_flow()
+        from prefect.exceptions import TerminationSignal
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        if server is not None:
+            server.wait()
+            api_url = server.url
+        with temporary_settings({PREFECT_API_URL: api_url}):
+            try:
+                return flow(job)
+            except TerminationSignal as exc:  # Prefect's own SIGTERM handler inside the flow
+                raise Interrupted(exc.signal) from None
+
+
+def cancel_if_interrupted(flow: Any, flow_run: Any, state: Any) -> None:
+    """A flow's `on_crashed` hook: a run stopped by Ctrl-C or SIGTERM was stopped on purpose, so
+    record it Cancelled (the engine marks every interrupt Crashed)."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import TerminationSignal
+    from prefect.states import Cancelled
+
+    if not isinstance(state.data, KeyboardInterrupt | TerminationSignal):
+        return
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(
+            flow_run.id, Cancelled(message="Stopped by a signal (Ctrl-C or SIGTERM)."), force=True
+        )
