@@ -6,8 +6,21 @@ Built-in image sets (no download; the data ships inside the package):
 | name     | package      | images | size | labels | notes |
 |----------|--------------|--------|------|--------|-------|
 | `digits` | scikit-learn | 1,797  | 8x8  | 0..9   | grayscale, 0..16 scaled to [0, 1]; resizable |
+| `lfw_faces` | scikit-image | 200 | 25x25 | face, non_face | real gray crops, 100 each |
+| `photo_patches` | skimage, sklearn | 768 | 32x32 | photo name | RGB, 128 per photo (below) |
 
-Resizing uses Pillow's bilinear filter everywhere (digits, folders, Parquet), on float pixels.
+`lfw_faces` is `skimage.data.lfw_subset()` (resizable); `photo_patches` are RGB.
+
+`photo_patches`: the photos are scikit-image's astronaut, chelsea, coffee and rocket and
+scikit-learn's china and flower (`load_sample_images`); the label is the photo a patch comes from.
+Each photo is first scaled (bilinear) so its shorter side is `PATCH_SCALE` (4) patch sides, then
+`PATCHES_PER_PHOTO` square patches of the asked size (default 32) are cut at positions drawn
+uniformly by a fixed seed (`PATCH_SEED`), so every run and machine gets the same patches and a
+patch covers the same share of its photo at every size.
+
+Resizing uses Pillow's bilinear filter everywhere (digits, faces, folders, Parquet), on float
+pixels. Folders of class subfolders are resized to `size` x `size` as they are, without cropping:
+an image that is not square is stretched, so crop it to a square first if its aspect matters.
 
 Every image is checked against a pixel limit (width x height, default `MAX_IMAGE_PIXELS`) from its
 header, before it is decoded: a PNG of a few kilobytes can declare 12000 x 12000 pixels and take
@@ -55,7 +68,65 @@ def load_digits_images(size: int | None = None) -> ImageData:
     return ImageData(images, labels, [str(d) for d in range(10)], source="builtin:digits")
 
 
-BUILTIN_IMAGES: dict[str, Callable[[int | None], ImageData]] = {"digits": load_digits_images}
+def load_lfw_faces(size: int | None = None) -> ImageData:
+    """scikit-image's `lfw_subset`: 100 real 25x25 grayscale faces, then 100 non-faces."""
+    from skimage.data import lfw_subset
+
+    images = lfw_subset().astype(np.float32)[:, None]  # (200, 1, 25, 25) in [0, 1]
+    if size is not None and size != images.shape[-1]:
+        _check_size(size)
+        images = np.stack([_resize(image, size) for image in images])
+    labels = np.repeat(np.arange(2, dtype=np.int64), len(images) // 2)
+    return ImageData(images, labels, ["face", "non_face"], source="builtin:lfw_faces")
+
+
+PATCH_SEED, PATCHES_PER_PHOTO, PATCH_SCALE = 0, 128, 4
+DEFAULT_PATCH_SIZE = 32
+SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
+
+
+def _bundled_photos() -> dict[str, np.ndarray]:
+    """The RGB photos inside scikit-image and scikit-learn, by name, as uint8 (H, W, 3)."""
+    from skimage import data as skimage_data
+    from sklearn.datasets import load_sample_images
+
+    photos = {name: getattr(skimage_data, name)() for name in SKIMAGE_PHOTOS}
+    sample = load_sample_images()
+    for file, image in zip(sample.filenames, sample.images, strict=True):
+        photos[Path(file).stem] = image
+    return photos
+
+
+def load_photo_patches(size: int | None = None) -> ImageData:
+    """RGB patches cut from the bundled photos, labelled by photo (see the module docstring)."""
+    from PIL import Image
+
+    size = DEFAULT_PATCH_SIZE if size is None else size
+    _check_size(size)
+    rng = np.random.default_rng(PATCH_SEED)
+    images, labels, names = [], [], []
+    for label, (name, photo) in enumerate(sorted(_bundled_photos().items())):
+        height, width = photo.shape[:2]
+        scale = PATCH_SCALE * size / min(height, width)
+        scaled = Image.fromarray(photo).resize(
+            (round(width * scale), round(height * scale)), Image.Resampling.BILINEAR
+        )
+        pixels = np.asarray(scaled, dtype=np.float32).transpose(2, 0, 1) / 255.0  # (3, H, W)
+        tops = rng.integers(0, pixels.shape[1] - size + 1, PATCHES_PER_PHOTO)
+        lefts = rng.integers(0, pixels.shape[2] - size + 1, PATCHES_PER_PHOTO)
+        images += [pixels[:, t : t + size, s : s + size] for t, s in zip(tops, lefts, strict=True)]
+        labels += [label] * PATCHES_PER_PHOTO
+        names.append(name)
+    return ImageData(
+        np.stack(images), np.asarray(labels, dtype=np.int64), names, source="builtin:photo_patches"
+    )
+
+
+BUILTIN_IMAGES: dict[str, Callable[[int | None], ImageData]] = {
+    "digits": load_digits_images,
+    "lfw_faces": load_lfw_faces,
+    "photo_patches": load_photo_patches,
+}
 
 
 def load_builtin_images(name: str, size: int | None = None) -> ImageData:

@@ -259,7 +259,9 @@ def test_parse_job_table_threshold_key_on_an_image_job_names_it_and_image_keys()
 
 def test_parse_job_table_source_for_image_generator_lists_image_sets():
     # Run / Assert
-    with pytest.raises(ConfigError, match=re.escape("choose one of ['digits']")):
+    with pytest.raises(
+        ConfigError, match=re.escape("choose one of ['digits', 'lfw_faces', 'photo_patches']")
+    ):
         parse_job(_image_job(source={"builtin": "wine"}))
 
 

@@ -80,7 +80,11 @@ def test_load_digits_images_resize_keeps_range_and_ink(size):
 def test_load_builtin_images_unknown_name_lists_available():
     # Run / Assert
     with pytest.raises(
-        DataError, match=re.escape("Unknown built-in image dataset 'mnist'; available: ['digits']")
+        DataError,
+        match=re.escape(
+            "Unknown built-in image dataset 'mnist'; available: "
+            "['digits', 'lfw_faces', 'photo_patches']"
+        ),
     ):
         load_builtin_images("mnist")
 
