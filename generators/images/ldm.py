@@ -16,7 +16,8 @@ learning-rate schedule and resumable checkpoints work as for the other families)
 
 Sampling (run options, no retraining): `sampler` ddpm / ddim / dpm_solver with `sampling_steps`,
 `guidance_scale`, `dtype` (fp32 / bf16 / fp16 autocast on CUDA; CPU always samples in fp32),
-`sample_batch_size`, `cpu_threads` (torch's CPU threads while fitting and sampling).
+`sample_batch_size`, and the image base's `cpu_threads` (torch's CPU threads while fitting and
+sampling).
 
 Saved as a diffusers pipeline folder, `pipeline/` (model_index.json, vae/, unet/,
 class_embedding/, scheduler/ = the configured sampler, plus the pipeline code `pipeline.py`), and
@@ -30,8 +31,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -93,19 +93,12 @@ class LDMConfig(ImageGeneratorConfig):
     dtype: Literal["fp32", "bf16", "fp16"] = Field(
         "fp32", description="Sampling precision on CUDA (autocast); CPU always samples in fp32."
     )
-    cpu_threads: int | None = Field(
-        None,
-        ge=1,
-        description="torch CPU threads while fitting and sampling (None: torch's "
-        "setting); 1 avoids thread contention when several jobs share a machine.",
-    )
 
     RUN_FIELDS: ClassVar[frozenset[str]] = ImageGeneratorConfig.RUN_FIELDS | {
         "sampler",
         "sampling_steps",
         "guidance_scale",
         "dtype",
-        "cpu_threads",
     }
 
     @model_validator(mode="after")
@@ -156,27 +149,6 @@ class LDMGenerator(ImageGenerator):
     def with_sampler(self, sampler: Sampler, steps: int | None = None) -> LDMGenerator:
         """A copy sharing the trained weights that samples with `sampler` in `steps` steps."""
         return self.with_run_options(sampler=sampler, sampling_steps=steps)
-
-    # ---- fit and sample -------------------------------------------------------------------------
-    def _fit(self, real: ImageData, *, seed: int) -> None:
-        with self._threads():
-            super()._fit(real, seed=seed)
-
-    def _sample(self, n: int, *, seed: int, conditions: Any) -> Any:
-        with self._threads():
-            return super()._sample(n, seed=seed, conditions=conditions)
-
-    @contextmanager
-    def _threads(self) -> Iterator[None]:
-        """torch's CPU thread count set to `cpu_threads` for the block, then restored."""
-        import torch
-
-        previous = torch.get_num_threads()
-        torch.set_num_threads(self.config.cpu_threads or previous)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(previous)
 
     def _check_size(self, size: int) -> None:
         super()._check_size(size)
