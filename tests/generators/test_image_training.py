@@ -21,6 +21,13 @@ TINY_PARAMS: dict[str, dict] = {
     "dcgan": {"latent_dim": 8, "base_channels": 8},
     "vae": {"latent_dim": 4, "base_channels": 8},
     "ddpm": {"block_out_channels": (16, 32), "sampling_steps": 3},
+    "ldm": {
+        "vae_block_out_channels": (8, 16),
+        "block_out_channels": (16, 32),
+        "cross_attention_dim": 8,
+        "vae_steps": 2,
+        "sampling_steps": 3,
+    },
 }
 COMMON = {"batch_size": 16, "conditional": True, "verbose": False}
 
@@ -51,8 +58,10 @@ def test_fit_resumed_from_checkpoint_matches_uninterrupted_run(digits, tmp_path,
     # Assert: same weights, optimizer moments, EMA and RNG state at step 4, and same samples.
     assert resumed.training_info()["resumed_from_step"] == 2
     assert straight.training_info()["resumed_from_step"] is None
-    ours = load_file(resumed_dir / "step-00000004" / "state.safetensors")
-    theirs = load_file(straight_dir / "step-00000004" / "state.safetensors")
+    # ldm checkpoints each stage in its own subfolder; the UNet stage is the one resumed here.
+    stage = "unet" if name == "ldm" else ""
+    ours = load_file(resumed_dir / stage / "step-00000004" / "state.safetensors")
+    theirs = load_file(straight_dir / stage / "step-00000004" / "state.safetensors")
     assert ours.keys() == theirs.keys()
     assert any(key.startswith("optimizer.") for key in ours)
     for key in ours:
