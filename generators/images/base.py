@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from abc import abstractmethod
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -98,16 +99,14 @@ class ImageSpec:
         return cls(list(data.label_names), counts.tolist(), data.channels, data.size)
 
 
-class ImageGenerator(Generator):
-    """Base of the image families: fits an `ImageData`, samples a frame of `image` + `label`.
+class ImageGeneratorBase(Generator):
+    """What every image family shares: it fits an `ImageData` on a resolved device, keeps the data
+    spec beside its weights, and draws images in seeded batches (`_generate_batches`).
 
-    `sample(n, seed=, conditions=)` returns `image` as uint8 arrays of shape (H, W, C) and `label`
-    as label names (None for an unconditional model). Conditions name the `label` column only:
-    `{"label": "3"}` for every row, or a frame with one label per row (see `balanced_labels`).
-    A conditional model sampled without conditions draws labels with the training frequencies.
+    `ImageGenerator` (class labels) and `prompted.PromptedImageGenerator` (text prompts) say what
+    a sample is conditioned on and which columns it returns.
     """
 
-    modality = "image"
     config: ImageGeneratorConfig
 
     def __init__(self, config: Any = None, **params: Any):
@@ -126,9 +125,6 @@ class ImageGenerator(Generator):
         return {}
 
     # ---- Generator hooks ------------------------------------------------------------------------
-    def _output_columns(self, real: Any) -> list[str]:
-        return list(IMAGE_COLUMNS)
-
     def _check_real(self, real: Any) -> None:
         if not isinstance(real, ImageData):
             raise DataError(
@@ -175,13 +171,6 @@ class ImageGenerator(Generator):
         with torch_threads(self.config.cpu_threads):
             self._training_info = self._train(real, seed=seed)
 
-    def _sample(self, n: int, *, seed: int, conditions: pd.DataFrame | None) -> pd.DataFrame:
-        labels = self._sample_labels(n, seed, conditions)  # (n,) class indices, or None
-        with torch_threads(self.config.cpu_threads):
-            images = self._generate_images(n, labels, seed)  # (n, H, W, C) uint8
-        names = [None] * n if labels is None else [self.spec.label_names[i] for i in labels]
-        return pd.DataFrame({"image": list(images), "label": names})
-
     def _save(self, directory: Path) -> None:
         (directory / SPEC_FILE).write_text(json.dumps(asdict(self.spec), indent=2))
         self._save_weights(directory)
@@ -194,7 +183,69 @@ class ImageGenerator(Generator):
         self.device = resolve_device(self.config.device)
         self._load_weights(directory)
 
-    # ---- labels and batched generation ----------------------------------------------------------
+    # ---- batched generation ---------------------------------------------------------------------
+    def _generate_batches(
+        self, n: int, seed: int, generate: Callable[[slice, torch.Generator], torch.Tensor]
+    ) -> np.ndarray:
+        """`n` images `(n, H, W, C)` uint8; `generate(rows, rng)` draws images `(B, C, H, W)` in
+        [0, 1] for the rows `rows` of the sample, taking every random draw from `rng`."""
+        import torch
+
+        spec, batch = self.spec, self.config.sample_batch_size
+        out = np.empty((n, spec.size, spec.size, spec.channels), dtype=np.uint8)
+        with torch.inference_mode():
+            for index, start in enumerate(range(0, n, batch)):
+                stop = min(start + batch, n)
+                # Noise is drawn on the CPU from a seed per batch: the same seed gives the same
+                # starting noise on every device.
+                rng = torch.Generator().manual_seed(derive_seed(seed, NOISE_STREAM, index))
+                images = generate(slice(start, stop), rng)  # (B, C, H, W) in [0, 1]
+                pixels = images.float().clamp(0, 1).mul(255).round().to(torch.uint8)
+                out[start:stop] = pixels.permute(0, 2, 3, 1).cpu().numpy()  # (B, H, W, C)
+        return out
+
+    # ---- what a family implements ---------------------------------------------------------------
+    @abstractmethod
+    def _train(self, data: ImageData, *, seed: int) -> dict[str, Any]:
+        """Build and train the networks on `self.device`; return the training loop's info."""
+
+    @abstractmethod
+    def _save_weights(self, directory: Path) -> None: ...
+
+    @abstractmethod
+    def _load_weights(self, directory: Path) -> None: ...
+
+
+class ImageGenerator(ImageGeneratorBase):
+    """Base of the class-label families: samples a frame of `image` + `label`.
+
+    `sample(n, seed=, conditions=)` returns `image` as uint8 arrays of shape (H, W, C) and `label`
+    as label names (None for an unconditional model). Conditions name the `label` column only:
+    `{"label": "3"}` for every row, or a frame with one label per row (see `balanced_labels`).
+    A conditional model sampled without conditions draws labels with the training frequencies.
+    """
+
+    modality = "image"
+
+    def _output_columns(self, real: Any) -> list[str]:
+        return list(IMAGE_COLUMNS)
+
+    def _sample(self, n: int, *, seed: int, conditions: pd.DataFrame | None) -> pd.DataFrame:
+        labels = self._sample_labels(n, seed, conditions)  # (n,) class indices, or None
+        with torch_threads(self.config.cpu_threads):
+            images = self._generate_images(n, labels, seed)  # (n, H, W, C) uint8
+        names = [None] * n if labels is None else [self.spec.label_names[i] for i in labels]
+        return pd.DataFrame({"image": list(images), "label": names})
+
+    def _generate_images(self, n: int, labels: np.ndarray | None, seed: int) -> np.ndarray:
+        import torch
+
+        def generate(rows: slice, rng: torch.Generator) -> torch.Tensor:
+            y = None if labels is None else torch.from_numpy(labels[rows]).to(self.device)
+            return self._generate(rows.stop - rows.start, y, rng)
+
+        return self._generate_batches(n, seed, generate)
+
     def _sample_labels(
         self, n: int, seed: int, conditions: pd.DataFrame | None
     ) -> np.ndarray | None:
@@ -223,35 +274,7 @@ class ImageGenerator(Generator):
         index = {name: i for i, name in enumerate(names)}
         return wanted.map(index).to_numpy(dtype=np.int64)
 
-    def _generate_images(self, n: int, labels: np.ndarray | None, seed: int) -> np.ndarray:
-        import torch
-
-        spec, batch = self.spec, self.config.sample_batch_size
-        out = np.empty((n, spec.size, spec.size, spec.channels), dtype=np.uint8)
-        with torch.inference_mode():
-            for index, start in enumerate(range(0, n, batch)):
-                stop = min(start + batch, n)
-                # Noise is drawn on the CPU from a seed per batch: the same seed gives the same
-                # starting noise on every device.
-                rng = torch.Generator().manual_seed(derive_seed(seed, NOISE_STREAM, index))
-                y = None if labels is None else torch.from_numpy(labels[start:stop]).to(self.device)
-                images = self._generate(stop - start, y, rng)  # (B, C, H, W) in [0, 1]
-                pixels = images.float().clamp(0, 1).mul(255).round().to(torch.uint8)
-                out[start:stop] = pixels.permute(0, 2, 3, 1).cpu().numpy()  # (B, H, W, C)
-        return out
-
-    # ---- what a family implements ---------------------------------------------------------------
-    @abstractmethod
-    def _train(self, data: ImageData, *, seed: int) -> dict[str, Any]:
-        """Build and train the networks on `self.device`; return the training loop's info."""
-
     @abstractmethod
     def _generate(self, n: int, labels: torch.Tensor | None, rng: torch.Generator) -> torch.Tensor:
         """`n` images `(n, C, H, W)` in [0, 1] for class indices `labels` `(n,)` (None when
         unconditional), with every random draw taken from the CPU generator `rng`."""
-
-    @abstractmethod
-    def _save_weights(self, directory: Path) -> None: ...
-
-    @abstractmethod
-    def _load_weights(self, directory: Path) -> None: ...
