@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 WEIGHTS_FILE = "model.safetensors"
 STATE_FILE = "model.json"
+# Bumped when the saved state's layout changes, so an old model fails with a re-fit hint instead
+# of a KeyError deep in decoding. 2: rare-value protection keeps no per-category counts.
+STATE_FORMAT = 2
 # derive_seed keys: decoding draws (rare pool, within-bin positions) never share the model's stream.
 DECODE_STREAM, MODEL_STREAM = 0, 1
 
@@ -173,6 +176,7 @@ class NeuralTabularGenerator(Generator):
             {k: v.contiguous() for k, v in model.state_dict().items()}, directory / WEIGHTS_FILE
         )
         state = {
+            "format": STATE_FORMAT,
             "encoding": self._require_encoding().to_state(),
             "training": self._training,
             "extra": self._extra_state(),
@@ -186,6 +190,12 @@ class NeuralTabularGenerator(Generator):
         if missing:
             raise DataError(f"{directory} lacks {missing}: it was not saved by {self.name!r}.")
         state = json.loads((directory / STATE_FILE).read_text())
+        if state.get("format") != STATE_FORMAT:
+            raise DataError(
+                f"{directory / STATE_FILE} was saved by an older Synthpipe (state format "
+                f"{state.get('format', 1)}; this one reads {STATE_FORMAT}). Re-fit the "
+                f"{self.name!r} model to save it again."
+            )
         self._encoding = TableEncoding.from_state(state["encoding"])
         self._training = state["training"]
         self._set_extra_state(state["extra"])

@@ -171,6 +171,20 @@ def test_save_writes_safetensors_and_json_only(fitted, tmp_path):
     assert [c["column"] for c in state["encoding"]][:2] == ["group", "tier"]
 
 
+def test_load_of_a_model_saved_in_an_older_state_format_names_the_refit(fitted, tmp_path):
+    # Setup: a saved model whose state predates the format marker
+    from generators import load_saved_generator
+
+    fitted.save(tmp_path)
+    state = json.loads((tmp_path / "model.json").read_text())
+    del state["format"]
+    (tmp_path / "model.json").write_text(json.dumps(state))
+
+    # Run / Assert
+    with pytest.raises(DataError, match=r"older Synthpipe.*Re-fit the 'argn' model"):
+        load_saved_generator(tmp_path)
+
+
 def test_fit_table_with_a_category_per_row_samples_no_training_word():
     # Setup: distinct words, not a key (no key-like name or numbered content)
     frame = pd.DataFrame({"word": [f"w{i}x" for i in range(40)], "x": np.arange(40.0)})
