@@ -131,14 +131,14 @@ def _check_call(node: ast.Call, text: str) -> None:
 
 def expression_columns(text: str) -> list[str]:
     """The columns `text` reads, in order of first use."""
-    names: list[str] = []
+    found: list[tuple[int, str]] = []
     for node in ast.walk(_parse(text)):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             if node.func.id == COLUMN_FUNCTION:
-                names.append(node.args[0].value)  # type: ignore[attr-defined]
-        elif isinstance(node, ast.Name) and node.id not in FUNCTIONS:
-            names.append(node.id)
-    return list(dict.fromkeys(n for n in names if n != COLUMN_FUNCTION))
+                found.append((node.col_offset, node.args[0].value))  # type: ignore[attr-defined]
+        elif isinstance(node, ast.Name) and node.id not in (*FUNCTIONS, COLUMN_FUNCTION):
+            found.append((node.col_offset, node.id))
+    return list(dict.fromkeys(name for _, name in sorted(found)))
 
 
 def evaluate(text: str, frame: pd.DataFrame) -> np.ndarray:

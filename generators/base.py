@@ -228,8 +228,10 @@ class Generator(ABC):
         kept: list[pd.DataFrame] = []
         drawn = accepted = 0
         for round_ in range(REJECT_ROUNDS):
-            rate = accepted / drawn if drawn else 1.0
-            copies = 1 if round_ == 0 else min(REJECT_MAX_COPIES, int(np.ceil(1.2 / rate)))
+            # Candidates per missing row: enough to fill it at the rate measured so far.
+            copies = 1 if not drawn else REJECT_MAX_COPIES
+            if accepted:
+                copies = min(copies, int(np.ceil(1.2 * drawn / accepted)))
             slots = np.tile(missing, copies)
             fixed = None if learned is None else learned.iloc[slots].reset_index(drop=True)
             round_seed = seed if round_ == 0 else derive_seed(seed, REJECT_STREAM, round_)

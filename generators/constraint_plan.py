@@ -213,11 +213,6 @@ class IncrementsTransform(Transform):
         c = self.constraint
         if c.column not in conditions.columns:
             return conditions
-        if c.violated(conditions).any():
-            raise ConfigError(
-                f"Conditions set {c.column!r} to a value that is not a multiple of "
-                f"{c.increment:g} ({c.describe()}); condition on a multiple."
-            )
         counts = np.round(conditions[c.column].to_numpy(dtype=float) / c.increment)
         return conditions.drop(columns=[c.column]).assign(**{self.produces: counts.astype(int)})
 
@@ -288,11 +283,6 @@ class CombinationsTransform(Transform):
             raise ConfigError(
                 f"Conditions fix {given} of {self.constraint.describe()!r}; fix all of "
                 f"{self.replaces} together (one of the real combinations), or none."
-            )
-        if self.constraint.violated(conditions).any():
-            raise ConfigError(
-                f"Conditions set {self.replaces} to a combination the real data does not hold "
-                f"({self.constraint.describe()}); use one of {list(self.constraint.combinations)}."
             )
         joint = self._joint(conditions[self.replaces])
         return conditions.drop(columns=given).assign(**{self.produces: joint})
@@ -375,7 +365,7 @@ class ConstraintPlan:
         columns = [str(c) for c in frame.columns]
         dtypes = {c: str(frame[c].dtype) for c in columns}
         # An implied inequality left out needs no re-draw of its own: its range checks it.
-        rejected = [c for c in rejected if c in constraints]
+        rejected = [c for c in rejected if any(c is declared for declared in constraints)]
         plan = cls(tuple(constraints), chosen, tuple(rejected), columns, [], dtypes)
         plan.learned = list(plan.transform(frame.head(0)).columns)
         clash = [t.produces for t in chosen if t.produces in columns]
@@ -410,7 +400,9 @@ class ConstraintPlan:
         return out[self.columns]
 
     def conditions(self, conditions: pd.DataFrame) -> pd.DataFrame:
-        """Conditions on the table's columns as conditions on the learned ones."""
+        """Conditions on the table's columns as conditions on the learned ones; ConfigError
+        when they break a constraint whose every column they fix (a combination the real data
+        lacks, a value off the increments, ...), or fix a column no transform can condition."""
         judged = [c for c in self.constraints if set(c.reads()) <= set(conditions.columns)]
         bad = [c for c in judged if c.violated(conditions).any()]
         if bad:

@@ -235,7 +235,7 @@ class _Tally:
 
 def _check(entry: dict[str, Any], tally: _Tally, frames: int) -> CheckResult:
     kind, kwargs = entry["type"], entry["kwargs"]
-    column = _subject(kwargs)
+    column = _subject(kind, kwargs)
     # A declared constraint's expectation is named apart from the one derived from the data.
     suffix = " (constraint)" if "constraint" in entry else ""
     name = f"{GX_PREFIX}{kind}" + (f":{column}{suffix}" if column is not None else "")
@@ -291,13 +291,14 @@ def _check(entry: dict[str, Any], tally: _Tally, frames: int) -> CheckResult:
     )
 
 
-def _subject(kwargs: dict[str, Any]) -> str | None:
-    """The column(s) an expectation is about: `a`, `a,b` for a pair, `a,b,c` for a list."""
+def _subject(kind: str, kwargs: dict[str, Any]) -> str | None:
+    """The column(s) an expectation is about: `a`, `a,b` for a pair or a multicolumn sum; None
+    for the table (its column list included)."""
     if "column" in kwargs:
         return kwargs["column"]
     if "column_A" in kwargs:
         return f"{kwargs['column_A']},{kwargs['column_B']}"
-    if "column_list" in kwargs:
+    if kind == MULTICOLUMN_SUM:
         return ",".join(kwargs["column_list"])
     return None
 
