@@ -223,3 +223,21 @@ def test_transforms_reading_a_replaced_column_run_first_and_invert_last(table):
     np.testing.assert_allclose(back[["start", "end", "paid"]], table[["start", "end", "paid"]])
     assert plan.rejected == ()
     assert [t.constraint.kind for t in plan.transforms] == ["range", "inequality"]
+
+
+def test_inequalities_on_datetimes_keep_their_dtype_and_order():
+    # Setup
+    rng = np.random.default_rng(0)
+    start = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, 200), unit="D")
+    real = pd.DataFrame(
+        {"start": start, "end": start + pd.to_timedelta(rng.integers(1, 30, 200), unit="D")}
+    )
+    strict = [{"kind": "inequality", "low": "start", "high": "end", "strict": True}]
+    generator = create_generator("gaussian_copula", {"constraints": strict}).fit(real, seed=0)
+
+    # Run
+    frame = generator.sample(300, seed=0)
+
+    # Assert
+    assert frame.dtypes.equals(real.dtypes)
+    assert (frame["end"] > frame["start"]).all()
