@@ -48,8 +48,8 @@ SDV_CLASSES = {
 def params_for(name: str, epochs: int) -> dict[str, Any]:
     if name in ("ctgan", "tvae", "copulagan"):
         return {"epochs": epochs, "verbose": False}
-    if name in ("argn", "tabddpm"):
-        return {"cpu_threads": 1, "verbose": False}
+    if name in ("argn", "tabddpm"):  # conditioning on `sex` needs it as a conditional column
+        return {"conditional_columns": list(CONDITIONS), "cpu_threads": 1, "verbose": False}
     return {}
 
 

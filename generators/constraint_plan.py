@@ -61,6 +61,11 @@ class Transform:
         raise NotImplementedError
 
     @property
+    def reads(self) -> list[str]:
+        """Original columns whose values it needs."""
+        return self.constraint.reads()
+
+    @property
     def produces(self) -> str | None:
         """The learned column it adds in their place (None: a formula adds nothing)."""
         return f"{'+'.join(self.replaces)}#{self.constraint.kind}"
@@ -105,33 +110,60 @@ class Transform:
         return pd.api.types.pandas_dtype(self.dtypes[column]).kind in "iuM"
 
 
+@dataclass
 class InequalityTransform(Transform):
+    """`high` above one or more columns: inequalities sharing their `high` column merge into one
+    transform (high = the largest low + a non-negative gap), so overlapping inequalities all
+    hold by construction instead of leaving all but one to reject sampling."""
+
     constraint: Inequality
+    merged: tuple[Inequality, ...] = ()  # further inequalities with the same `high`
 
     @property
     def replaces(self) -> list[str]:
         return [self.constraint.high]
 
-    def forward(self, frame: pd.DataFrame) -> pd.DataFrame:
-        c = self.constraint
-        gap = self.number(frame, c.high) - self.number(frame, c.low) - self._step()
-        frame[self.produces] = np.log1p(np.maximum(gap, 0.0))
-        return frame.drop(columns=[c.high])
+    @property
+    def reads(self) -> list[str]:
+        return [self.constraint.high, *self.lows]
+
+    @property
+    def lows(self) -> list[str]:
+        return [c.low for c in (self.constraint, *self.merged)]
+
+    @property
+    def strict(self) -> bool:
+        # Strictly above the largest low also holds wherever `<=` was enough.
+        return any(c.strict for c in (self.constraint, *self.merged))
+
+    def merge(self, other: Inequality, dtypes: dict[str, str]) -> InequalityTransform:
+        return InequalityTransform(
+            self.constraint, {**self.dtypes, **dtypes}, (*self.merged, other)
+        )
+
+    def _floor(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.max([self.number(frame, low) for low in self.lows], axis=0)
 
     def _step(self) -> float:
         # A strict inequality on whole numbers keeps a gap of at least one.
-        return 1.0 if self.constraint.strict and self.is_integral(self.constraint.high) else 0.0
+        return 1.0 if self.strict and self.is_integral(self.constraint.high) else 0.0
+
+    def forward(self, frame: pd.DataFrame) -> pd.DataFrame:
+        high = self.constraint.high
+        gap = self.number(frame, high) - self._floor(frame) - self._step()
+        frame[self.produces] = np.log1p(np.maximum(gap, 0.0))
+        return frame.drop(columns=[high])
 
     def inverse(self, frame: pd.DataFrame) -> pd.DataFrame:
-        c = self.constraint
-        low = self.number(frame, c.low)
+        column = self.constraint.high
+        floor = self._floor(frame)
         gap = np.expm1(np.maximum(frame.pop(self.produces).to_numpy(dtype=float), 0.0))
-        if self.is_integral(c.high):
+        if self.is_integral(column):
             gap = np.round(gap)
-        high = low + gap + self._step()
-        if c.strict:
-            high = np.where(high > low, high, np.nextafter(low, np.inf))
-        frame[c.high] = self.restore(high, c.high)
+        high = floor + gap + self._step()
+        if self.strict:
+            high = np.where(high > floor, high, np.nextafter(floor, np.inf))
+        frame[column] = self.restore(high, column)
         return frame
 
 
@@ -355,6 +387,10 @@ class ConstraintPlan:
                 rejected.append(constraint)
                 continue
             dtypes = {c: str(frame[c].dtype) for c in constraint.reads()}
+            merged = _merged_inequality(chosen, constraint, dtypes)
+            if merged is not None:
+                chosen = merged
+                continue
             transform = kind(constraint, dtypes)
             order = _forward_order([*chosen, transform])
             if set(transform.replaces) & replaced or order is None:
@@ -426,6 +462,20 @@ class ConstraintPlan:
         return [c.describe() for c in self.rejected]
 
 
+def _merged_inequality(
+    chosen: list[Transform], constraint: Constraint, dtypes: dict[str, str]
+) -> list[Transform] | None:
+    """`chosen` with `constraint` merged into the inequality transform replacing its `high`
+    column, in a valid order; None when there is none or the merge would make a cycle."""
+    if not isinstance(constraint, Inequality):
+        return None
+    for index, transform in enumerate(chosen):
+        if isinstance(transform, InequalityTransform) and transform.replaces == [constraint.high]:
+            merged = [*chosen[:index], transform.merge(constraint, dtypes), *chosen[index + 1 :]]
+            return _forward_order(merged)
+    return None
+
+
 def _placement_order(constraints: Sequence[Constraint]) -> list[Constraint]:
     """Formulas first (a derived column is never learned), then the declared order, then for
     each range between two columns the inequality ordering its bounds (when no declared
@@ -446,7 +496,7 @@ def _forward_order(transforms: list[Transform]) -> list[Transform] | None:
     before: dict[int, set[int]] = {i: set() for i in range(len(transforms))}
     for i, first in enumerate(transforms):
         for j, then in enumerate(transforms):
-            if i != j and set(then.replaces) & set(first.constraint.reads()):
+            if i != j and set(then.replaces) & set(first.reads):
                 before[j].add(i)
     order: list[int] = []
     while len(order) < len(transforms):

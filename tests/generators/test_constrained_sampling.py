@@ -241,3 +241,25 @@ def test_inequalities_on_datetimes_keep_their_dtype_and_order():
     # Assert
     assert frame.dtypes.equals(real.dtypes)
     assert (frame["end"] > frame["start"]).all()
+
+
+def test_inequalities_sharing_their_high_column_merge_into_one_transform(table):
+    # Setup: `end` above `start` and above `paid`, and a range's bounds ordered on `end` too
+    constraints = parse_constraints(
+        [
+            {"kind": "inequality", "low": "start", "high": "end", "strict": True},
+            {"kind": "inequality", "low": "paid", "high": "end"},
+            {"kind": "range", "column": "score", "low": "paid", "high": "end"},
+        ]
+    )
+    frame = table.assign(score=table["paid"] + 0.5 * (table["end"] - table["paid"]))
+
+    # Run
+    plan = ConstraintPlan.build(frame, constraints)
+    learned = plan.transform(frame)
+    noisy = learned.assign(**{c: learned[c] - 5.0 for c in learned if c.endswith("#inequality")})
+
+    # Assert: nothing left to reject sampling, and even a shifted gap maps back to valid rows
+    assert plan.rejected == () and len(plan.transforms) == 2
+    np.testing.assert_allclose(plan.inverse(learned)["end"], frame["end"])
+    assert not plan.violated(plan.inverse(noisy)).any()
