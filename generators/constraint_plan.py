@@ -5,7 +5,7 @@ construction once turned back (`transform` before fit, `inverse` after sample), 
 learns it:
 
 - inequality `low <= high`: `high` is replaced by log1p(high - low), a number of any sign that
-  maps back to a non-negative difference;
+  maps back to a non-negative difference (inequalities sharing `high`: above the largest low);
 - range: the column becomes the logit of its position inside its bounds (log1p of the distance
   for a one-sided range); a range with two column bounds also orders them, as an inequality;
 - fixed increments: the column is learned as a count of increments;
