@@ -224,6 +224,8 @@ class Generator(ABC):
         rows breaking a constraint re-drawn (each missing row with its own conditions), a
         bounded number of rounds, or InfeasibleConstraintError naming the acceptance rate."""
         learned = None if conditions is None else plan.conditions(conditions)
+        if learned is not None and learned.shape[1] == 0:
+            learned = None  # every condition is on a replaced column: `plan.inverse` sets them
         missing = np.arange(n)
         kept: list[pd.DataFrame] = []
         drawn = accepted = 0
@@ -235,9 +237,9 @@ class Generator(ABC):
             slots = np.tile(missing, copies)
             fixed = None if learned is None else learned.iloc[slots].reset_index(drop=True)
             round_seed = seed if round_ == 0 else derive_seed(seed, REJECT_STREAM, round_)
-            frame = plan.inverse(
-                self._sample(len(slots), seed=round_seed, conditions=fixed).reset_index(drop=True)
-            )
+            drawn_rows = self._sample(len(slots), seed=round_seed, conditions=fixed)
+            wanted = None if conditions is None else conditions.iloc[slots].reset_index(drop=True)
+            frame = plan.inverse(drawn_rows.reset_index(drop=True), wanted)
             valid = np.flatnonzero(~plan.violated(frame))
             drawn, accepted = drawn + len(frame), accepted + len(valid)
             if conditions is None:

@@ -77,15 +77,11 @@ class Transform:
         raise NotImplementedError
 
     def condition(self, conditions: pd.DataFrame) -> pd.DataFrame:
-        """Conditions on replaced columns, as conditions on the learned column."""
-        given = [c for c in self.replaces if c in conditions.columns]
-        if not given:
-            return conditions
-        raise ConfigError(
-            f"Conditions fix {given}, which constraint {self.constraint.describe()!r} replaces "
-            "by a derived column before fitting; condition on other columns, or drop the "
-            "constraint for this run."
-        )
+        """Conditions on replaced columns, as conditions on the learned column. By default
+        they leave the family's conditions: `ConstraintPlan.inverse` writes the fixed values
+        into the rows turned back, and rows where the constraint then breaks are re-drawn (an
+        inequality's `high` fixed keeps the rows whose lows lie below it)."""
+        return conditions.drop(columns=[c for c in self.replaces if c in conditions.columns])
 
     # ---- numbers of a column, and back to its dtype --------------------------------------------
     def number(self, frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -428,12 +424,22 @@ class ConstraintPlan:
             out = transform.forward(out)
         return out
 
-    def inverse(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """A sample of the family turned back into the table's columns."""
-        out = frame.copy()
+    def inverse(self, frame: pd.DataFrame, conditions: pd.DataFrame | None = None) -> pd.DataFrame:
+        """A sample of the family turned back into the table's columns. With `conditions` (on
+        the table's columns, one row per sampled row) every conditioned column is set to its
+        value, in the table's dtype, as soon as it is turned back, so transforms undone later
+        build on it: a condition the family did not see holds exactly, and a row where a
+        constraint then breaks is re-drawn."""
+        out = self._fix(frame.copy(), conditions)
         for transform in reversed(self.transforms):
-            out = transform.inverse(out)
+            out = self._fix(transform.inverse(out), conditions)
         return out[self.columns]
+
+    def _fix(self, frame: pd.DataFrame, conditions: pd.DataFrame | None) -> pd.DataFrame:
+        for column in [] if conditions is None else conditions.columns:
+            if column in frame.columns:
+                frame[column] = conditions[column].astype(self.dtypes[column]).to_numpy()
+        return frame
 
     def conditions(self, conditions: pd.DataFrame) -> pd.DataFrame:
         """Conditions on the table's columns as conditions on the learned ones; ConfigError
