@@ -41,12 +41,13 @@ Conditions = Mapping[str, Any] | pd.DataFrame
 CONFIG_FILE = "generator.json"
 FORMAT_VERSION = 1
 # Reject sampling for constraints: at most this many rounds, each drawing at most this many
-# candidates per missing row; below this acceptance rate (after enough draws to measure it)
-# the request is refused rather than left to run for hours.
+# candidates per missing row (and rows in all); below this acceptance rate (after enough draws
+# to measure it) the request is refused rather than left to run for hours.
 REJECT_ROUNDS = 20
 REJECT_MAX_COPIES = 50
 REJECT_MIN_RATE = 0.01
 REJECT_MIN_DRAWN = 200
+REJECT_MAX_ROWS = 1_000_000  # candidates drawn in one round, to bound memory on big shards
 REJECT_STREAM = 11  # derive_seed key of the re-draws, apart from the family's own streams
 
 # One lock for every generator that touches process-wide random state (SDV reseeds numpy's global
@@ -234,6 +235,7 @@ class Generator(ABC):
             copies = 1 if not drawn else REJECT_MAX_COPIES
             if accepted:
                 copies = min(copies, int(np.ceil(1.2 * drawn / accepted)))
+            copies = max(1, min(copies, REJECT_MAX_ROWS // len(missing)))
             slots = np.tile(missing, copies)
             fixed = None if learned is None else learned.iloc[slots].reset_index(drop=True)
             round_seed = seed if round_ == 0 else derive_seed(seed, REJECT_STREAM, round_)
