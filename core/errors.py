@@ -19,6 +19,15 @@ class DataError(SynthpipeError, ValueError):
     """Input data cannot be used: missing, empty, unreadable or inconsistent."""
 
 
+class ConstraintError(DataError):
+    """A declared constraint cannot be used: it names an unknown column, or the real data
+    itself breaks it."""
+
+
+class InfeasibleConstraintError(ConstraintError):
+    """Reject sampling for the constraints accepts too few rows to meet the request."""
+
+
 class NotFittedError(SynthpipeError, RuntimeError):
     """A generator was asked to sample or save before `fit`."""
 

@@ -8,6 +8,11 @@ pattern; `generators.load_saved_generator(dir)` picks the family by the saved na
 Key columns of a table (`core.metadata.key_columns`: declared `id` in `column_sdtypes`, or
 detected) are handled here for every tabular family: `fit` keeps them from the family, and
 `sample` fills them with fresh unique keys (`generators.keys`).
+
+So are a table's constraints (`TabularConfig.constraints`, `core.constraints`): `fit` checks them
+on the training rows and hands the family the table of `generators.constraint_plan` (constraints
+turned into columns that always map back to valid rows), and `sample` turns the family's rows back,
+re-drawing (bounded reject sampling) the rows that break a constraint no transform took.
 """
 
 from __future__ import annotations
@@ -21,16 +26,29 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
+import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from core.errors import ConfigError, DataError, NotFittedError
+from core.constraints import Constraint, check_against, check_consistent
+from core.errors import ConfigError, DataError, InfeasibleConstraintError, NotFittedError
 from core.metadata import key_columns
+from generators.constraint_plan import ConstraintPlan
 from generators.keys import KeySpec
+from generators.seeding import derive_seed
 
 Conditions = Mapping[str, Any] | pd.DataFrame
 CONFIG_FILE = "generator.json"
 FORMAT_VERSION = 1
+# Reject sampling for constraints: at most this many rounds, each drawing at most this many
+# candidates per missing row (and rows in all); below this acceptance rate (after enough draws
+# to measure it) the request is refused rather than left to run for hours.
+REJECT_ROUNDS = 20
+REJECT_MAX_COPIES = 50
+REJECT_MIN_RATE = 0.01
+REJECT_MIN_DRAWN = 200
+REJECT_MAX_ROWS = 1_000_000  # candidates drawn in one round, to bound memory on big shards
+REJECT_STREAM = 11  # derive_seed key of the re-draws, apart from the family's own streams
 
 # One lock for every generator that touches process-wide random state (SDV reseeds numpy's global
 # RandomState while sampling): two of them sampling at once in threads would interleave draws and
@@ -61,6 +79,18 @@ class TabularConfig(GeneratorConfig):
         "declares a key column (regenerated unique, never learned), any other sdtype keeps a "
         "column from being detected as a key. The SDV families also use them as metadata.",
     )
+    constraints: tuple[Constraint, ...] = Field(
+        (),
+        description="Rules every sampled row holds (core.constraints: inequality, range, "
+        "fixed_combinations, fixed_increments, one_hot, formula, predicate); a job's "
+        "`constraints:` list.",
+    )
+
+    @field_validator("constraints")
+    @classmethod
+    def _consistent(cls, constraints: tuple[Constraint, ...]) -> tuple[Constraint, ...]:
+        check_consistent(constraints)
+        return constraints
 
 
 def parse_config(config_class: type[GeneratorConfig], name: str, params: Mapping[str, Any]):
@@ -99,6 +129,7 @@ class Generator(ABC):
             self.config = parse_config(self.config_class, self.name, {**(config or {}), **params})
         self.columns: list[str] | None = None
         self.keys: list[KeySpec] = []
+        self.plan: ConstraintPlan | None = None
 
     @property
     def thread_safe(self) -> bool:
@@ -130,9 +161,29 @@ class Generator(ABC):
         self._check_real(real)
         self.keys = self._key_specs(real)
         keys = [spec.column for spec in self.keys]
-        self._fit(real.drop(columns=keys) if keys else real, seed=seed)
+        features = real.drop(columns=keys) if keys else real
+        self.plan = self._constraint_plan(features, keys)
+        self._fit(features if self.plan is None else self.plan.transform(features), seed=seed)
         self.columns = self._output_columns(real)
         return self
+
+    def _constraint_plan(self, features: pd.DataFrame, keys: list[str]) -> ConstraintPlan | None:
+        constraints = getattr(self.config, "constraints", ())
+        if not constraints:
+            return None
+        keyed = sorted({c for constraint in constraints for c in constraint.reads()} & set(keys))
+        if keyed:
+            raise ConfigError(
+                f"Constraints name key column(s) {keyed}, which every sample fills with fresh "
+                "unique keys; constrain feature columns, or declare another sdtype for them "
+                "in column_sdtypes."
+            )
+        checked = check_against(features, constraints, "the training data")
+        return ConstraintPlan.build(features, checked, keep=self._kept_columns())
+
+    def _kept_columns(self) -> tuple[str, ...]:
+        """Columns the family needs as they are (no constraint transform may replace them)."""
+        return ()
 
     def sample(
         self,
@@ -153,9 +204,13 @@ class Generator(ABC):
             raise ConfigError(f"sample(n=...) needs a positive integer number of rows; got {n!r}.")
         if isinstance(first_row, bool) or not isinstance(first_row, int) or first_row < 0:
             raise ConfigError(f"sample(first_row=...) needs an integer >= 0; got {first_row!r}.")
+        fixed = self._condition_frame(conditions, n)
         lock = contextlib.nullcontext() if self.thread_safe else _PROCESS_STATE_LOCK
         with lock:
-            frame = self._sample(n, seed=seed, conditions=self._condition_frame(conditions, n))
+            if self.plan is None:
+                frame = self._sample(n, seed=seed, conditions=fixed)
+            else:
+                frame = self._sample_constrained(self.plan, n, seed=seed, conditions=fixed)
         frame = frame.reset_index(drop=True)
         if not self.keys:
             return frame
@@ -163,11 +218,64 @@ class Generator(ABC):
             frame[spec.column] = spec.values(n, first_row)
         return frame[self.columns]
 
+    def _sample_constrained(
+        self, plan: ConstraintPlan, n: int, *, seed: int, conditions: pd.DataFrame | None
+    ) -> pd.DataFrame:
+        """`n` rows holding every constraint: the family's rows turned back by the plan, and
+        rows breaking a constraint re-drawn (each missing row with its own conditions), a
+        bounded number of rounds, or InfeasibleConstraintError naming the acceptance rate."""
+        learned = None if conditions is None else plan.conditions(conditions)
+        if learned is not None and learned.shape[1] == 0:
+            learned = None  # every condition is on a replaced column: `plan.inverse` sets them
+        missing = np.arange(n)
+        kept: list[pd.DataFrame] = []
+        drawn = accepted = 0
+        for round_ in range(REJECT_ROUNDS):
+            # Candidates per missing row: enough to fill it at the rate measured so far.
+            copies = 1 if not drawn else REJECT_MAX_COPIES
+            if accepted:
+                copies = min(copies, int(np.ceil(1.2 * drawn / accepted)))
+            copies = max(1, min(copies, REJECT_MAX_ROWS // len(missing)))
+            slots = np.tile(missing, copies)
+            fixed = None if learned is None else learned.iloc[slots].reset_index(drop=True)
+            round_seed = seed if round_ == 0 else derive_seed(seed, REJECT_STREAM, round_)
+            drawn_rows = self._sample(len(slots), seed=round_seed, conditions=fixed)
+            wanted = None if conditions is None else conditions.iloc[slots].reset_index(drop=True)
+            frame = plan.inverse(drawn_rows.reset_index(drop=True), wanted)
+            valid = np.flatnonzero(~plan.violated(frame))
+            drawn, accepted = drawn + len(frame), accepted + len(valid)
+            if conditions is None:
+                take, filled = valid[: len(missing)], missing[: len(valid)]
+            else:  # the first valid candidate of each missing row, drawn with its conditions
+                filled, first = np.unique(slots[valid], return_index=True)
+                take = valid[first]
+            kept.append(frame.iloc[take].set_axis(filled))
+            missing = np.setdiff1d(missing, filled)
+            if not len(missing):
+                return pd.concat(kept).sort_index()
+            if drawn >= REJECT_MIN_DRAWN and accepted / drawn < REJECT_MIN_RATE:
+                break
+        rejected = plan.describe_rejected() or "rows a transform could not place"
+        raise InfeasibleConstraintError(
+            f"{self.name!r} could not sample {n:,} rows holding the constraints: "
+            f"{accepted:,} of {drawn:,} drawn rows held them (acceptance rate "
+            f"{accepted / drawn:.2%}; {len(missing):,} rows still missing after {round_ + 1} "
+            f"rounds). Reject-sampled: {rejected}. "
+            "Loosen those constraints or the conditions, or express them as inequality / range "
+            "/ formula constraints, which hold by construction."
+        )
+
     @property
-    def learned_columns(self) -> list[str]:
-        """The output columns the family learns and samples: all but the key columns."""
+    def feature_columns(self) -> list[str]:
+        """The output columns other than the key columns."""
         keys = {spec.column for spec in self.keys}
         return [c for c in self.columns or [] if c not in keys]
+
+    @property
+    def learned_columns(self) -> list[str]:
+        """The columns the family learns and samples: the feature columns, or the constraint
+        plan's columns in their place."""
+        return self.feature_columns if self.plan is None else list(self.plan.learned)
 
     def save(self, path: str | Path) -> Path:
         """Write config and weights into directory `path` (created if needed)."""
@@ -181,6 +289,7 @@ class Generator(ABC):
             "config": self.config.model_dump(mode="json"),
             "columns": self.columns,
             "keys": [spec.model_dump() for spec in self.keys],
+            "constraint_plan": None if self.plan is None else self.plan.to_state(),
         }
         (directory / CONFIG_FILE).write_text(json.dumps(payload, indent=2))
         self._save(directory)
@@ -204,6 +313,9 @@ class Generator(ABC):
         generator._load(directory)
         generator.columns = list(payload["columns"])
         generator.keys = [KeySpec.model_validate(spec) for spec in payload.get("keys", [])]
+        plan = payload.get("constraint_plan")
+        if plan is not None:
+            generator.plan = ConstraintPlan.from_state(plan, keep=generator._kept_columns())
         return generator
 
     # ---- input checks (tabular by default; other modalities override) -----------------------
@@ -266,7 +378,7 @@ class Generator(ABC):
                 f"Condition column(s) {unknown} are not in the training data; "
                 f"available columns: {self.columns}."
             )
-        keyed = [str(c) for c in frame.columns if c not in self.learned_columns]
+        keyed = [str(c) for c in frame.columns if c not in self.feature_columns]
         if keyed:
             raise ConfigError(
                 f"Condition column(s) {keyed} are key columns, which every sample fills with "

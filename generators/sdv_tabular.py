@@ -97,7 +97,7 @@ class SDVGenerator(Generator):
         return getattr(sdv.single_table, self.synthesizer_name)
 
     def _synthesizer_kwargs(self) -> dict[str, Any]:
-        kwargs = self.config.model_dump(exclude={"column_sdtypes", "device"})
+        kwargs = self.config.model_dump(exclude={"column_sdtypes", "constraints", "device"})
         if "device" in type(self.config).model_fields:
             kwargs["enable_gpu"] = resolve_device(self.config.device).startswith("cuda")
         return kwargs

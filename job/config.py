@@ -11,6 +11,10 @@ shard_rows: 100000               # rows per Parquet part (and per sampling task)
 conditions: {target: class_1}    # optional: fix column values in every row (images: {label: "3"})
 balanced_labels: false           # images: the same number of samples for every label
 column_sdtypes: {}               # optional: override detected SDV sdtypes ("id": a key column)
+constraints:                     # optional, tables: rules every synthetic row holds
+  - {kind: inequality, low: start, high: end, strict: true}   # core.constraints: also range,
+  - {kind: formula, column: total, expression: "price * qty"} # fixed_combinations, one_hot,
+                                                              # fixed_increments, predicate
 validation: {quality_min: 0.7}   # optional: gate thresholds (Thresholds; images: ImageThresholds)
                                  # and checks by name: drop: [...], add: [...], checks: {...}
 target: label                    # optional, tables: column for the TSTR / TRTR utility check
@@ -40,6 +44,7 @@ from pydantic import (
     model_validator,
 )
 
+from core.constraints import Constraint, check_consistent
 from core.errors import ConfigError
 from core.metadata import SDTYPES
 from generators.base import parse_config
@@ -112,6 +117,11 @@ class JobConfig(StrictModel):
     conditions: dict[str, Any] | None = None
     balanced_labels: bool = False
     column_sdtypes: dict[str, str] = Field(default_factory=dict)
+    constraints: tuple[Constraint, ...] = Field(
+        (),
+        description="tables: rules every synthetic row holds (core.constraints), checked on the "
+        "source when it loads, enforced by the generator and gated by constraints.violations",
+    )
     validation: SerializeAsAny[CheckSelection] = Field(
         default_factory=dict,
         validate_default=True,  # so an absent block also gets the modality's thresholds
@@ -177,12 +187,21 @@ class JobConfig(StrictModel):
             raise ValueError(f"unknown sdtypes {bad}; use one of {list(SDTYPES)}")
         return value
 
+    @field_validator("constraints")
+    @classmethod
+    def _consistent(cls, constraints: tuple[Constraint, ...]) -> tuple[Constraint, ...]:
+        check_consistent(constraints)
+        return constraints
+
     def generator_params(self) -> dict[str, Any]:
-        """The generator's params with the job's sdtype overrides added where it takes them."""
+        """The generator's params with the job's sdtype overrides and constraints added where
+        it takes them (constraints change what is learned, so they are part of the model key)."""
         params = dict(self.generator.params)
         config_fields = get_generator_class(self.generator.name).config_class.model_fields
         if self.column_sdtypes and "column_sdtypes" in config_fields:
             params.setdefault("column_sdtypes", self.column_sdtypes)
+        if self.constraints and "constraints" in config_fields:
+            params.setdefault("constraints", [c.model_dump(mode="json") for c in self.constraints])
         return params
 
 

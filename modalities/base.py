@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Protocol
 import pandas as pd
 import pyarrow as pa
 
+from core.constraints import Constraint
 from core.errors import DataError
 from datastore import DatasetStore, DatasetVersion, StagedVersion
 from generators import Generator
@@ -57,6 +58,8 @@ class JobView(Protocol):
     def balanced_labels(self) -> bool: ...
     @property
     def column_sdtypes(self) -> dict[str, str]: ...
+    @property
+    def constraints(self) -> tuple[Constraint, ...]: ...
     @property
     def validation(self) -> CheckSelection: ...
     @property
@@ -122,6 +125,10 @@ class Modality(ABC):
 
     def check_target(self, real: RealData, target: str | None) -> None:
         """Fail before fitting when the utility target is not in the real data."""
+        return None  # nothing to check / write unless the kind says so
+
+    def check_constraints(self, real: RealData, constraints: Sequence[Constraint]) -> None:
+        """Fail before fitting when the real data does not hold the declared constraints."""
         return None  # nothing to check / write unless the kind says so
 
     # ---- what a version holds ------------------------------------------------------------------

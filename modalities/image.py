@@ -57,6 +57,8 @@ class ImageModality(Modality):
             )
         if job.target is not None:
             raise ValueError("target applies to table jobs only (image jobs have labels)")
+        if job.constraints:
+            raise ValueError("constraints apply to table jobs only (rules over table columns)")
 
     def check_augment(self, label: str, config: GeneratorConfig) -> None:
         if label != LABEL:

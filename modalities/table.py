@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import pandas as pd
 import pyarrow as pa
 
+from core.constraints import Constraint, check_against
 from core.errors import ConfigError, DataError
 from modalities.base import JobView, Modality, RealData, UpliftInputs, open_source_version
 from modalities.provenance import PROVENANCE_COLUMNS, PROVENANCE_FIELDS
@@ -66,6 +67,13 @@ class TableModality(Modality):
     def check_conditions(self, real: RealData, conditions: dict[str, Any] | None) -> None:
         tables.rows_matching(real.train, conditions)
 
+    def check_constraints(self, real: RealData, constraints: Sequence[Constraint]) -> None:
+        if not constraints:
+            return
+        check_against(real.train, constraints, "the source's training rows")
+        if real.holdout is not None and len(real.holdout):
+            check_against(real.holdout, constraints, "the source's holdout rows")
+
     def check_target(self, real: RealData, target: str | None) -> None:
         if target is not None and target not in real.train.columns:
             raise ConfigError(
@@ -89,6 +97,7 @@ class TableModality(Modality):
             fidelity_real=matching(real.train, job),
             holdout=matching(real.holdout, job),
             target=job.target,
+            constraints=job.constraints,
         )
 
     def figures(

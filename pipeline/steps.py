@@ -79,10 +79,12 @@ def shard_plan(rows: int, shard_rows: int, seed: int = 0) -> list[Shard]:
 
 
 def load(job: JobConfig, root: str, log: logging.Logger | logging.LoggerAdapter = _LOG) -> RealData:
-    """The job's real data, split; bad conditions or target fail here, before any fit."""
+    """The job's real data, split; bad conditions, target or constraints fail here, before any
+    fit."""
     real = load_real(job, root)
     modality = job.modality
     modality.check_conditions(real, job.conditions)
+    modality.check_constraints(real, job.constraints)
     modality.check_target(real, job.target)
     log.info(
         "Loaded %s: %d training and %d holdout records",

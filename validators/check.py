@@ -32,13 +32,14 @@ if TYPE_CHECKING:
     from validators.html_report import Figure
     from validators.thresholds import CheckSelection
 
-Need = Literal["real", "synthetic", "holdout", "target", "labels"]
+Need = Literal["real", "synthetic", "holdout", "target", "labels", "constraints"]
 NEEDS: dict[Need, str] = {  # in the order the suite names a missing one
     "real": "the real data",
     "synthetic": "the synthetic data",
     "holdout": "a real holdout",
     "target": "a target column",
     "labels": "synthetic labels among the real label names",
+    "constraints": "constraints declared by the job",
 }
 REAL_AND_SYNTHETIC: frozenset[Need] = frozenset({"real", "synthetic"})
 WITH_HOLDOUT: frozenset[Need] = REAL_AND_SYNTHETIC | {"holdout"}

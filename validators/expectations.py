@@ -16,8 +16,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.constraints import Constraint
 from core.errors import ConfigError, DataError
 from validators._frames import numpy_backed
+from validators.constraint_checks import (
+    MULTICOLUMN_SUM,
+    PAIR_GREATER,
+    PAIR_IN_SET,
+    constraint_expectations,
+)
 from validators.report import GX_PREFIX, ROLLUP, CheckResult, make_check
 from validators.thresholds import Thresholds
 
@@ -41,7 +48,10 @@ EXAMPLES = 5
 
 
 def derive_expectations(
-    real: pd.DataFrame, thresholds: Thresholds, key_columns: Sequence[str] = ()
+    real: pd.DataFrame,
+    thresholds: Thresholds,
+    key_columns: Sequence[str] = (),
+    constraints: Sequence[Constraint] = (),
 ) -> list[dict[str, Any]]:
     """The expectation spec that synthetic data of `real` must meet.
 
@@ -52,7 +62,9 @@ def derive_expectations(
       and numeric values within the real [min, max] widened by `range_tolerance` of the range
       (all but a `range_outside_max` share of them), or categorical / object / boolean values
       within the real distinct values; `key_columns` get no range or value set, since
-      generators draw fresh keys outside the real ones.
+      generators draw fresh keys outside the real ones;
+    - per declared constraint GX can express (`validators.constraint_checks`): the pair, range,
+      one-hot sum or combination expectation meaning the same, on every row.
 
     Extension dtypes (category, string, nullable ints) are compared as their NumPy / object
     equivalent, the same way `run_expectations` reads synthetic frames.
@@ -90,7 +102,7 @@ def derive_expectations(
             if all(isinstance(v, JSON_SCALARS) for v in value_set):
                 value_set.sort(key=lambda v: (type(v).__name__, v))
                 spec.append({"type": IN_SET, "kwargs": {"column": name, "value_set": value_set}})
-    return spec
+    return spec + constraint_expectations(constraints)
 
 
 def run_expectations(
@@ -223,8 +235,10 @@ class _Tally:
 
 def _check(entry: dict[str, Any], tally: _Tally, frames: int) -> CheckResult:
     kind, kwargs = entry["type"], entry["kwargs"]
-    column = kwargs.get("column")
-    name = f"{GX_PREFIX}{kind}" + (f":{column}" if column is not None else "")
+    column = _subject(kind, kwargs)
+    # A declared constraint's expectation is named apart from the one derived from the data.
+    suffix = " (constraint)" if "constraint" in entry else ""
+    name = f"{GX_PREFIX}{kind}" + (f":{column}{suffix}" if column is not None else "")
     passed = not tally.failed_frames
     data: dict[str, Any] = {"kwargs": kwargs, "frames": frames}
     data["failed_frames"] = tally.failed_frames
@@ -277,6 +291,18 @@ def _check(entry: dict[str, Any], tally: _Tally, frames: int) -> CheckResult:
     )
 
 
+def _subject(kind: str, kwargs: dict[str, Any]) -> str | None:
+    """The column(s) an expectation is about: `a`, `a,b` for a pair or a multicolumn sum; None
+    for the table (its column list included)."""
+    if "column" in kwargs:
+        return kwargs["column"]
+    if "column_A" in kwargs:
+        return f"{kwargs['column_A']},{kwargs['column_B']}"
+    if kind == MULTICOLUMN_SUM:
+        return ",".join(kwargs["column_list"])
+    return None
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float | np.number) and not isinstance(value, bool | np.bool_)
 
@@ -301,10 +327,19 @@ def _what(kind: str, kwargs: dict[str, Any]) -> str:
         return f"null (at most {1 - kwargs.get('mostly', 1.0):.2%} allowed)"
     if kind == TYPES:
         return f"not of a type in {kwargs['type_list']}"
+    if kind == PAIR_GREATER:
+        sign = ">=" if kwargs.get("or_equal") else ">"
+        return f"not {kwargs['column_A']} {sign} {kwargs['column_B']}"
+    if kind == MULTICOLUMN_SUM:
+        return f"rows not summing to {kwargs['sum_total']}"
+    if kind == PAIR_IN_SET:
+        return f"pairs not among the {len(kwargs['value_pairs_set'])} real combinations"
     return "unexpected"
 
 
 def _hashable(value: Any) -> Any:
+    if isinstance(value, list | tuple):  # a pair expectation's unexpected value: the pair
+        return repr([_json_scalar(v) for v in value])
     return value if isinstance(value, JSON_SCALARS) or value is None else repr(value)
 
 

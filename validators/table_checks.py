@@ -13,6 +13,7 @@ from functools import cached_property
 
 import pandas as pd
 
+from core.constraints import Constraint
 from validators.check import (
     REAL_AND_SYNTHETIC,
     WITH_HOLDOUT,
@@ -25,6 +26,7 @@ from validators.check import (
     Threshold,
 )
 from validators.columns import column_summaries
+from validators.constraint_checks import constraint_violations
 from validators.detection import MIN_ROWS as DETECTION_MIN_ROWS
 from validators.detection import c2st_detection, detection_checks
 from validators.expectations import ROW_COUNT, derive_expectations, gated, run_expectations
@@ -55,10 +57,15 @@ class TableInputs:
     keys: list[str]
     expected_rows: int | None
     seed: int
+    constraints: tuple[Constraint, ...] = ()  # checked on `real` (combinations filled from it)
 
     @property
     def available(self) -> frozenset[Need]:
-        present = {"holdout": self.holdout is not None, "target": self.target is not None}
+        present = {
+            "holdout": self.holdout is not None,
+            "target": self.target is not None,
+            "constraints": bool(self.constraints),
+        }
         return REAL_AND_SYNTHETIC | {need for need, there in present.items() if there}
 
     @cached_property
@@ -197,7 +204,9 @@ def _expectations(run: TableRun) -> Measurement:
     """The GX suite derived from every real row, run on every synthetic row: `expectations.
     success` reports the roll-up, then `rows.total` (part files) and each `gx.*` expectation."""
     inputs, table = run.inputs, run.inputs.synthetic
-    spec = derive_expectations(inputs.real, run.thresholds, key_columns=inputs.keys)
+    spec = derive_expectations(
+        inputs.real, run.thresholds, key_columns=inputs.keys, constraints=inputs.constraints
+    )
     if isinstance(table, FrameTable) and inputs.expected_rows is not None:
         frames: Iterable[tuple[pd.DataFrame, int]] = [(table.frame, inputs.expected_rows)]
     else:
@@ -209,6 +218,14 @@ def _expectations(run: TableRun) -> Measurement:
         schema.insert(0, _rows_total(table, inputs.expected_rows))
     checks = gated(schema, run.thresholds.expectations_must_pass)
     return Measurement({"expectations.success": checks}, gx_result)
+
+
+def _constraints(run: TableRun) -> Measurement:
+    inputs = run.inputs
+    limit = run.thresholds.constraint_violations_max
+    return Measurement.of(
+        [constraint_violations(inputs.synthetic.frames(), inputs.constraints, limit)]
+    )
 
 
 def _rows_total(table: PartsTable, expected_rows: int) -> CheckResult:
@@ -234,6 +251,7 @@ DETECTION = Measure("c2st", _detection)
 PRIVACY = Measure("dcr", _privacy)
 UTILITY = Measure("tstr", _utility)
 EXPECTATIONS = Measure("expectations", _expectations)
+CONSTRAINTS = Measure("constraints", _constraints)
 
 
 def _min(field: str) -> tuple[Threshold, ...]:
@@ -326,6 +344,13 @@ TABLE_SUITE = Suite[TableInputs, Thresholds, None](
             WITH_HOLDOUT | {"target"},
             UTILITY,
             _min("utility_ratio_min"),
+        ),
+        TableCheck(
+            "constraints.violations",
+            "diagnostic",
+            REAL_AND_SYNTHETIC | {"constraints"},
+            CONSTRAINTS,
+            _max("constraint_violations_max"),
         ),
         TableCheck(
             "expectations.success",

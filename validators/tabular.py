@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.constraints import Constraint, check_against
 from core.errors import ConfigError, DataError
 from core.metadata import key_columns
 from validators.report import ValidationReport
@@ -28,6 +29,7 @@ def validate_table(
     fidelity_real: pd.DataFrame | None = None,
     holdout: pd.DataFrame | None = None,
     target: str | None = None,
+    constraints: Sequence[Constraint] = (),
 ) -> ValidationReport:
     """Validate `synthetic` against `real` and return the report with its gate verdict.
 
@@ -54,7 +56,11 @@ def validate_table(
       `privacy.*` (DCR share, exact copies, NNDR) and `quality.pair_trends_retained` (the
       pair-trends score between shuffled real columns and the holdout's, on at most
       `max_rows_for_metrics` holdout rows);
-    - with `holdout` and `target` (a column of `real`): `utility.tstr_ratio` (TSTR vs TRTR).
+    - with `holdout` and `target` (a column of `real`): `utility.tstr_ratio` (TSTR vs TRTR);
+    - with `constraints` (`core.constraints`, which `real` must hold; fixed combinations allow
+      the combinations of `real`): `constraints.violations`, the synthetic rows breaking any of
+      them (every row; a gate at `constraint_violations_max`, default 0), and a GX expectation
+      per constraint GX can express.
 
     These are the checks of the table suite (`validators.table_checks.TABLE_SUITE`), in its
     order; `thresholds.drop` leaves checks out (a measure runs only for the checks kept) and
@@ -73,7 +79,8 @@ def validate_table(
 
     Raises ConfigError when `target` is given without `holdout` or is not a real column, and
     DataError when `real` has no columns or rows, `holdout` lacks a real column, `synthetic` has
-    no rows or lacks a column of `real` (named), or a part file is missing or unreadable.
+    no rows or lacks a column of `real` (named), or a part file is missing or unreadable (its
+    subclass ConstraintError when `real` itself breaks a constraint or lacks its columns).
     """
     thresholds = thresholds or Thresholds()
     _require_real(real)
@@ -86,6 +93,7 @@ def validate_table(
         )
     table = open_table(synthetic)
     table.require_columns(list(real.columns))
+    checked = check_against(real, constraints, "the real table") if constraints else ()
 
     limit = thresholds.max_rows_for_metrics
     synthetic_sample = table.take(positions(table.rows, limit, seed))
@@ -106,6 +114,7 @@ def validate_table(
         keys=keys,
         expected_rows=expected_rows,
         seed=seed,
+        constraints=checked,
     )
     outcome = TABLE_SUITE.run(inputs, thresholds)
     return ValidationReport(

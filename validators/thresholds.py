@@ -14,6 +14,7 @@ A job's `validation:` block is parsed into `Thresholds`; an unknown key is an er
 | `range_tolerance`         | 0.05    | numeric min/max widened by this fraction of the real range |
 | `range_outside_max`       | 0.10    | share of a column's values allowed outside that range |
 | `null_fraction_tolerance` | 0.05    | allowed null fraction above the real column's |
+| `constraint_violations_max`| 0      | synthetic rows allowed to break a declared constraint |
 | `max_rows_for_metrics`    | 20,000  | SDMetrics scores a seeded sample of at most this many rows |
 | `detection_auc_max`       | 0.90    | max C2ST ROC AUC (0.5 = indistinguishable) |
 | `detection_must_pass`     | false   | C2ST advisory: example jobs score 0.92-0.999 |
@@ -222,6 +223,13 @@ class TableGates(BaseModel):
         0.05,
         description="A synthetic column may have up to this much more null fraction than the real "
         "column, in [0, 1]. Default 0.05.",
+    )
+    constraint_violations_max: int = Field(
+        0,
+        ge=0,
+        description="Synthetic rows that may break a constraint the job declares "
+        "(`constraints:`), counted on every row; checked only when there are constraints. "
+        "Default 0: generators hold them by construction or re-draw.",
     )
     max_rows_for_metrics: int = Field(
         20_000,

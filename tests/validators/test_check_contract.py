@@ -15,6 +15,7 @@ import pytest
 from pydantic import ValidationError
 from pydantic_core import PydanticUndefined
 
+from core.constraints import parse_constraints
 from modalities import available_modalities
 from sources.images import load_digits_images, split_holdout
 from validators import ValidationReport, validate_table
@@ -35,11 +36,24 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture(scope="module")
 def table_report(wine_real: pd.DataFrame) -> ValidationReport:
-    """Every table check's inputs: a holdout and a target on 178 wine rows."""
+    """Every table check's inputs: a holdout, a target and constraints on 178 wine rows."""
     order = np.random.default_rng(0).permutation(len(wine_real))
     train, holdout = wine_real.iloc[order[:130]], wine_real.iloc[order[130:]]
     synthetic = train.sample(frac=1.0, random_state=1).reset_index(drop=True)
-    return validate_table(train, synthetic, holdout=holdout, target="target", expected_rows=130)
+    constraints = parse_constraints(
+        [
+            {"kind": "range", "column": "alcohol", "low": 11, "high": 15},
+            {"kind": "fixed_increments", "column": "magnesium", "increment": 1},
+        ]
+    )
+    return validate_table(
+        train,
+        synthetic,
+        holdout=holdout,
+        target="target",
+        expected_rows=130,
+        constraints=constraints,
+    )
 
 
 @pytest.fixture(scope="module")
