@@ -192,3 +192,22 @@ def test_a_whole_clip_model_folder_gives_its_vision_tower(tmp_path: Path):
         expected = full.vision_model(pixel_values=(pixels - mean) / std).pooler_output
     assert info.dim == HIDDEN and info.name == "clip-vision:clip"
     assert np.allclose(clip.features(images), expected.double().numpy(), atol=1e-5)
+
+
+@pytest.mark.gpu
+def test_clip_features_on_cuda_match_the_cpu(clip_dir: Path):
+    # Setup: the loader puts the model on CUDA when there is one; a CPU copy as the reference
+    import dataclasses
+
+    clip, _ = load_clip_extractor(clip_dir)
+    on_cpu = dataclasses.replace(clip, model=clip.model.to("cpu"))
+    images = load_builtin_images("photo_patches", 32).images[:32]
+    expected = on_cpu.features(images)
+
+    # Run
+    clip, _ = load_clip_extractor(clip_dir)
+    found = clip.features(images)
+
+    # Assert
+    assert next(clip.model.parameters()).device.type == "cuda"
+    assert np.allclose(found, expected, atol=1e-2)  # cuDNN may run the patch conv in TF32
