@@ -371,6 +371,35 @@ def test_copying_the_training_set_scores_better_than_real_only_against_train(spl
     assert copies.holdout.ratio > 0.8 and abs(copies.holdout.ratio - fresh.holdout.ratio) < 0.2
 
 
+def test_copying_a_small_training_set_fails_the_holdout_gate_and_passes_against_train(tmp_path):
+    # Setup: 200 training images (digits_augment's 20 per class), a 30% holdout and 200 unseen
+    # real images. With so few images the CNN's features of its own training images differ from
+    # those of unseen ones, which a copy carries and the holdout's two unseen halves do not.
+    # The gate sits between unseen real images (0.98x here) and the copy (2.14x): 1.5x.
+    train_all, holdout, _ = split_holdout(load_digits_images(), 0.3, seed=0)
+    train, rest, _ = split_holdout(train_all, 1 - 200 / len(train_all), seed=10)
+    fresh, _, _ = split_holdout(rest, 1 - 200 / len(rest), seed=20)
+    thresholds = ImageThresholds(extractor_steps=CONFIG.steps, fd_floor_ratio_max=1.5)
+
+    def fd_checks(images: ImageData) -> tuple[CheckResult, CheckResult]:
+        checks = by_name(
+            image_quality_checks(
+                train, holdout, *labelled(images), thresholds, cache_dir=tmp_path, seed=3
+            )
+        )
+        return checks["image.fd_cnn"], checks["image.fd_cnn_train"]
+
+    # Run
+    (copy_gate, copy_train), (fresh_gate, fresh_train) = fd_checks(train), fd_checks(fresh)
+
+    # Assert: the copy is at distance 0 from the training images, far under any train-based
+    # limit, and fails the holdout gate that unseen real images pass
+    assert copy_train.value < 1e-6 < fresh_train.value
+    assert copy_train.value <= thresholds.fd_floor_ratio_max * copy_train.baseline
+    assert not copy_gate.passed and copy_gate.data["ratio_to_floor"] > 1.8
+    assert fresh_gate.passed and fresh_gate.data["ratio_to_floor"] < 1.3
+
+
 def test_checks_gate_on_the_holdout_and_report_the_training_figures_beside(split, trained):
     # Setup: the copying stub again, through the gates; the train-based FD passes even the
     # digits_ddpm job's strict 1.0x, and is advisory
