@@ -146,6 +146,7 @@ IMAGE_SUITE = Suite[ImageInputs, ImageThresholds, ImageEvidence](
             (Threshold("floor_ratio_max", "fd_floor_ratio_max"),),
             render=quality_vs_floor_figure,
         ),
+        ImageCheck("image.fd_cnn_train", "fidelity", WITH_HOLDOUT, QUALITY),
         ImageCheck("image.kid_cnn", "fidelity", WITH_HOLDOUT, QUALITY),
         ImageCheck(
             "image.precision",

@@ -104,7 +104,7 @@ class CNNClassifier:
         import torch
 
         outputs = []
-        with _single_thread(), torch.no_grad():
+        with single_thread(), torch.no_grad():
             for start in range(0, len(images), INFERENCE_BATCH):
                 batch = _as_input(images[start : start + INFERENCE_BATCH])
                 outputs.append(forward(batch).double().numpy())
@@ -128,7 +128,7 @@ def train_classifier(
     batch = min(config.batch_size, len(images))
     rng = np.random.default_rng(config.seed)
     x, y = torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(labels)
-    with _single_thread(), torch.random.fork_rng(devices=[]):
+    with single_thread(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         net = _build_net(images.shape[1], num_classes, config)
         optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
@@ -259,7 +259,8 @@ def _check_images(images: np.ndarray) -> None:
 
 
 @contextmanager
-def _single_thread() -> Iterator[None]:
+def single_thread() -> Iterator[None]:
+    """Run torch on one thread inside the block (see the module docstring for why)."""
     import torch
 
     previous = torch.get_num_threads()

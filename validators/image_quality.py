@@ -1,11 +1,13 @@
-"""Image quality of synthetic images against real ones: fidelity on features of the in-project CNN
-(`validators.image_features`), utility (CAS) and memorisation, each beside a real-data baseline.
+"""Image quality of synthetic images against real ones: fidelity on image features (the
+in-project CNN's, `validators.image_features`, or a local CLIP model's, `validators.image_clip`),
+utility (CAS) and memorisation, each beside a real-data baseline.
 
-| check                     | category   | value (gate in `ImageThresholds`)             |
+| check                     | category   | value (gate in `ImageThresholds`)                    |
 |---------------------------|------------|------------------------------------------------------|
 | `image.extractor`         | diagnostic | the CNN's real holdout accuracy (advisory)           |
-| `image.fd_cnn`            | fidelity   | Fréchet distance on Synthpipe CNN features           |
-|                           |            | (<= `fd_floor_ratio_max` x the real-vs-real floor)   |
+| `image.fd_cnn`            | fidelity   | Fréchet distance to the real holdout                 |
+|                           |            | (<= `fd_floor_ratio_max` x its half-split floor)     |
+| `image.fd_cnn_train`      | fidelity   | Fréchet distance to the training images (advisory)   |
 | `image.kid_cnn`           | fidelity   | KID, mean over subsets, same features (advisory)     |
 | `image.precision`         | fidelity   | k-NN precision (>= `precision_ratio_min` x real's)   |
 | `image.recall`            | fidelity   | k-NN recall (>= `recall_ratio_min` x real's)         |
@@ -18,16 +20,33 @@
 | `image.exact_copies`      | privacy    | copies of training images (<= `exact_copies_max`)    |
 
 The CAS checks need labelled synthetic images; with `synthetic_labels=None` they are left out.
-Never called FID: the features come from a CNN trained on the real training split, not Inception.
+Never called FID: the CNN's features come from a net trained on the real training split, not
+Inception; with CLIP weights the report says "CLIP-feature FD".
 
-Sets and sizes. Every set is a seeded random subsample of at most `max_images` images (the
-result records each N): real training images are the reference; the real holdout, the synthetic
-images and uniform-noise images (same shape, through the same extractor) are each compared with
-it at one matched N = min(holdout, synthetic) images. The holdout row is the real-vs-real floor
-and the noise row a ceiling: FD, KID and recall depend on N, so only rows at the same N compare.
-CAS trains the extractor's architecture and recipe on the synthetic subsample and tests it on the
-holdout subsample. Memorisation measures the synthetic subsample against the training reference;
-exact copies (sha256 of uint8 pixels) compare every synthetic image with every training image.
+Two references, two floors. Every set is a seeded random subsample of at most `max_images`
+images (the result records each N), and every figure is measured twice:
+
+- **against the real holdout** (`ImageQualityResult.holdout`, the gates): images no generator
+  and no extractor saw. Each of `holdout_splits` seeded draws splits the holdout in two
+  class-stratified halves (random halves when the synthetic images are unlabelled); one half is
+  the reference, the other half is the floor, and a stratified draw of as many synthetic images
+  (and uniform noise, the ceiling) is compared with the same reference. Floor and synthetic
+  images share the reference and the N, the figures are means over the draws, and the floor's
+  spread over them is reported.
+- **against the training images** (`ImageQualityResult.train`, advisory): the reference is the
+  real training images, which the generator fitted; the floor is the real holdout, at
+  N = `subset_fraction` x holdout, the mean over `subsets` stratified draws. A generator that stays
+  near its training set scores below this floor, better than real data; that is why it does not
+  gate.
+
+FD, KID and recall depend on N, so only rows at the same N compare (the two references' figures
+and floors differ in N, so compare each with its own floor). CAS trains the extractor's
+architecture and recipe on the synthetic subsample and tests it on the holdout subsample.
+Memorisation measures the synthetic subsample against the training reference; exact copies
+(sha256 of uint8 pixels) compare every synthetic image with every training image. A copy of the
+training set is real data: against the holdout it scores as fresh real images do, except for
+the drift of the CNN's features on the images it trained on (large for a small training set),
+and the privacy checks are what fail it.
 
 Pixels are compared as uint8 (real images are quantised as generators quantise their output,
 round(255 x p)), so a copied training image is an exact copy and at distance 0.
@@ -103,14 +122,54 @@ class PRDCResult(_Result):
 
 
 class FeatureComparison(_Result):
-    """One image set (synthetic, real holdout or noise) against the real training features: the
-    mean over `subsets` seeded, class-stratified subsets of N images each."""
+    """One image set (synthetic, real or noise) against a real reference set's features: the mean
+    over `subsets` seeded, class-stratified draws of N images each."""
 
     fd: FrechetResult
     kid: KIDResult = Field(description="Mean of the subsets' KIDs; std pools both spreads.")
     prdc: PRDCResult
     fd_std: float = Field(0.0, description="Spread (std) of the FD over the subsets.")
     subsets: int = 1
+
+
+class ReferenceComparison(_Result):
+    """Synthetic images, their real-vs-real floor and a uniform-noise ceiling against one real
+    reference set, each at `images` images per draw (`floor_split` says what the floor compares).
+
+    `train`: the reference is the real training images, which the generator (and the CNN) saw;
+    the floor is the real holdout. `holdout`: the reference is one stratified half of the real
+    holdout, which nothing saw; the floor is the other half, and every draw is a fresh seeded
+    half-split, so the floor is the mean over `floor.subsets` splits with its spread.
+    """
+
+    reference: Literal["train", "holdout"]
+    synthetic: FeatureComparison
+    floor: FeatureComparison
+    noise: FeatureComparison
+    images: int = Field(description="N per draw of synthetic, floor and noise images alike.")
+    reference_images: int
+    floor_split: str = Field(description="Which real images the floor compares, in words.")
+
+    @property
+    def ratio(self) -> float | None:
+        """Synthetic FD / floor FD."""
+        return _ratio(self.synthetic.fd.distance, self.floor.fd.distance)
+
+
+class FeatureInfo(_Result):
+    """The features FD, KID, PRDC and feature-space memorisation are measured on."""
+
+    kind: Literal["cnn", "clip"]
+    name: str
+    layer: str
+    dim: int
+    sha256: str = Field(description="sha256 of the weights file.")
+    path: str = Field(description="The folder the weights were loaded from.")
+
+    @property
+    def label(self) -> str:
+        """How the report names the features: "Synthpipe CNN" or "CLIP"."""
+        return "CLIP" if self.kind == "clip" else "Synthpipe CNN"
 
 
 class ClassAccuracy(_Result):
@@ -172,16 +231,15 @@ class ExactCopyResult(_Result):
 class ImageQualityResult(_Result):
     """Everything `measure_image_quality` measured, with the sizes and seed it used."""
 
-    extractor: ExtractorInfo
+    extractor: ExtractorInfo = Field(description="The CNN behind CAS and `image.extractor`.")
     extractor_accuracy: float = Field(description="The CNN's accuracy on the real holdout.")
-    synthetic: FeatureComparison
-    floor: FeatureComparison = Field(description="Real holdout vs real train at the same N.")
-    noise: FeatureComparison = Field(description="Uniform-noise images at the same N.")
+    features: FeatureInfo = Field(description="The features of the fidelity checks.")
+    holdout: ReferenceComparison = Field(description="Against the real holdout: the gates.")
+    train: ReferenceComparison = Field(description="Against the training images (advisory).")
     cas: CASResult | None
     memorisation_pixel: MemorisationResult
     memorisation_feature: MemorisationResult
     exact_copies: ExactCopyResult
-    matched_images: int
     train_images_used: int
     holdout_images_used: int
     synthetic_images_used: int
@@ -405,13 +463,17 @@ def measure_image_quality(
     max_images: int = 2_000,
     subsets: int = 5,
     subset_fraction: float = 0.8,
+    holdout_splits: int = 10,
     extractor_config: ExtractorConfig | None = None,
+    feature_extractor: str | Path | None = None,
 ) -> ImageQualityResult:
     """Every image quality measure of uint8 `synthetic_images` `(N, H, W, C)` (labels: names from
     `real_train.label_names`, or None when unlabelled) against the real split.
 
-    The extractor is loaded from, or trained into, `cache_dir`; `seed` draws the subsamples, the
-    noise images and the KID subsets (the classifiers use `extractor_config.seed`).
+    The CNN is loaded from, or trained into, `cache_dir`; the fidelity checks use its features,
+    or a local CLIP vision model's when `feature_extractor` names its folder. `seed` draws the
+    subsamples, half-splits, noise images and KID subsets (the classifiers use
+    `extractor_config.seed`).
     """
     label_index = _check_inputs(real_train, real_holdout, synthetic_images, synthetic_labels)
     # Streams >= 1: numpy pads a seed's entropy with zeros, so [seed, 0] would repeat seed itself.
@@ -419,15 +481,23 @@ def measure_image_quality(
     holdout_ids = _subsample(len(real_holdout), max_images, [seed, 2])
     synthetic_ids = _subsample(len(synthetic_images), max_images, [seed, 3])
     matched = min(len(synthetic_ids), int(subset_fraction * len(holdout_ids)))
-    if matched <= PRDC_K:
+    half = min(len(synthetic_ids), len(holdout_ids) // 2)
+    if min(matched, half) <= PRDC_K:
         raise DataError(
-            f"Image quality needs more than {PRDC_K} real holdout and synthetic images each; got "
+            f"Image quality needs more than {PRDC_K} synthetic images and more than "
+            f"{2 * PRDC_K + 1} real holdout images (it is split in halves); got "
             f"{len(real_holdout)} holdout and {len(synthetic_images)} synthetic images "
             f"(max_images={max_images})."
         )
     extractor, info = load_or_train_extractor(
         real_train, cache_dir=cache_dir, config=extractor_config
     )
+    if feature_extractor is None:
+        features_of, feature_info = extractor, cnn_feature_info(info)
+    else:
+        from validators.image_clip import load_clip_extractor  # loads transformers
+
+        features_of, feature_info = load_clip_extractor(feature_extractor)
     train_u8, holdout_u8 = to_uint8(real_train.images), to_uint8(real_holdout.images)
     shape = synthetic_images.shape[1:]  # (H, W, C)
     noise = np.random.default_rng([seed, 4]).integers(0, 256, (matched, *shape), dtype=np.uint8)
@@ -435,13 +505,14 @@ def measure_image_quality(
     synthetic = synthetic_images[synthetic_ids]
 
     features = {  # (n, D) each
-        "train": extractor.features(_to_float(train)),
-        "holdout": extractor.features(_to_float(holdout)),
-        "synthetic": extractor.features(_to_float(synthetic)),
-        "noise": extractor.features(_to_float(noise)),
+        name: features_of.features(_to_float(images))
+        for name, images in (
+            ("train", train),
+            ("holdout", holdout),
+            ("synthetic", synthetic),
+            ("noise", noise),
+        )
     }
-    reference = features["train"]
-
     holdout_labels = real_holdout.labels[holdout_ids]
     # Unlabelled synthetic images form one stratum (plain random subsets).
     unlabelled = np.zeros(len(synthetic_ids), dtype=np.int64)
@@ -450,21 +521,68 @@ def measure_image_quality(
         "synthetic": unlabelled if label_index is None else label_index[synthetic_ids],
     }
 
-    def compare(other: np.ndarray, kid_seed: int) -> FeatureComparison:
+    def compare(reference: np.ndarray, other: np.ndarray, kid_seed: int) -> FeatureComparison:
         return FeatureComparison(
             fd=frechet_distance(reference, other),
             kid=kernel_distance(reference, other, seed=kid_seed),
             prdc=prdc(reference, other),
         )
 
-    def against_train(name: str) -> FeatureComparison:
-        """The mean over `subsets` stratified draws of `matched` images: one draw of N≈360
-        digits moved the floor between 0.30 and 0.86, so one draw cannot be a gate's reference."""
-        runs = []
+    def draw(name: str, n: int, rng: np.random.Generator) -> np.ndarray:
+        return features[name][_stratified(strata[name], n, rng)]
+
+    def against_train() -> ReferenceComparison:
+        """Synthetic and holdout images against the training features, each the mean over
+        `subsets` stratified draws of `matched` images: one draw of N≈360 digits moved the
+        floor between 0.30 and 0.86, so one draw cannot be a gate's reference."""
+        reference = features["train"]
+        runs: dict[str, list[FeatureComparison]] = {"synthetic": [], "holdout": []}
         for k in range(subsets):
-            picks = _stratified(strata[name], matched, np.random.default_rng([seed, 5, k]))
-            runs.append(compare(features[name][picks], seed + k))
-        return _mean_comparison(runs)
+            for name, found in runs.items():
+                rng = np.random.default_rng([seed, 5, k])
+                found.append(compare(reference, draw(name, matched, rng), seed + k))
+        return ReferenceComparison(
+            reference="train",
+            synthetic=_mean_comparison(runs["synthetic"]),
+            floor=_mean_comparison(runs["holdout"]),
+            noise=compare(reference, features["noise"], seed),  # a ceiling: one draw is plenty
+            images=matched,
+            reference_images=len(reference),
+            floor_split=f"real holdout ({matched} of {len(holdout_ids)}) vs the {len(reference)} "
+            "training images the generator and the CNN trained on",
+        )
+
+    def against_holdout() -> ReferenceComparison:
+        """Synthetic images against one stratified half of the holdout, the floor the other
+        half against it, at one N, over `holdout_splits` seeded half-splits: neither side of
+        the floor was seen by a generator or the CNN, as the synthetic images were not."""
+        runs: dict[str, list[FeatureComparison]] = {"synthetic": [], "floor": [], "noise": []}
+        # Halves stratified as the synthetic draws are: by class when labelled, else at random
+        # (a stratified floor beside random synthetic draws would favour the floor).
+        split_by = holdout_labels if label_index is not None else np.zeros_like(holdout_labels)
+        reference_size = 0
+        for k in range(holdout_splits):
+            rng = np.random.default_rng([seed, 6, k])
+            other = _stratified(split_by, len(split_by) // 2, rng)
+            reference = np.delete(features["holdout"], other, axis=0)
+            reference_size = len(reference)
+            floor = features["holdout"][other[_stratified(split_by[other], half, rng)]]
+            runs["synthetic"].append(compare(reference, draw("synthetic", half, rng), seed + k))
+            runs["floor"].append(compare(reference, floor, seed + k))
+            if k == 0:  # a ceiling: one draw is plenty
+                runs["noise"].append(compare(reference, features["noise"][:half], seed))
+        return ReferenceComparison(
+            reference="holdout",
+            synthetic=_mean_comparison(runs["synthetic"]),
+            floor=_mean_comparison(runs["floor"]),
+            noise=runs["noise"][0],
+            images=half,
+            reference_images=reference_size,
+            floor_split=f"one {'stratified ' if label_index is not None else ''}half of the real "
+            f"holdout ({half}) vs the other half "
+            f"({reference_size}), mean of {holdout_splits} seeded half-splits; no generator or "
+            "CNN saw either half",
+        )
 
     real_predictions = extractor.predict(_to_float(holdout))
     cas = None
@@ -484,9 +602,9 @@ def measure_image_quality(
     return ImageQualityResult(
         extractor=info,
         extractor_accuracy=float((real_predictions == holdout_labels).mean()),
-        synthetic=against_train("synthetic"),
-        floor=against_train("holdout"),
-        noise=compare(features["noise"], seed),  # a ceiling: one draw is plenty
+        features=feature_info,
+        holdout=against_holdout(),
+        train=against_train(),
         cas=cas,
         memorisation_pixel=memorisation(
             _pixel_vectors(synthetic),
@@ -496,10 +614,9 @@ def measure_image_quality(
             **ids,
         ),
         memorisation_feature=memorisation(
-            features["synthetic"], features["holdout"], reference, space="feature", **ids
+            features["synthetic"], features["holdout"], features["train"], space="feature", **ids
         ),
         exact_copies=exact_copies(synthetic_images, holdout_u8, train_u8),
-        matched_images=matched,
         train_images_used=len(train_ids),
         holdout_images_used=len(holdout_ids),
         synthetic_images_used=len(synthetic_ids),
@@ -509,15 +626,30 @@ def measure_image_quality(
     )
 
 
+def cnn_feature_info(info: ExtractorInfo) -> FeatureInfo:
+    """The in-project CNN's penultimate features as the fidelity checks name them."""
+    return FeatureInfo(
+        kind="cnn",
+        name=info.name,
+        layer=info.layer,
+        dim=info.dim,
+        sha256=info.sha256,
+        path=info.path,
+    )
+
+
 def image_quality_gates(
     result: ImageQualityResult, thresholds: ImageThresholds
 ) -> list[CheckResult]:
-    """The checks of the module docstring's table from a measured `result`."""
-    t, syn, floor, noise = thresholds, result.synthetic, result.floor, result.noise
-    n = f"N={result.matched_images} vs {result.train_images_used} training images"
-    extractor = result.extractor
-    about_extractor = {"extractor": extractor.name, "layer": extractor.layer}
-    about_extractor |= {"dim": extractor.dim, "sha256": extractor.sha256}
+    """The checks of the module docstring's table from a measured `result`: the fidelity gates
+    judge the figures against the real holdout; the training-image figures stand beside them."""
+    t, held, seen = thresholds, result.holdout, result.train
+    extractor, features = result.extractor, result.features
+    about_features = {"extractor": features.name, "layer": features.layer}
+    about_features |= {"dim": features.dim, "sha256": features.sha256, "features": features.kind}
+    on = f"on {features.label} features"
+    # With CLIP weights the report says so in FID's terms: "CLIP-feature FD".
+    fd_name = "CLIP-feature FD" if features.kind == "clip" else f"Fréchet distance {on}"
     checks = [
         make_check(
             "image.extractor",
@@ -530,49 +662,45 @@ def image_quality_gates(
         make_check(
             "image.fd_cnn",
             "fidelity",
-            syn.fd.distance,
-            f"Fréchet distance on Synthpipe CNN features {syn.fd.distance:.4g} ± "
-            f"{syn.fd_std:.2g}; real-vs-real floor {floor.fd.distance:.4g} ± {floor.fd_std:.2g}, "
-            f"noise {noise.fd.distance:.4g} ({n}, mean of {syn.subsets} stratified subsets)",
-            {
-                "synthetic": syn.fd.model_dump(),
-                "floor": floor.fd.model_dump(),
-                "noise": noise.fd.model_dump(),
-                "std": {"synthetic": syn.fd_std, "floor": floor.fd_std},
-                "subsets": syn.subsets,
-                "ratio_to_floor": _ratio(syn.fd.distance, floor.fd.distance),
-                **about_extractor,
-            },
-            limit=t.fd_floor_ratio_max * floor.fd.distance,
+            held.synthetic.fd.distance,
+            f"{fd_name} to the real holdout {_fd_text(held)}; against the training images "
+            f"(image.fd_cnn_train) {seen.synthetic.fd.distance:.4g}, "
+            f"{_fmt_ratio(seen.ratio)}x its floor",
+            {**_fd_data(held), "train": _fd_data(seen), **about_features},
+            limit=t.fd_floor_ratio_max * held.floor.fd.distance,
             comparison="<=",
-            baseline=floor.fd.distance,
+            baseline=held.floor.fd.distance,
+        ),
+        make_check(
+            "image.fd_cnn_train",
+            "fidelity",
+            seen.synthetic.fd.distance,
+            f"{fd_name} to the training images the generator saw (advisory: a generator "
+            f"near its training set scores low here) {_fd_text(seen)}",
+            {**_fd_data(seen), **about_features},
+            baseline=seen.floor.fd.distance,
         ),
         make_check(
             "image.kid_cnn",
             "fidelity",
-            syn.kid.mean,
-            f"KID on Synthpipe CNN features {syn.kid.mean:.4g} ± {syn.kid.std:.2g}; real-vs-real "
-            f"{floor.kid.mean:.4g} ± {floor.kid.std:.2g}, noise {noise.kid.mean:.4g} ({n})",
-            {
-                "synthetic": syn.kid.model_dump(),
-                "floor": floor.kid.model_dump(),
-                "noise": noise.kid.model_dump(),
-                **about_extractor,
-            },
-            baseline=floor.kid.mean,
+            held.synthetic.kid.mean,
+            f"KID {on} to the real holdout {_kid_text(held)}; against the training images "
+            f"{_kid_text(seen)}",
+            {**_kid_data(held), "train": _kid_data(seen), **about_features},
+            baseline=held.floor.kid.mean,
         ),
     ]
     ratio_min = {"precision": t.precision_ratio_min, "recall": t.recall_ratio_min}
     for metric in ("precision", "recall", "density", "coverage"):
-        value, real, baseline = (getattr(c.prdc, metric) for c in (syn, floor, noise))
+        value, real = (getattr(c.prdc, metric) for c in (held.synthetic, held.floor))
         checks.append(
             make_check(
                 f"image.{metric}",
                 "fidelity",
                 value,
-                f"{metric} {value:.3f}; real holdout {real:.3f}, noise {baseline:.3f} "
-                f"(k={syn.prdc.k}, {n})",
-                {"synthetic": value, "real": real, "noise": baseline, "k": syn.prdc.k},
+                f"{metric} against the real holdout {_prdc_text(held, metric)}; against the "
+                f"training images {_prdc_text(seen, metric)}",
+                {**_prdc_data(held, metric), "train": _prdc_data(seen, metric)},
                 limit=ratio_min[metric] * real if metric in ratio_min else None,
                 comparison=">=",
                 baseline=real,
@@ -624,7 +752,8 @@ def image_quality_checks(
     extractor_config: ExtractorConfig | None = None,
 ) -> list[CheckResult]:
     """Measure (`measure_image_quality`) and gate (`image_quality_gates`) synthetic images; the
-    extractor trains `thresholds.extractor_steps` steps unless `extractor_config` says otherwise."""
+    extractor trains `thresholds.extractor_steps` steps unless `extractor_config` says otherwise,
+    and `thresholds.feature_extractor` swaps in local CLIP features for the fidelity checks."""
     thresholds = thresholds or ImageThresholds()
     extractor_config = extractor_config or ExtractorConfig(steps=thresholds.extractor_steps)
     result = measure_image_quality(
@@ -637,7 +766,9 @@ def image_quality_checks(
         max_images=thresholds.max_images,
         subsets=thresholds.subsets,
         subset_fraction=thresholds.subset_fraction,
+        holdout_splits=thresholds.holdout_splits,
         extractor_config=extractor_config,
+        feature_extractor=local.path if (local := thresholds.feature_extractor) else None,
     )
     return image_quality_gates(result, thresholds)
 
@@ -675,6 +806,76 @@ def _cas_checks(cas: CASResult, t: ImageThresholds) -> list[CheckResult]:
             baseline=1.0,
         ),
     ]
+
+
+def _sizes(compared: ReferenceComparison) -> str:
+    return (
+        f"N={compared.images} vs {compared.reference_images} {compared.reference} images; "
+        f"synthetic and floor: mean of {compared.synthetic.subsets} draws"
+    )
+
+
+def _fd_text(compared: ReferenceComparison) -> str:
+    syn, floor, noise = compared.synthetic, compared.floor, compared.noise
+    return (
+        f"{syn.fd.distance:.4g} ± {syn.fd_std:.2g} = {_fmt_ratio(compared.ratio)}x the floor "
+        f"{floor.fd.distance:.4g} ± {floor.fd_std:.2g} ({compared.floor_split}), noise "
+        f"{noise.fd.distance:.4g} ({_sizes(compared)})"
+    )
+
+
+def _fd_data(compared: ReferenceComparison) -> dict[str, object]:
+    syn, floor, noise = compared.synthetic, compared.floor, compared.noise
+    return {
+        "reference": compared.reference,
+        "synthetic": syn.fd.model_dump(),
+        "floor": floor.fd.model_dump(),
+        "noise": noise.fd.model_dump(),
+        "std": {"synthetic": syn.fd_std, "floor": floor.fd_std},
+        "subsets": syn.subsets,
+        "ratio_to_floor": compared.ratio,
+        "floor_split": compared.floor_split,
+    }
+
+
+def _kid_text(compared: ReferenceComparison) -> str:
+    syn, floor, noise = compared.synthetic.kid, compared.floor.kid, compared.noise.kid
+    return (
+        f"{syn.mean:.4g} ± {syn.std:.2g}; real-vs-real {floor.mean:.4g} ± {floor.std:.2g}, "
+        f"noise {noise.mean:.4g} ({_sizes(compared)})"
+    )
+
+
+def _kid_data(compared: ReferenceComparison) -> dict[str, object]:
+    return {
+        "reference": compared.reference,
+        "synthetic": compared.synthetic.kid.model_dump(),
+        "floor": compared.floor.kid.model_dump(),
+        "noise": compared.noise.kid.model_dump(),
+    }
+
+
+def _prdc_text(compared: ReferenceComparison, metric: str) -> str:
+    value, real, noise = (
+        getattr(c.prdc, metric) for c in (compared.synthetic, compared.floor, compared.noise)
+    )
+    return (
+        f"{value:.3f}; real {real:.3f}, noise {noise:.3f} "
+        f"(k={compared.synthetic.prdc.k}, {_sizes(compared)})"
+    )
+
+
+def _prdc_data(compared: ReferenceComparison, metric: str) -> dict[str, object]:
+    value, real, noise = (
+        getattr(c.prdc, metric) for c in (compared.synthetic, compared.floor, compared.noise)
+    )
+    return {
+        "reference": compared.reference,
+        "synthetic": value,
+        "real": real,
+        "noise": noise,
+        "k": compared.synthetic.prdc.k,
+    }
 
 
 def _check_inputs(

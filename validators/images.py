@@ -5,8 +5,10 @@ Each synthetic image becomes one metadata row (`sample_id`, `label`, `pixel_mean
 pixels on [0, 1]); the suite, derived from the real images, checks the row count, unique sample
 ids, labels within the real label set with every requested label present, dataset-level pixel
 mean and std within tolerance of the real images', and no blank (constant) images. With a real
-holdout, Fréchet distance / KID / PRDC on the in-project CNN's features, CAS and memorisation
-follow, each beside its real-vs-real baseline. Every gate's default is in `ImageThresholds`.
+holdout, Fréchet distance / KID / PRDC (on the in-project CNN's features, or a local CLIP
+model's), CAS and memorisation follow, each beside its real-vs-real baseline: the fidelity gates
+compare with the holdout, the figures against the training images stand beside them. Every
+gate's default is in `ImageThresholds`.
 """
 
 from __future__ import annotations

@@ -51,13 +51,13 @@ HEADLINES: dict[str, tuple[str, str]] = {
     ),
     "image.fd_cnn": (
         "Quality",
-        "Fréchet distance of CNN features to the real training images (lower is closer); the "
-        "baseline is the real holdout's, the floor.",
+        "Fréchet distance of image features to half of the real holdout, which no generator saw "
+        "(lower is closer); the baseline is the floor: the other half against it.",
     ),
     "image.recall": (
         "Diversity",
-        "Share of real images with a synthetic image among their nearest neighbours; the "
-        "baseline is the real holdout's.",
+        "Share of real holdout images with a synthetic image among their nearest neighbours; "
+        "the baseline is the same share for the holdout's other half.",
     ),
     "image.memorised_feature": (
         "Privacy",

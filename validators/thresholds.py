@@ -340,6 +340,18 @@ class Thresholds(CheckSelection, TableGates):
     kind: ClassVar[Kind] = "table"
 
 
+class LocalFeatureExtractor(BaseModel):
+    """`validation.feature_extractor`: local weights whose features the fidelity checks use in
+    place of the in-project CNN's (`validators.image_clip`); nothing is downloaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str = Field(
+        description="A local folder holding a transformers CLIPVisionModel (or CLIPModel) saved "
+        "with save_pretrained: config.json and model.safetensors or pytorch_model.bin."
+    )
+
+
 class ImageGates(BaseModel):
     """Pass/fail thresholds of an image dataset's gates: the one place their defaults live. A job's
     `validation:` block (or `synth validate --thresholds`) overrides any of them; an unknown key
@@ -351,17 +363,19 @@ class ImageGates(BaseModel):
     | `pixel_std_tolerance`   | 0.05    | mean per-image pixel std within real's +/- this |
     | `blank_std_max`         | 0.01    | an image with pixel std <= this is blank (fails) |
     | `expectations_must_pass`| true    | whether the GX suite on per-image metadata is a gate |
-    | `fd_floor_ratio_max`    | 2.0     | Fréchet distance (CNN features) <= this x the real floor |
-    | `precision_ratio_min`   | 0.7     | k-NN precision >= this x the real holdout's |
-    | `recall_ratio_min`      | 0.7     | k-NN recall >= this x the real holdout's |
+    | `fd_floor_ratio_max`    | 2.0     | FD to the real holdout <= this x its half-split floor |
+    | `precision_ratio_min`   | 0.7     | k-NN precision (vs holdout) >= this x the real floor's |
+    | `recall_ratio_min`      | 0.7     | k-NN recall (vs holdout) >= this x the real floor's |
     | `cas_ratio_min`         | 0.8     | CAS accuracy >= this x the real-trained classifier's |
     | `cas_class_ratio_min`   | 0.5     | per class, CAS accuracy >= this x the real-trained one's |
     | `memorised_share_max`   | 0.05    | share nearer a training image than 99% of holdout images |
     | `exact_copies_max`      | 0       | synthetic images identical to a training image |
     | `max_images`            | 2,000   | seeded subsample cap per image set (not a gate) |
-    | `subsets`               | 5       | seeded subsets FD/KID/PRDC and floors are averaged over |
-    | `subset_fraction`       | 0.8     | a subset holds this share of the holdout (matched N) |
+    | `subsets`               | 5       | seeded subsets the train-based figures average |
+    | `subset_fraction`       | 0.8     | a subset holds this share of the holdout |
+    | `holdout_splits`        | 10      | seeded holdout half-splits the gates average |
     | `extractor_steps`       | 500     | Adam steps training the CNN extractor and CAS classifier |
+    | `feature_extractor`     | none    | `{path: <dir>}`: fidelity on local CLIP features |
 
     The quality gates need a real holdout (a job's default 20%); without one they are skipped.
     """
@@ -382,7 +396,9 @@ class ImageGates(BaseModel):
     max_images: int = Field(2_000, gt=5, description="More than PRDC's k = 5.")
     subsets: int = Field(5, ge=1)
     subset_fraction: float = Field(0.8, gt=0, le=1)
+    holdout_splits: int = Field(10, ge=1)
     extractor_steps: int = Field(500, ge=1)
+    feature_extractor: LocalFeatureExtractor | None = None
 
 
 class ImageThresholds(CheckSelection, ImageGates):

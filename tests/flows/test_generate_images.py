@@ -134,7 +134,11 @@ def test_image_job_writes_html_report_with_plots_into_the_version(image_run):
     assert html.count("data:image/png;base64,") == len(plots)
     fd = checks["image.fd_cnn"]
     assert fd["data"]["layer"] == "embed" and fd["data"]["dim"] == 64
-    assert len(fd["data"]["sha256"]) == 64 and fd["data"]["subsets"] == 5
+    assert len(fd["data"]["sha256"]) == 64 and fd["data"]["features"] == "cnn"
+    # gated against the holdout (10 half-splits); the training-image figures beside it (5 draws)
+    assert fd["data"]["reference"] == "holdout" and fd["data"]["subsets"] == 10
+    assert fd["data"]["train"]["reference"] == "train" and fd["data"]["train"]["subsets"] == 5
+    assert checks["image.fd_cnn_train"]["value"] == fd["data"]["train"]["synthetic"]["distance"]
     assert fd["data"]["noise"]["distance"] > fd["data"]["floor"]["distance"]
     assert (root / ".extractors").is_dir()  # cached in the store, by the real data
     version.verify()  # the report is part of the verified version

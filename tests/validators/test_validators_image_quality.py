@@ -13,13 +13,14 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from core.errors import DataError, IntegrityError
 from core.images import ImageData
-from sources.images import load_digits_images, split_holdout
+from sources.images import load_builtin_images, load_digits_images, split_holdout
 from validators.image_features import (
     INFO_FILE,
     WEIGHTS_FILE,
@@ -83,15 +84,18 @@ def labelled(data: ImageData) -> tuple[np.ndarray, list[str]]:
     return to_uint8(data.images), [data.label_names[i] for i in data.labels]
 
 
-def measure(split: Split, images: np.ndarray, labels: list[str] | None) -> ImageQualityResult:
+def measure(
+    split: Split, images: np.ndarray, labels: list[str] | None, seed: int = 3, **options: Any
+) -> ImageQualityResult:
     return measure_image_quality(
         split.train,
         split.holdout,
         images,
         labels,
         cache_dir=split.cache_dir,
-        seed=3,
+        seed=seed,
         extractor_config=CONFIG,
+        **options,
     )
 
 
@@ -244,33 +248,195 @@ def test_extractor_corrupted_weights_raise(split: Split, trained: Trained, tmp_p
         load_or_train_extractor(split.train, cache_dir=tmp_path, config=CONFIG)
 
 
+@pytest.mark.parametrize(
+    ("builtin", "size"),
+    [("photo_patches", 16), ("photo_patches", 32), ("photo_patches", 64), ("lfw_faces", 25)],
+)
+def test_extractor_takes_rgb_and_grayscale_photos_at_16_to_64_pixels(builtin: str, size: int):
+    # Setup: a real built-in at its size, RGB (photo_patches) or grayscale (lfw_faces)
+    train, holdout, _ = split_holdout(load_builtin_images(builtin, size), 0.25, seed=0)
+    config = ExtractorConfig(steps=40, width=8)
+
+    # Run
+    classifier = train_classifier(train.images, train.labels, train.num_classes, config)
+    features = classifier.features(holdout.images)
+
+    # Assert: features of the configured dimension, finite, nearly every unit alive (BatchNorm),
+    # and a classifier that already beats chance on real holdout images
+    assert train.images.shape[1:] == (3 if builtin == "photo_patches" else 1, size, size)
+    assert features.shape == (len(holdout), config.feature_dim)
+    assert np.isfinite(features).all() and (features.std(axis=0) > 0).mean() > 0.9
+    accuracy = (classifier.predict(holdout.images) == holdout.labels).mean()
+    assert accuracy > 1.5 / train.num_classes
+
+
+def test_quality_checks_run_on_rgb_photo_patches(tmp_path: Path):
+    # Setup: 32x32 RGB patches, two thirds real training images, the rest split into a holdout
+    # and "fresh" unseen patches standing in for a perfect generator
+    train, rest, _ = split_holdout(load_builtin_images("photo_patches", 32), 0.4, seed=0)
+    holdout, fresh, _ = split_holdout(rest, 0.5, seed=1)
+
+    # Run
+    result = measure_image_quality(
+        train,
+        holdout,
+        *labelled(fresh),
+        cache_dir=tmp_path,
+        extractor_config=ExtractorConfig(steps=60, width=8),
+    )
+
+    # Assert
+    assert result.extractor.channels == 3 and result.extractor.size == 32
+    assert result.features.kind == "cnn" and result.features.dim == 64
+    for compared in (result.holdout, result.train):
+        assert compared.noise.fd.distance > 5 * compared.floor.fd.distance
+        assert 0.5 < compared.ratio < 2.0
+    assert result.exact_copies.copies == 0
+
+
 # ---- the whole measurement -----------------------------------------------------------------------
 def test_fresh_real_images_sit_at_the_floor_and_noise_far_above(fresh_result):
-    # Setup
-    synthetic, floor, noise = fresh_result.synthetic, fresh_result.floor, fresh_result.noise
-
-    # Assert: unseen real images are as far from train as the holdout; noise is far beyond both
+    # Assert: unseen real images are as far from each reference as its floor; noise is far beyond
     assert fresh_result.extractor_accuracy > 0.95
-    assert synthetic.fd.n_other == floor.fd.n_other == noise.fd.n_other
-    assert synthetic.fd.distance < 1.5 * floor.fd.distance
-    assert noise.fd.distance > 20 * max(floor.fd.distance, synthetic.fd.distance)
-    assert noise.kid.mean > 20 * max(abs(floor.kid.mean), abs(synthetic.kid.mean))
-    assert synthetic.prdc.recall > 0.9 * floor.prdc.recall
-    assert noise.prdc.precision < 0.05 and noise.prdc.coverage < 0.05
+    for compared in (fresh_result.holdout, fresh_result.train):
+        synthetic, floor, noise = compared.synthetic, compared.floor, compared.noise
+        assert synthetic.fd.n_other == floor.fd.n_other == noise.fd.n_other == compared.images
+        assert synthetic.fd.n_real == floor.fd.n_real == noise.fd.n_real
+        assert 0.67 < compared.ratio < 1.5
+        assert noise.fd.distance > 20 * max(floor.fd.distance, synthetic.fd.distance)
+        assert noise.kid.mean > 20 * max(abs(floor.kid.mean), abs(synthetic.kid.mean))
+        assert synthetic.prdc.recall > 0.9 * floor.prdc.recall
+        # (balls of 180 holdout images are wider than those of 1,078 training images)
+        assert noise.prdc.precision < 0.1 and noise.prdc.coverage < 0.1
     assert fresh_result.cas is not None and fresh_result.cas.ratio > 0.9
     assert fresh_result.memorisation_pixel.memorised_share < 0.05
     assert fresh_result.exact_copies.copies == 0
 
 
-def test_floor_is_the_mean_over_stratified_subsets_at_matched_n(split: Split, fresh_result):
+def test_train_floor_is_the_mean_over_stratified_subsets_at_matched_n(split: Split, fresh_result):
     # Setup
-    floor, synthetic = fresh_result.floor, fresh_result.synthetic
+    train = fresh_result.train
     matched = int(0.8 * len(split.holdout))  # subset_fraction 0.8 of the holdout
 
     # Assert: five subsets of one N on both sides, whose FDs spread (so one draw would mislead)
-    assert floor.subsets == synthetic.subsets == 5
-    assert floor.fd.n_other == synthetic.fd.n_other == matched
-    assert 0 < floor.fd_std < floor.fd.distance
+    assert train.reference == "train" and train.reference_images == len(split.train)
+    assert train.floor.subsets == train.synthetic.subsets == 5
+    assert train.floor.fd.n_other == train.synthetic.fd.n_other == matched
+    assert 0 < train.floor.fd_std < train.floor.fd.distance
+    assert "training images" in train.floor_split
+
+
+def test_holdout_floor_is_the_mean_over_half_splits_of_the_holdout(split: Split, fresh_result):
+    # Setup
+    held = fresh_result.holdout
+    half = len(split.holdout) // 2
+
+    # Assert: ten seeded half-splits; floor and synthetic images share the reference half and N
+    assert held.reference == "holdout"
+    assert held.floor.subsets == held.synthetic.subsets == 10
+    assert held.images == half and held.reference_images == len(split.holdout) - half
+    assert held.floor.fd.n_real == held.synthetic.fd.n_real == held.reference_images
+    assert 0 < held.floor.fd_std < held.floor.fd.distance
+    assert "half of the real holdout" in held.floor_split
+
+
+@pytest.mark.slow
+def test_holdout_floor_is_stable_across_seeds_unlike_one_half_split(split: Split, trained):
+    # Setup: one half-split against the mean of ten, over three seeds (unlabelled: no CAS)
+    images, _ = labelled(split.fresh)
+    floors = {
+        splits: [
+            measure(split, images, None, seed=seed, holdout_splits=splits).holdout.floor
+            for seed in (4, 5, 6)
+        ]
+        for splits in (1, 10)
+    }
+
+    # Assert: the mean of ten moves less between seeds than single splits do
+    spread = {k: np.ptp([f.fd.distance for f in found]) for k, found in floors.items()}
+    assert spread[10] < spread[1]
+    assert all(f.fd_std > 0 for f in floors[10])
+
+
+def test_copying_the_training_set_scores_better_than_real_only_against_train(split, fresh_result):
+    # Setup: a stub generator that returns its training images verbatim, with their labels
+    copies = measure(split, *labelled(split.train))
+    fresh = fresh_result
+
+    # Assert: against the images it copied it looks far better than unseen real images do (below
+    # the floor, precision 1); against the holdout it scores as unseen real images do: a copy of
+    # the training set is real data, so it cannot sit above the floor there either
+    assert copies.train.ratio < 0.6 < fresh.train.ratio
+    assert copies.train.synthetic.prdc.precision == 1.0 > fresh.train.synthetic.prdc.precision
+    assert copies.holdout.ratio > 0.8 and abs(copies.holdout.ratio - fresh.holdout.ratio) < 0.2
+
+
+def test_copying_a_small_training_set_fails_the_holdout_gate_and_passes_against_train(tmp_path):
+    # Setup: 200 training images (digits_augment's 20 per class), a 30% holdout and 200 unseen
+    # real images. With so few images the CNN's features of its own training images differ from
+    # those of unseen ones, which a copy carries and the holdout's two unseen halves do not.
+    # The gate sits between unseen real images (0.98x here) and the copy (2.14x): 1.5x.
+    train_all, holdout, _ = split_holdout(load_digits_images(), 0.3, seed=0)
+    train, rest, _ = split_holdout(train_all, 1 - 200 / len(train_all), seed=10)
+    fresh, _, _ = split_holdout(rest, 1 - 200 / len(rest), seed=20)
+    thresholds = ImageThresholds(extractor_steps=CONFIG.steps, fd_floor_ratio_max=1.5)
+
+    def fd_checks(images: ImageData) -> tuple[CheckResult, CheckResult]:
+        checks = by_name(
+            image_quality_checks(
+                train, holdout, *labelled(images), thresholds, cache_dir=tmp_path, seed=3
+            )
+        )
+        return checks["image.fd_cnn"], checks["image.fd_cnn_train"]
+
+    # Run
+    (copy_gate, copy_train), (fresh_gate, fresh_train) = fd_checks(train), fd_checks(fresh)
+
+    # Assert: the copy is at distance 0 from the training images, far under any train-based
+    # limit, and fails the holdout gate that unseen real images pass
+    assert copy_train.value < 1e-6 < fresh_train.value
+    assert copy_train.value <= thresholds.fd_floor_ratio_max * copy_train.baseline
+    assert not copy_gate.passed and copy_gate.data["ratio_to_floor"] > 1.8
+    assert fresh_gate.passed and fresh_gate.data["ratio_to_floor"] < 1.3
+
+
+def test_checks_gate_on_the_holdout_and_report_the_training_figures_beside(split, trained):
+    # Setup: the copying stub again, through the gates; the train-based FD passes even the
+    # digits_ddpm job's strict 1.0x, and is advisory
+    images, labels = labelled(split.train)
+    thresholds = ImageThresholds(extractor_steps=CONFIG.steps, fd_floor_ratio_max=1.0)
+
+    # Run
+    checks = by_name(
+        image_quality_checks(
+            split.train,
+            split.holdout,
+            images,
+            labels,
+            thresholds,
+            cache_dir=split.cache_dir,
+            seed=3,
+            extractor_config=CONFIG,
+        )
+    )
+
+    # Assert
+    fd, fd_train = checks["image.fd_cnn"], checks["image.fd_cnn_train"]
+    assert fd.data["reference"] == "holdout" and fd.data["train"]["reference"] == "train"
+    assert fd.threshold == pytest.approx(fd.data["floor"]["distance"])
+    assert fd.baseline == fd.data["floor"]["distance"] and fd.gate
+    assert fd.value == fd.data["synthetic"]["distance"] > fd_train.value
+    assert fd_train.threshold is None and not fd_train.gate
+    assert fd_train.value < 0.6 * fd_train.baseline  # "better than real" against train
+    assert fd_train.value == fd.data["train"]["synthetic"]["distance"]
+    assert "half of the real holdout" in fd.detail and "training images" in fd.detail
+    for metric in ("precision", "recall"):
+        check = checks[f"image.{metric}"]
+        assert check.data["reference"] == "holdout" and check.gate
+        assert check.threshold == pytest.approx(0.7 * check.data["real"])
+        assert check.data["train"]["reference"] == "train"
+    assert checks["image.precision"].data["train"]["synthetic"] == 1.0
+    assert not checks["image.exact_copies"].passed  # what does fail a copy: the privacy gates
 
 
 def test_stratified_draw_keeps_each_class_share():
@@ -391,7 +557,7 @@ def test_measure_rejects_bad_inputs_naming_each_problem(split: Split):
         measure(split, images, ["cat"] * 10)
     with pytest.raises(DataError, match=re.escape("have shape (10, 4, 4, 1)")):
         measure(split, np.zeros((10, 4, 4, 1), dtype=np.uint8), None)
-    with pytest.raises(DataError, match="needs more than 5 real holdout and synthetic images"):
+    with pytest.raises(DataError, match="needs more than 5 synthetic images and more than 11"):
         measure(split, images[:5], None)
 
 
