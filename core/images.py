@@ -1,4 +1,5 @@
-"""Images in memory: one array of pixels, one of label indices, and the label names.
+"""Images in memory: one array of pixels, one of label indices, the label names and, for
+text-to-image data, one prompt per image.
 
 Kept free of torch so loaders, validators and the CLI can hold images without loading it.
 """
@@ -17,17 +18,19 @@ from core.errors import ConfigError, DataError
 
 @dataclass(frozen=True, eq=False)
 class ImageData:
-    """Square images with a class label each.
+    """Square images with a class label each, and optionally a text prompt each.
 
     `images` is float32 `(N, C, H, W)` with C in {1, 3} and H == W, pixel values in [0, 1];
-    `labels` is int64 `(N,)`, indices into `label_names`. The structure is checked here; pixel
-    values (NaN, range) are checked by the generators before they fit.
+    `labels` is int64 `(N,)`, indices into `label_names`; `prompts` (text-to-image training
+    data) holds one string per image. The structure is checked here; pixel values (NaN, range)
+    are checked by the generators before they fit.
     """
 
     images: np.ndarray
     labels: np.ndarray
     label_names: list[str]
     source: str = ""
+    prompts: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         images, labels = self.images, self.labels
@@ -62,6 +65,11 @@ class ImageData:
                 f"(0..{len(self.label_names) - 1}); "
                 f"got values from {labels.min()} to {labels.max()}."
             )
+        if self.prompts is not None and len(self.prompts) != len(images):
+            raise DataError(
+                f"ImageData has {len(images)} images but {len(self.prompts)} prompts; "
+                "give one prompt per image."
+            )
 
     def __len__(self) -> int:
         return len(self.images)
@@ -82,14 +90,26 @@ class ImageData:
     def subset(self, indices: Sequence[int] | np.ndarray) -> ImageData:
         """The images at `indices`, keeping every label name so label indices stay comparable."""
         index = np.asarray(indices, dtype=np.int64)
-        return ImageData(self.images[index], self.labels[index], self.label_names, self.source)
+        prompts = None if self.prompts is None else tuple(self.prompts[i] for i in index)
+        return ImageData(
+            self.images[index], self.labels[index], self.label_names, self.source, prompts
+        )
+
+    def with_prompts(self, prompts: Sequence[str]) -> ImageData:
+        """The same images with one prompt per image."""
+        return ImageData(
+            self.images, self.labels, self.label_names, self.source, tuple(map(str, prompts))
+        )
 
     def fingerprint(self) -> str:
-        """sha256 of the pixels, labels and label names (image order matters), for lineage."""
+        """sha256 of the pixels, labels, label names and prompts (image order matters), for
+        lineage and the model cache."""
         digest = hashlib.sha256()
         digest.update(repr((self.images.shape, self.label_names)).encode())
         digest.update(np.ascontiguousarray(self.images).tobytes())
         digest.update(np.ascontiguousarray(self.labels).tobytes())
+        if self.prompts is not None:  # unprompted data keeps the fingerprints it always had
+            digest.update(repr(self.prompts).encode())
         return digest.hexdigest()
 
 

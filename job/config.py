@@ -10,6 +10,7 @@ seed: 0
 shard_rows: 100000               # rows per Parquet part (and per sampling task)
 conditions: {target: class_1}    # optional: fix column values in every row (images: {label: "3"})
 balanced_labels: false           # images: the same number of samples for every label
+prompts: "a photo of a {label}"  # text-to-image generators: a template, or {label: template}
 column_sdtypes: {}               # optional: override detected SDV sdtypes ("id": a key column)
 constraints:                     # optional, tables: rules every synthetic row holds
   - {kind: inequality, low: start, high: end, strict: true}   # core.constraints: also range,
@@ -50,6 +51,7 @@ from core.metadata import SDTYPES
 from generators.base import parse_config
 from generators.registry import get_generator_class
 from modalities import Modality, generator_modality
+from modalities.prompts import PromptsConfig
 from sources.config import SourceConfig
 from validators.thresholds import CheckSelection
 
@@ -116,6 +118,12 @@ class JobConfig(StrictModel):
     shard_rows: int = Field(100_000, ge=1)
     conditions: dict[str, Any] | None = None
     balanced_labels: bool = False
+    prompts: PromptsConfig | None = Field(
+        None,
+        description="text-to-image generators: the prompt of each label's images, a template "
+        '("a photo of a {label}") or a mapping label -> template; rows are spread evenly over '
+        "the labels it names",
+    )
     column_sdtypes: dict[str, str] = Field(default_factory=dict)
     constraints: tuple[Constraint, ...] = Field(
         (),

@@ -7,6 +7,7 @@ its registration line below; its checks go in `validators/` as a suite.
 
 from modalities.base import JobView, Modality, RealData
 from modalities.image import ImageModality
+from modalities.prompted_image import PromptedImageModality
 from modalities.registry import (
     available_modalities,
     generator_modality,
@@ -18,6 +19,7 @@ from modalities.table import TableModality
 
 register_modality(TableModality())
 register_modality(ImageModality())
+register_modality(PromptedImageModality())
 
 __all__ = [
     "JobView",

@@ -1,6 +1,6 @@
 """The modality plugin protocol: everything that differs between kinds of data, in one object.
 
-A modality (table, image; next: relational set, sequence, prompted image, upscale) owns, for its
+A modality (table, image, prompted image; next: relational set, sequence, upscale) owns, for its
 kind of data: the job options that apply to it (thresholds model, built-in sources, holdout
 default, resource), loading and splitting its sources, fingerprinting, the records it writes
 (parts, schema, views such as the imagefolder), its validation suite and its report section, and
@@ -27,6 +27,7 @@ from core.errors import DataError
 from datastore import DatasetStore, DatasetVersion, StagedVersion
 from generators import Generator
 from generators.base import GeneratorConfig
+from modalities.prompts import PromptsConfig
 from sources.config import SourceConfig
 from validators import ValidationReport
 from validators.html_report import Figure
@@ -68,6 +69,8 @@ class JobView(Protocol):
     def root(self) -> str | None: ...
     @property
     def holdout_fraction(self) -> float: ...
+    @property
+    def prompts(self) -> PromptsConfig | None: ...
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,11 @@ class Modality(ABC):
     def load(self, source: SourceConfig, root: str | Path) -> tuple[Any, str]:
         """The source's records in this kind's container, and their origin for lineage."""
 
+    def load_job(self, job: JobView, root: str | Path) -> tuple[Any, str]:
+        """The job's real records (its source, with what else of the job describes them, such
+        as prompts), and their origin for lineage."""
+        return self.load(job.source, root)
+
     @abstractmethod
     def split(self, data: Any, fraction: float, seed: int) -> tuple[Any, Any, list[int]]:
         """Train, a seeded holdout of `fraction` of the records, and the holdout's positions."""
@@ -136,6 +144,13 @@ class Modality(ABC):
     def schema(self, real: RealData) -> pa.Schema:
         """The Parquet schema every generated part is written with."""
 
+    def sample_conditions(
+        self, job: JobView, generator: Generator, rows: int, first_index: int
+    ) -> Any:
+        """The `conditions` a shard of `rows` records, the first at `first_index` in the whole
+        version, is sampled with."""
+        return job.conditions
+
     def records(
         self, frame: pd.DataFrame, *, schema: pa.Schema, seed: int, first_index: int
     ) -> pd.DataFrame:
@@ -146,7 +161,7 @@ class Modality(ABC):
         """Files beside the parts (e.g. a sample grid of `grid_parts`, an imagefolder)."""
         return None  # nothing to check / write unless the kind says so
 
-    def lineage_extra(self, generator: Generator) -> dict[str, Any]:
+    def lineage_extra(self, job: JobView, generator: Generator) -> dict[str, Any]:
         """What lineage records about the generator beyond its name and config."""
         return {}
 

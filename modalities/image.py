@@ -22,7 +22,7 @@ from core.image_parts import (
     iter_image_rows,
     label_names_of,
 )
-from core.images import ImageData
+from core.images import ImageData, balanced_labels
 from datastore import DatasetStore, StagedVersion
 from datastore.images import GRID_FILE, IMAGEFOLDER_DIR, sample_grid, write_imagefolder
 from datastore.model_cache import extractor_cache_dir
@@ -50,15 +50,12 @@ class ImageModality(Modality):
     default_resource: ClassVar[str] = "gpu"
 
     def check_job(self, job: JobView) -> None:
-        if job.root is not None and get_protocol(job.root) not in ("file", "local"):
+        check_image_job(job)
+        if job.prompts is not None:
             raise ValueError(
-                f"image datasets need a local root for now (their grid and imagefolder views are "
-                f"written as local files); got root {job.root!r}"
+                f"prompts apply to text-to-image generators only; {job.generator.name!r} draws "
+                "images per label (use a prompted_image generator such as t2i)"
             )
-        if job.target is not None:
-            raise ValueError("target applies to table jobs only (image jobs have labels)")
-        if job.constraints:
-            raise ValueError("constraints apply to table jobs only (rules over table columns)")
 
     def check_augment(self, label: str, config: GeneratorConfig) -> None:
         if label != LABEL:
@@ -125,6 +122,13 @@ class ImageModality(Modality):
             )
 
     # ---- what a version holds ------------------------------------------------------------------
+    def sample_conditions(
+        self, job: JobView, generator: Generator, rows: int, first_index: int
+    ) -> Any:
+        if job.balanced_labels:
+            return balanced_labels(rows, generator.spec.label_names)
+        return job.conditions
+
     def schema(self, real: RealData) -> pa.Schema:
         """`core.image_parts.image_schema`: `label` a ClassLabel of the real classes."""
         return image_schema(real.train.label_names)
@@ -141,7 +145,7 @@ class ImageModality(Modality):
         (Path(staged.path) / GRID_FILE).write_bytes(sample_grid(grid_parts))
         write_imagefolder(staged.local_parts(), staged.dir(IMAGEFOLDER_DIR))
 
-    def lineage_extra(self, generator: Generator) -> dict[str, Any]:
+    def lineage_extra(self, job: JobView, generator: Generator) -> dict[str, Any]:
         return {"sampling": generator.sampling_info()}
 
     # ---- validation and report -----------------------------------------------------------------
@@ -150,7 +154,7 @@ class ImageModality(Modality):
         `<root>/.extractors/`, by the real training data's fingerprint, so every job on the same
         real data shares it."""
         requested = [str(job.conditions[LABEL])] if job.conditions else []
-        return _validate(
+        return validate_image_parts(
             job,
             real.train,
             real.holdout,
@@ -193,7 +197,7 @@ class ImageModality(Modality):
         plan: dict[str, int],
         parts: list[str],
     ) -> ValidationReport:
-        return _validate(
+        return validate_image_parts(
             job,
             train,
             holdout,
@@ -218,6 +222,19 @@ class ImageModality(Modality):
         return x_real, x_synthetic, y_synthetic, x_holdout, self.class_labels(holdout, label)
 
 
+def check_image_job(job: JobView) -> None:
+    """What every image job needs: a local root, and labels rather than a target."""
+    if job.root is not None and get_protocol(job.root) not in ("file", "local"):
+        raise ValueError(
+            f"image datasets need a local root for now (their grid and imagefolder views are "
+            f"written as local files); got root {job.root!r}"
+        )
+    if job.target is not None:
+        raise ValueError("target applies to table jobs only (image jobs have labels)")
+    if job.constraints:
+        raise ValueError("constraints apply to table jobs only (rules over table columns)")
+
+
 def image_frame(data: ImageData) -> pd.DataFrame:
     """`image` (uint8 `(H, W, C)` arrays) and `label` columns, as a generator samples them."""
     pixels = np.round(data.images * 255).clip(0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
@@ -225,7 +242,7 @@ def image_frame(data: ImageData) -> pd.DataFrame:
     return pd.DataFrame({"image": list(pixels), LABEL: names})
 
 
-def _validate(
+def validate_image_parts(
     job: JobView,
     train: ImageData,
     holdout: ImageData | None,
@@ -233,6 +250,7 @@ def _validate(
     *,
     expected_rows: int,
     requested_labels: list[str],
+    prompt_counts: dict[str, int] | None = None,
 ) -> ValidationReport:
     return validate_images(
         train,
@@ -242,5 +260,6 @@ def _validate(
         thresholds=job.validation,
         expected_rows=expected_rows,
         requested_labels=requested_labels,
+        prompt_counts=prompt_counts,
         seed=job.seed,
     )

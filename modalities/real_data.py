@@ -16,7 +16,7 @@ from modalities.registry import modality_of
 def load_real(job: JobView, root: str | Path) -> RealData:
     """Load the job's source with its generator's modality and split off the holdout."""
     modality = modality_of(job)
-    data, origin = modality.load(job.source, root)
+    data, origin = modality.load_job(job, root)
     fraction = job.holdout_fraction
     if fraction == 0:
         train, holdout, indices = data, None, []

@@ -37,6 +37,8 @@ class TableModality(Modality):
                 "image_size, channels, max_image_pixels and balanced_labels apply to image "
                 "generators only"
             )
+        if job.prompts is not None:
+            raise ValueError("prompts apply to text-to-image generators only (e.g. t2i)")
         if job.target is not None and job.holdout_fraction == 0:
             raise ValueError(
                 f"target {job.target!r} needs real holdout rows to score on; set "

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from core.images import balanced_labels
 from datastore import FileEntry, StagedVersion
 from datastore.model_cache import ModelCache
 from generators import Generator, create_generator, get_generator_class, load_saved_generator
@@ -146,10 +145,7 @@ def sample_shard(
 ) -> FileEntry:
     """Sample one shard and write it as its own part file (a retry overwrites, never adds)."""
     generator = load_generator(job, model)
-    if job.balanced_labels:
-        conditions: Any = balanced_labels(shard.rows, generator.spec.label_names)
-    else:
-        conditions = job.conditions
+    conditions = job.modality.sample_conditions(job, generator, shard.rows, shard.first_index)
     with slot(job.resource):
         frame = generator.sample(
             shard.rows, seed=shard.seed, conditions=conditions, first_row=shard.first_index
@@ -194,7 +190,7 @@ def build_lineage(
             "name": job.generator.name,
             "modality": generator.modality,
             "config": generator.config.model_dump(mode="json"),
-            **job.modality.lineage_extra(generator),
+            **job.modality.lineage_extra(job, generator),
         },
         "seed": job.seed,
         "shards": [{"index": s.index, "rows": s.rows, "seed": s.seed} for s in shards],

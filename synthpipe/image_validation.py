@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 from core.errors import ConfigError, DataError, DatasetNotFoundError
 from core.images import ImageData
-from modalities import get_modality
+from modalities import available_modalities, get_modality
+from modalities.image import ImageModality
 from sources import images as image_sources
 from validators.html_report import Figure
 from validators.images import SyntheticImages, validate_images
@@ -122,7 +123,10 @@ def _image_version(ref: str) -> DatasetVersion | None:
         version = DatasetStore().open(ref)
     except (DatasetNotFoundError, ConfigError):  # not a dataset name at all, or none stored
         return None
-    return version if version.manifest.kind == "image" else None
+    # Any image kind (images per label, images drawn for prompts) holds image parts.
+    kind = version.manifest.kind
+    is_image = kind in available_modalities() and isinstance(get_modality(kind), ImageModality)
+    return version if is_image else None
 
 
 def _is_image_parquet(path: Path) -> bool:

@@ -53,6 +53,7 @@ class ImageInputs:
     expected_rows: int | None
     requested_labels: Sequence[str]
     seed: int
+    prompt_counts: dict[str, int] | None = None  # text-to-image sets: images planned per prompt
 
     @property
     def labels(self) -> list[str | None] | None:
@@ -76,7 +77,11 @@ def _expectations(run: ImageRun) -> Measurement:
     inputs = run.inputs
     train = inputs.real_train
     spec = derive_image_expectations(
-        train.images, train.label_names, inputs.requested_labels, run.thresholds
+        train.images,
+        train.label_names,
+        inputs.requested_labels,
+        run.thresholds,
+        inputs.prompt_counts,
     )
     if inputs.expected_rows is None:
         spec = [entry for entry in spec if entry["type"] != ROW_COUNT]
@@ -203,4 +208,10 @@ IMAGE_SUITE = Suite[ImageInputs, ImageThresholds, ImageEvidence](
             (Threshold("max", "exact_copies_max", "<="),),
         ),
     ),
+)
+
+# Images drawn for text prompts: the same checks, under their own kind; the expectations add the
+# per-prompt counts when the inputs carry them (`ImageInputs.prompt_counts`).
+PROMPTED_IMAGE_SUITE = Suite[ImageInputs, ImageThresholds, ImageEvidence](
+    "prompted_image", IMAGE_SUITE.checks
 )

@@ -7,6 +7,7 @@
 | `cas_per_class`    | Utility      | per-class accuracy, real-trained vs synthetic-trained CNN |
 | `nearest_pixel`    | Memorisation | synthetic images nearest a training image, and that image |
 | `nearest_feature`  | Memorisation | the same in the CNN's feature space |
+| `prompts`          | Prompts      | text-to-image sets: images drawn per prompt against the plan |
 
 Everything but the samples comes from the checks' `data` (`validators.image_quality`), so the
 figures show exactly what the gates saw; the checks draw them (`Check.render` in
@@ -210,6 +211,35 @@ def nearest_figure(check: CheckResult, report: ValidationReport, evidence: Image
         f"Memorised below d={data['threshold']:.4g} (the real holdout's 1st-percentile nearest "
         f"distance): {data['memorised_share']:.1%} of synthetic images vs "
         f"{data['holdout_share']:.1%} of holdout images.",
+    )
+
+
+def prompt_counts_figure(planned: dict[str, int], drawn: dict[str, int]) -> Figure:
+    """Images drawn per prompt beside the planned count, one bar pair per prompt (named)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on workers
+    import matplotlib.pyplot as plt
+
+    prompts = list(planned) + sorted(set(drawn) - set(planned))
+    y = np.arange(len(prompts))
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.35 * len(prompts) + 1.2))
+    ax.barh(y - 0.2, [planned.get(p, 0) for p in prompts], 0.4, label="planned", color="tab:grey")
+    ax.barh(y + 0.2, [drawn.get(p, 0) for p in prompts], 0.4, label="drawn", color="tab:blue")
+    ax.set_yticks(y, prompts)
+    ax.invert_yaxis()  # the first prompt on top
+    ax.set_xlabel("images")
+    ax.legend(fontsize="small", loc="lower right")
+    fig.tight_layout()
+    unplanned = sorted(set(drawn) - set(planned))
+    return Figure(
+        "prompts",
+        "Prompts",
+        f"Images per prompt ({len(planned)} prompts)",
+        _png(fig),
+        "Prompts: "
+        + "; ".join(f"{p!r} ({planned[p]})" for p in planned)
+        + (f". Drawn but not planned: {unplanned}" if unplanned else ""),
     )
 
 

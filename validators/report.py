@@ -39,6 +39,7 @@ Kind = str  # what was validated: a modality name, as in a version manifest ("ta
 _WORDING = {
     "table": ("rows", "rows scored by SDMetrics"),
     "image": ("images", "synthetic images evaluated by the image-quality checks"),
+    "prompted_image": ("images", "synthetic images evaluated by the image-quality checks"),
 }
 
 GX_PREFIX = "gx."

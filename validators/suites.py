@@ -7,8 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from validators.check import Suite
-from validators.image_checks import IMAGE_SUITE
+from validators.image_checks import IMAGE_SUITE, PROMPTED_IMAGE_SUITE
 from validators.report import Kind
 from validators.table_checks import TABLE_SUITE
 
-SUITES: dict[Kind, Suite[Any, Any, Any]] = {"table": TABLE_SUITE, "image": IMAGE_SUITE}
+SUITES: dict[Kind, Suite[Any, Any, Any]] = {
+    "table": TABLE_SUITE,
+    "image": IMAGE_SUITE,
+    "prompted_image": PROMPTED_IMAGE_SUITE,
+}

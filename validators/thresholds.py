@@ -405,3 +405,10 @@ class ImageThresholds(CheckSelection, ImageGates):
     """Pass/fail thresholds of an image dataset's checks and the checks selected by name."""
 
     kind: ClassVar[Kind] = "image"
+
+
+class PromptedImageThresholds(ImageThresholds):
+    """The image thresholds for images drawn for text prompts (the `prompted_image` kind: the
+    image suite, with per-prompt counts in its expectations)."""
+
+    kind: ClassVar[Kind] = "prompted_image"

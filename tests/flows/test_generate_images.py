@@ -228,3 +228,113 @@ def test_image_version_loads_with_hugging_face_datasets(image_run):
     assert len(loaded) == 30 and isinstance(loaded[0]["image"], Image.Image)
     assert loaded[0]["image"].size == (8, 8)
     assert len(folder["train"]) == 30 and isinstance(folder["train"][0]["image"], Image.Image)
+
+
+def _prompted_job(root):
+    """A tiny text-to-image job over two prompted labels, in three shards."""
+    return parse_job(
+        {
+            "dataset": "digits-prompted",
+            "source": {"builtin": "digits"},
+            "generator": {
+                "name": "t2i",
+                "params": {
+                    "vae_block_out_channels": [8, 16],
+                    "block_out_channels": [16, 32],
+                    "cross_attention_dim": 8,
+                    "text_heads": 2,
+                    "text_layers": 1,
+                    "vae_steps": 3,
+                    "steps": 3,
+                    "batch_size": 16,
+                    "sampling_steps": 2,
+                    "guidance_scale": 2.5,
+                    "verbose": False,
+                },
+            },
+            "prompts": {"3": "a handwritten three", "7": "a digit {label}"},
+            "rows": 21,
+            "shard_rows": 8,
+            "seed": 1,
+            "root": str(root),
+            "validation": _job(root).validation.model_dump(),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def prompted_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("prompted")
+    return root, generate_dataset(_prompted_job(root))
+
+
+@pytest.mark.slow  # a text-to-image fit, three shards and the validators: ~1-2 min
+def test_prompted_job_publishes_a_prompt_and_guidance_per_image(prompted_run):
+    # Setup
+    root, ref = prompted_run
+    version = open_dataset(ref, root=root)
+
+    # Run
+    table = pads.dataset(version.path / "data").to_table()
+    rows = table.to_pylist()
+    labels = label_column(table)
+    images = [np.asarray(Image.open(io.BytesIO(r["image"]["bytes"]))) for r in rows]
+
+    # Assert
+    assert version.manifest.kind == "prompted_image" and version.manifest.rows == 21
+    assert set(table.column_names) == {
+        *("image", "label", "sample_id", "seed", "sample_index", "prompt", "guidance_scale")
+    }
+    assert label_names_of(table.schema) == DIGITS  # the ClassLabel keeps every real class
+    assert all(image.shape == (8, 8) and image.dtype == np.uint8 for image in images)
+    prompts = {"3": "a handwritten three", "7": "a digit 7"}
+    assert [r["prompt"] for r in rows] == [prompts[label] for label in labels]
+    assert sorted(labels) == ["3"] * 11 + ["7"] * 10  # balanced over the prompted labels
+    assert {r["guidance_scale"] for r in rows} == {2.5}
+
+
+@pytest.mark.slow  # a text-to-image fit, three shards and the validators: ~1-2 min
+def test_prompted_job_records_prompts_in_lineage_checks_and_report(prompted_run):
+    # Setup
+    root, ref = prompted_run
+    version = open_dataset(ref, root=root)
+
+    # Run
+    lineage = version.read_json("lineage.json")
+    report = version.read_json("validation.json")
+    checks = {c["name"]: c for c in report["checks"]}
+
+    # Assert
+    assert lineage["generator"]["prompts"] == {"a handwritten three": 11, "a digit 7": 10}
+    assert lineage["generator"]["guidance_scale"] == 2.5
+    assert lineage["job"]["prompts"]["labels"] == {
+        "3": "a handwritten three",
+        "7": "a digit {label}",
+    }
+    assert checks["gx.expect_column_values_to_be_between:prompt_count_diff"]["passed"]
+    assert checks["gx.expect_column_distinct_values_to_contain_set:prompt"]["passed"]
+    # CAS on the prompts' classes: the real-trained classifier is scored on 3s and 7s only.
+    assert set(checks["image.cas_per_class"]["data"]["per_class"]) == {"3", "7"}
+    assert (version.path / "report" / "plots" / "prompts.png").is_file()
+    assert "a handwritten three" in (version.path / "report" / "report.html").read_text()
+
+
+@pytest.mark.slow  # a text-to-image fit, three shards and the validators: ~1-2 min
+def test_prompted_version_loads_with_hugging_face_datasets(prompted_run):
+    # Setup
+    datasets = pytest.importorskip("datasets")  # in the dev extra; optional for users
+    root, ref = prompted_run
+    version = open_dataset(ref, root=root)
+
+    # Run
+    loaded = datasets.load_dataset(
+        "parquet", data_files=str(version.path / "data" / "*.parquet"), split="train"
+    )
+    folder = datasets.load_dataset("imagefolder", data_dir=str(version.path / "images"))
+
+    # Assert
+    assert isinstance(loaded[0]["image"], Image.Image) and loaded[0]["image"].size == (8, 8)
+    assert loaded.features["prompt"].dtype == "string"
+    assert loaded.features["guidance_scale"].dtype == "float64"
+    assert loaded.features["label"].names == DIGITS
+    assert set(folder["train"]["prompt"]) == {"a handwritten three", "a digit 7"}

@@ -17,7 +17,6 @@ from generators import available_generators, get_generator_class
 from job.config import parse_job
 from modalities import available_modalities, get_modality, register_modality
 from modalities.base import Modality
-from sources.config import SourceConfig
 from validators.suites import SUITES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,8 +25,18 @@ ROOT = Path(__file__).resolve().parents[2]
 SOURCES = {
     "table": ({"builtin": "wine"}, "target"),
     "image": ({"builtin": "digits", "image_size": 8}, "label"),
+    "prompted_image": ({"builtin": "digits", "image_size": 8}, "label"),
 }
+# The job options a modality's jobs need besides their source (and other kinds refuse).
+OPTIONS = {"prompted_image": {"prompts": "a handwritten digit {label}"}}
 MODALITIES = available_modalities()
+
+
+def job_of(name: str, source: dict, options: dict):
+    """A one-row job of the first generator of modality `name`."""
+    generator = available_generators(name)[0]
+    raw = {"dataset": "x", "source": source, "generator": {"name": generator}, "rows": 1}
+    return parse_job({**raw, **options})
 
 
 def test_every_modality_has_a_contract_source():
@@ -59,7 +68,8 @@ def test_an_unknown_modality_is_a_config_error_naming_the_registered_ones():
 def loaded(request, tmp_path_factory) -> tuple[Modality, object, str]:
     modality = get_modality(request.param)
     source, label = SOURCES[request.param]
-    data, _ = modality.load(SourceConfig(**source), tmp_path_factory.mktemp("root"))
+    job = job_of(request.param, source, OPTIONS.get(request.param, {}))
+    data, _ = modality.load_job(job, tmp_path_factory.mktemp("root"))
     return modality, data, label
 
 
@@ -127,16 +137,13 @@ def test_class_labels_are_one_string_per_record(loaded):
 
 @pytest.mark.parametrize("name", MODALITIES)
 def test_job_options_of_another_kind_are_refused(name):
-    # Setup: the sources of every other modality, given to a generator of this one.
-    generator = available_generators(name)[0]
-    others = [SOURCES[k][0] for k in MODALITIES if k != name]
+    # Setup: the sources and options of every other modality, given to a generator of this one.
+    others = [(SOURCES[k][0], OPTIONS.get(k, {})) for k in MODALITIES if k != name]
 
     # Run / Assert
-    for source in others:
+    for source, options in others:
         with pytest.raises(ConfigError):
-            parse_job(
-                {"dataset": "x", "source": source, "generator": {"name": generator}, "rows": 1}
-            )
+            job_of(name, source, options)
 
 
 @pytest.mark.parametrize("package", ["pipeline", "flows"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import typing
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -26,9 +27,18 @@ from validators.image_quality import to_uint8
 from validators.images import SyntheticImages, validate_images
 from validators.report import Category
 from validators.suites import SUITES
-from validators.thresholds import CheckSelection, ImageThresholds, Thresholds
+from validators.thresholds import (
+    CheckSelection,
+    ImageThresholds,
+    PromptedImageThresholds,
+    Thresholds,
+)
 
-MODELS: dict[str, type[CheckSelection]] = {"table": Thresholds, "image": ImageThresholds}
+MODELS: dict[str, type[CheckSelection]] = {
+    "table": Thresholds,
+    "image": ImageThresholds,
+    "prompted_image": PromptedImageThresholds,
+}
 CHECKS = [(suite, check) for suite in SUITES.values() for check in suite.checks]
 IDS = [f"{suite.kind}:{check.name}" for suite, check in CHECKS]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -56,20 +66,25 @@ def table_report(wine_real: pd.DataFrame) -> ValidationReport:
     )
 
 
-@pytest.fixture(scope="module")
-def image_reports(tmp_path_factory) -> tuple[list[ValidationReport], ImageEvidence]:
-    """The image suite on held-out real digits, with and without a real holdout (the second is
-    what reports `image.quality_skipped`); a few extractor steps and one subset keep it fast."""
+def _image_reports(cache: Path, prompted: bool) -> tuple[list[ValidationReport], ImageEvidence]:
     train, rest, _ = split_holdout(load_digits_images(), 0.4, seed=0)
     holdout, fresh, _ = split_holdout(rest, 0.5, seed=1)
     images = to_uint8(fresh.images)
     labels = [fresh.label_names[i] for i in fresh.labels]
-    synthetic = SyntheticImages(images, labels, [f"s{i}" for i in range(len(images))])
-    thresholds = ImageThresholds(extractor_steps=20, max_images=40, subsets=1)
-    cache = tmp_path_factory.mktemp("extractor")
+    ids = [f"s{i}" for i in range(len(images))]
+    prompts = [f"a digit {label}" for label in labels] if prompted else None
+    synthetic = SyntheticImages(images, labels, ids, prompts)
+    counts = pd.Series(prompts).value_counts().to_dict() if prompted else None
+    model = PromptedImageThresholds if prompted else ImageThresholds
+    thresholds = model(extractor_steps=20, max_images=40, subsets=1)
     reports = [
         validate_images(
-            train, synthetic, real_holdout=real, extractor_cache=cache, thresholds=thresholds
+            train,
+            synthetic,
+            real_holdout=real,
+            extractor_cache=cache,
+            thresholds=thresholds,
+            prompt_counts=counts,
         )
         for real in (holdout, None)
     ]
@@ -77,8 +92,25 @@ def image_reports(tmp_path_factory) -> tuple[list[ValidationReport], ImageEviden
 
 
 @pytest.fixture(scope="module")
-def reported(table_report, image_reports) -> dict[str, list[ValidationReport]]:
-    return {"table": [table_report], "image": image_reports[0]}
+def image_reports(tmp_path_factory) -> tuple[list[ValidationReport], ImageEvidence]:
+    """The image suite on held-out real digits, with and without a real holdout (the second is
+    what reports `image.quality_skipped`); a few extractor steps and one subset keep it fast."""
+    return _image_reports(tmp_path_factory.mktemp("extractor"), prompted=False)
+
+
+@pytest.fixture(scope="module")
+def prompted_reports(tmp_path_factory) -> tuple[list[ValidationReport], ImageEvidence]:
+    """The same for images drawn for prompts (the prompted_image suite)."""
+    return _image_reports(tmp_path_factory.mktemp("extractor"), prompted=True)
+
+
+@pytest.fixture(scope="module")
+def reported(table_report, image_reports, prompted_reports) -> dict[str, list[ValidationReport]]:
+    return {
+        "table": [table_report],
+        "image": image_reports[0],
+        "prompted_image": prompted_reports[0],
+    }
 
 
 def _report_with(reports: list[ValidationReport], name: str) -> ValidationReport:
@@ -130,7 +162,7 @@ def test_every_check_renders_as_a_row_and_its_figure(suite, check, reported, ima
     # Setup
     matplotlib.use("Agg")
     report = _report_with(reported[suite.kind], check.name)
-    evidence = image_reports[1] if suite.kind == "image" else None
+    evidence = image_reports[1] if suite.kind != "table" else None
 
     # Run
     markdown, page = report.to_markdown(), render_html(report, [], "contract")

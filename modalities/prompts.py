@@ -1,0 +1,100 @@
+"""A text-to-image job's `prompts:`: what each label's images are captioned with when the model
+learns them, and what the version draws.
+
+```yaml
+prompts: "a handwritten digit {label}"       # one template for every label
+prompts: {"0": "a digit zero", "7": "a seven"}  # per label; only these labels are drawn
+prompts: {template: "a photo of a {label}"}  # the long form of the first
+```
+`{label}` is replaced by the label's name. The version's `rows` are spread evenly over the
+prompted labels, in label order (counts differ by at most one).
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from core.errors import DataError
+from core.images import balanced_labels
+
+PLACEHOLDER = "label"
+
+
+class PromptsConfig(BaseModel):
+    """One prompt template for every label, or one per label (exactly one of the two)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    template: str | None = Field(
+        None, description='a template for every label, e.g. "a photo of a {label}"'
+    )
+    labels: dict[str, str] | None = Field(
+        None, description="label -> its prompt template; only these labels are drawn"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_forms(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"template": data}
+        if isinstance(data, dict) and not set(data) & set(cls.model_fields):
+            # YAML keys such as 3 (a digit label) arrive as ints.
+            return {"labels": {str(k): v for k, v in data.items()}}
+        return data
+
+    @model_validator(mode="after")
+    def _one_form_of_valid_templates(self) -> PromptsConfig:
+        if (self.template is None) == (self.labels is None):
+            raise ValueError(
+                'give prompts as one template ("a photo of a {label}") or a mapping '
+                "label -> template, not both or neither"
+            )
+        for template in self.templates():
+            fields = _placeholders(template)
+            if fields - {PLACEHOLDER}:
+                raise ValueError(
+                    f"prompt template {template!r} uses {sorted(fields - {PLACEHOLDER})}; the "
+                    "only placeholder is {label} (write a literal brace as {{ or }})"
+                )
+            if not template.format(label="x").strip():
+                raise ValueError(f"prompt template {template!r} is empty")
+        return self
+
+    def templates(self) -> list[str]:
+        return [self.template] if self.template is not None else list(self.labels.values())
+
+    def classes(self, label_names: Sequence[str]) -> list[str]:
+        """The labels drawn, in the real label order; a mapping naming an unknown label fails."""
+        names = [str(name) for name in label_names]
+        if self.labels is None:
+            return names
+        unknown = sorted(set(self.labels) - set(names))
+        if unknown:
+            raise DataError(f"prompts name label(s) {unknown} the source lacks; labels: {names}.")
+        return [name for name in names if name in self.labels]
+
+    def prompt(self, label: str) -> str:
+        template = self.template if self.labels is None else self.labels[label]
+        return template.format(label=label)
+
+    def plan(self, label_names: Sequence[str], rows: int) -> pd.DataFrame:
+        """The conditions of a whole version: `rows` (prompt, label) rows, class-balanced over
+        the prompted labels."""
+        frame = balanced_labels(rows, self.classes(label_names))
+        return pd.DataFrame({"prompt": frame["label"].map(self.prompt), "label": frame["label"]})
+
+    def counts(self, label_names: Sequence[str], rows: int) -> dict[str, int]:
+        """Images planned per prompt."""
+        return self.plan(label_names, rows)["prompt"].value_counts(sort=False).to_dict()
+
+
+def _placeholders(template: str) -> set[str]:
+    try:
+        return {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
+    except ValueError as exc:
+        raise ValueError(f"prompt template {template!r} is not a valid template: {exc}") from None

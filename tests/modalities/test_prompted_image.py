@@ -1,0 +1,120 @@
+"""The prompted_image plugin: a job's `prompts:`, the images it captions, the per-shard plan it
+samples and the rows it writes."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from core.errors import ConfigError, DataError
+from job.config import parse_job
+from modalities import get_modality
+from modalities.prompts import PromptsConfig
+from pipeline.steps import shard_plan
+
+DIGITS = [str(d) for d in range(10)]
+
+
+def prompted_job(**overrides):
+    raw = {
+        "dataset": "digits-prompted",
+        "source": {"builtin": "digits"},
+        "generator": {"name": "t2i"},
+        "prompts": "a handwritten digit {label}",
+        "rows": 25,
+        **overrides,
+    }
+    return parse_job(raw)
+
+
+# What sample_conditions reads of a fitted generator: the labels it was fitted on.
+FITTED = SimpleNamespace(spec=SimpleNamespace(label_names=DIGITS))
+
+
+def test_prompts_take_a_template_a_label_mapping_or_the_long_form():
+    # Run
+    short = PromptsConfig.model_validate("a photo of a {label}")
+    mapping = PromptsConfig.model_validate({3: "a three", "7": "a {label}"})
+    long = PromptsConfig.model_validate({"template": "a photo of a {label}"})
+
+    # Assert
+    assert short == long and short.prompt("cat") == "a photo of a cat"
+    assert mapping.labels == {"3": "a three", "7": "a {label}"}
+    assert mapping.classes(DIGITS) == ["3", "7"] and mapping.prompt("7") == "a 7"
+
+
+@pytest.mark.parametrize(
+    ("prompts", "message"),
+    [
+        ("a photo of a {name}", "only placeholder is {label}"),
+        ("a {label", "not a valid template"),
+        ("{label}", None),
+        ({"template": "a {label}", "labels": {"1": "one"}}, "not both"),
+    ],
+)
+def test_bad_prompts_are_config_errors_naming_the_fix(prompts, message):
+    # Run / Assert
+    if message is None:  # a bare placeholder is a valid (if terse) prompt
+        assert prompted_job(prompts=prompts).prompts.prompt("3") == "3"
+        return
+    with pytest.raises(ConfigError, match=message):
+        prompted_job(prompts=prompts)
+
+
+def test_a_prompted_job_needs_prompts_and_refuses_label_conditions():
+    # Run / Assert
+    with pytest.raises(ConfigError, match="give the job `prompts:`"):
+        prompted_job(prompts=None)
+    with pytest.raises(ConfigError, match="do not apply to text-to-image"):
+        prompted_job(conditions={"label": "3"})
+    with pytest.raises(ConfigError, match="prompts apply to text-to-image"):
+        parse_job({**prompted_job().model_dump(mode="json"), "generator": {"name": "ddpm"}})
+
+
+def test_load_captions_the_prompted_labels_only_and_fingerprints_the_prompts(tmp_path):
+    # Setup
+    modality = get_modality("prompted_image")
+    mapping = prompted_job(prompts={"3": "a three", "7": "a digit {label}"})
+    other = prompted_job(prompts={"3": "a 3", "7": "a digit {label}"})
+
+    # Run
+    data, origin = modality.load_job(mapping, tmp_path)
+    again, _ = modality.load_job(other, tmp_path)
+
+    # Assert
+    assert origin == "builtin:digits" and data.label_names == DIGITS
+    labels = [data.label_names[i] for i in data.labels]
+    assert set(labels) == {"3", "7"}
+    assert list(data.prompts) == ["a three" if x == "3" else "a digit 7" for x in labels]
+    assert modality.fingerprint(data) != modality.fingerprint(again)
+
+
+def test_shards_sample_consecutive_rows_of_one_class_balanced_plan():
+    # Setup
+    job = prompted_job(prompts={"1": "one", "2": "two", "5": "five"}, rows=25)
+    modality = job.modality
+
+    # Run
+    parts = [
+        modality.sample_conditions(job, FITTED, shard.rows, shard.first_index)
+        for shard in shard_plan(job.rows, 10, seed=0)
+    ]
+
+    # Assert
+    whole = pd.concat(parts, ignore_index=True)
+    assert [len(p) for p in parts] == [10, 10, 5]
+    assert list(whole.columns) == ["prompt", "label"]
+    assert whole["label"].value_counts().to_dict() == {"1": 9, "2": 8, "5": 8}
+    assert (whole["prompt"] == whole["label"].map({"1": "one", "2": "two", "5": "five"})).all()
+    assert job.prompts.counts(DIGITS, 25) == {"one": 9, "two": 8, "five": 8}
+
+
+def test_a_prompt_mapping_naming_an_unknown_label_fails_before_fitting(tmp_path):
+    # Setup
+    job = prompted_job(prompts={"3": "a three", "cat": "a cat"})
+
+    # Run / Assert
+    with pytest.raises(DataError, match=r"\['cat'\]"):
+        job.modality.load_job(job, tmp_path)
