@@ -1,11 +1,12 @@
-"""Image generator families (`dcgan`, `vae`, `ddpm`, `ldm`) behind the common `Generator` protocol.
+"""Image generator families (`dcgan`, `vae`, `ddpm`, `ldm`; text-to-image: `pretrained`) behind the
+common `Generator` protocol.
 
 They fit a `core.images.ImageData` (see `sources.images` for loaders) and sample a frame of
 `image` (uint8 arrays, H x W x C) and `label`. Importing this package registers the families
 without importing torch or diffusers.
 """
 
-from generators.images import dcgan, ddpm, ldm, vae
+from generators.images import dcgan, ddpm, ldm, pretrained, vae
 from generators.images.base import ImageGenerator, ImageGeneratorConfig
 
 __all__ = [
@@ -14,5 +15,6 @@ __all__ = [
     "dcgan",
     "ddpm",
     "ldm",
+    "pretrained",
     "vae",
 ]
