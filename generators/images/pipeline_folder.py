@@ -14,6 +14,7 @@ refuses a base folder that changed since (`core.errors.IntegrityError`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
@@ -215,13 +216,24 @@ class PipelineFolder:
 
     def fingerprint(self) -> str:
         """sha256 over every file's relative path and the sha256 of its contents."""
-        digest = hashlib.sha256()
+        files = []
         for path in sorted(p for p in self.root.rglob("*") if p.is_file()):
             relative = path.relative_to(self.root).as_posix()
-            if relative == SOURCE_MANIFEST:
-                continue
-            digest.update(f"{relative}\0{_file_sha256(path)}\n".encode())
-        return digest.hexdigest()
+            if relative != SOURCE_MANIFEST:
+                stat = path.stat()
+                files.append((relative, stat.st_size, stat.st_mtime_ns))
+        return _contents_sha256(self.root, tuple(files))
+
+
+@functools.lru_cache(maxsize=16)
+def _contents_sha256(root: Path, files: tuple[tuple[str, int, int], ...]) -> str:
+    """The fingerprint of `files` (path, size, mtime) under `root`. Memoised on their sizes and
+    modification times: every shard loads the generator, and hashing gigabytes of weights once
+    per process is enough; a file written since has a new mtime, so it is hashed again."""
+    digest = hashlib.sha256()
+    for relative, _, _ in files:
+        digest.update(f"{relative}\0{_file_sha256(root / relative)}\n".encode())
+    return digest.hexdigest()
 
 
 def _file_sha256(path: Path) -> str:

@@ -35,7 +35,8 @@ def write_tiny_pipeline(
     levels = len(BLOCKS)
     latent_size = size // 2 ** (levels - 1)
     with tempfile.TemporaryDirectory() as scratch, seeded(seed):
-        tokenizer = write_char_tokenizer(scratch, max_length=16)
+        # Characters are tokens: 64 hold a prompt such as "a photo of a handwritten digit 3".
+        tokenizer = write_char_tokenizer(scratch, max_length=64)
         pipe = StableDiffusionPipeline(
             vae=AutoencoderKL(
                 in_channels=channels,
