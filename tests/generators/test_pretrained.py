@@ -108,7 +108,64 @@ def test_lineage_records_the_base_folder_by_sha256(plain, tiny_pipeline):
     assert info["base"]["model_index_sha256"] == index
     assert info["base"]["pipeline_class"] == "StableDiffusionPipeline"
     assert len(info["base"]["sha256"]) == 64
-    assert info["dtype"] == "fp32"  # on CPU whatever dtype asks
+    assert info["dtype"] == "fp32"
+
+
+def test_cpu_runs_fp32_whatever_dtype_asks(plain):
+    # Setup
+    wanted = conditions(LABELS)
+
+    # Run
+    half = plain.with_run_options(dtype="bf16")
+
+    # Assert
+    assert half.sampling_info()["dtype"] == "fp32"
+    np.testing.assert_array_equal(
+        images(half.sample(3, seed=0, conditions=wanted)),
+        images(plain.sample(3, seed=0, conditions=wanted)),
+    )
+
+
+def test_a_negative_prompt_changes_the_images(plain):
+    # Setup
+    wanted = conditions(LABELS)
+
+    # Run
+    guided = plain.with_run_options(negative_prompt="a blurry photo")
+
+    # Assert
+    assert not np.array_equal(
+        images(guided.sample(3, seed=0, conditions=wanted)),
+        images(plain.sample(3, seed=0, conditions=wanted)),
+    )
+
+
+def test_attention_slicing_draws_the_same_images(plain):
+    # Setup
+    wanted = conditions(LABELS)
+
+    # Run
+    sliced = plain.with_run_options(attention_slicing=True)
+
+    # Assert: slicing reorders the attention arithmetic, so allow one level of rounding.
+    difference = images(sliced.sample(3, seed=0, conditions=wanted)).astype(int) - images(
+        plain.sample(3, seed=0, conditions=wanted)
+    )
+    assert np.abs(difference).max() <= 1
+
+
+@pytest.mark.gpu
+def test_cuda_samples_in_bf16(tiny_pipeline, digits):
+    # Setup
+    generator = pretrained(tiny_pipeline, device="cuda", dtype="bf16").fit(digits, seed=0)
+
+    # Run
+    frame = generator.sample(4, seed=0, conditions=conditions(["1", "2", "3", "4"]))
+
+    # Assert
+    assert generator.sampling_info()["dtype"] == "bf16"
+    assert images(frame).shape == (4, 16, 16, 3)
+    assert images(frame).std() > 0
 
 
 @pytest.mark.parametrize("scheme", ["memory://", "file://"])
@@ -234,6 +291,11 @@ def test_a_changed_base_folder_fails_loading(tiny_pipeline, digits, tmp_path):
 def test_a_missing_folder_is_a_data_error(digits, tmp_path):
     with pytest.raises(DataError, match=r"does not exist.*save_pretrained"):
         pretrained(tmp_path / "nowhere").fit(digits)
+
+
+def test_an_fsspec_protocol_without_its_filesystem_is_a_config_error(digits):
+    with pytest.raises(ConfigError, match="install the fsspec filesystem"):
+        pretrained("nosuchprotocol://bucket/my-sd").fit(digits)
 
 
 def test_a_folder_without_model_index_is_a_data_error(tiny_pipeline, digits, tmp_path):
