@@ -1,12 +1,13 @@
-"""Image generator families (`dcgan`, `vae`, `ddpm`, `ldm`; text-to-image `t2i`) behind the
-common `Generator` protocol.
+"""Image generator families (`dcgan`, `vae`, `ddpm`, `ldm`; text-to-image `t2i` and `pretrained`)
+behind the common `Generator` protocol.
 
 They fit a `core.images.ImageData` (see `sources.images` for loaders) and sample a frame of
-`image` (uint8 arrays, H x W x C) and `label` (`t2i`: also `prompt` and `guidance_scale`).
-Importing this package registers the families without importing torch or diffusers.
+`image` (uint8 arrays, H x W x C) and `label` (text-to-image: also `prompt` and
+`guidance_scale`). Importing this package registers the families without importing torch or
+diffusers.
 """
 
-from generators.images import dcgan, ddpm, ldm, text2image, vae
+from generators.images import dcgan, ddpm, ldm, pretrained, text2image, vae
 from generators.images.base import ImageGenerator, ImageGeneratorConfig
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "dcgan",
     "ddpm",
     "ldm",
+    "pretrained",
     "text2image",
     "vae",
 ]

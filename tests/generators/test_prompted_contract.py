@@ -4,6 +4,8 @@ loaded and sampled again."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -31,14 +33,30 @@ TINY_PARAMS: dict[str, dict] = {
         "vae_steps": 3,
         "sampling_steps": 3,
     },
+    "pretrained": {
+        "num_inference_steps": 2,
+        "resize_to_source": True,
+        "lora": {"rank": 2, "steps": 2, "learning_rate": 1e-3},
+    },
 }
+# Families that load a base pipeline folder get it from a fixture (tests/generators/conftest.py).
+PATH_FIXTURES = {"pretrained": "tiny_pipeline"}
 COMMON = {"steps": 3, "batch_size": 16, "verbose": False}
 PROMPTED = available_generators("prompted_image")
 TEMPLATE = "a handwritten digit {}"
 
 
-def tiny(name: str) -> Generator:
-    return create_generator(name, {**TINY_PARAMS[name], **COMMON})
+@pytest.fixture(scope="module")
+def tiny(request) -> Callable[[str], Generator]:
+    """`tiny(name)`: the family built through the registry with its tiny settings."""
+
+    def build(name: str) -> Generator:
+        params = {**TINY_PARAMS[name], **COMMON}
+        if name in PATH_FIXTURES:
+            params["path"] = str(request.getfixturevalue(PATH_FIXTURES[name]))
+        return create_generator(name, params)
+
+    return build
 
 
 def captioned(data: ImageData) -> ImageData:
@@ -59,7 +77,7 @@ def digits() -> ImageData:
 
 
 @pytest.fixture(scope="module", params=PROMPTED)
-def fitted(request, digits) -> Generator:
+def fitted(request, tiny, digits) -> Generator:
     return tiny(request.param).fit(digits, seed=1)
 
 
@@ -97,7 +115,7 @@ def test_sample_same_seed_repeats_and_other_seed_differs(fitted):
     assert not np.array_equal(images(first), images(other))
 
 
-def test_fit_same_seed_gives_identical_samples(fitted, digits):
+def test_fit_same_seed_gives_identical_samples(fitted, tiny, digits):
     # Setup
     wanted = conditions(["4", "9"])
 

@@ -32,9 +32,15 @@ OPTIONS = {"prompted_image": {"prompts": "a handwritten digit {label}"}}
 MODALITIES = available_modalities()
 
 
+def required_params(generator: str) -> list[str]:
+    fields = get_generator_class(generator).config_class.model_fields
+    return [name for name, field in fields.items() if field.is_required()]
+
+
 def job_of(name: str, source: dict, options: dict):
-    """A one-row job of the first generator of modality `name`."""
-    generator = available_generators(name)[0]
+    """A one-row job of the first generator of modality `name` that needs no parameters
+    (`pretrained`, say, needs the `path` of a pipeline folder)."""
+    generator = next(g for g in available_generators(name) if not required_params(g))
     raw = {"dataset": "x", "source": source, "generator": {"name": generator}, "rows": 1}
     return parse_job({**raw, **options})
 
