@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from core.errors import ConfigError, DataError, IntegrityError
 from core.images import ImageData
+from generators.images.latent import DTYPES
 from generators.images.pipeline_folder import PipelineFolder
 from generators.images.prompted import PromptedImageConfig, PromptedImageGenerator
 from generators.registry import register
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 
 BASE_FILE = "base.json"
 LORA_DIR, LORA_WEIGHTS = "lora", "pytorch_lora_weights.safetensors"
-DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}  # config name -> torch
 CACHE_ENV_VAR, DEFAULT_CACHE = "SYNTHPIPE_PIPELINE_CACHE", "~/.cache/synthpipe/pipelines"
 # The UNet attention projections LoRA adapts (diffusers' own text-to-image LoRA recipe).
 LORA_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
