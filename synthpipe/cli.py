@@ -18,7 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from core.errors import ConfigError, Interrupted, SynthpipeError
-from flows.launch import Mode
+from flows.launch import Mode, Plan
 
 if TYPE_CHECKING:
     from datastore import DatasetVersion, StagingDir
@@ -64,20 +64,23 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+ModeOption = Annotated[
+    Mode,
+    typer.Option(
+        "--mode",
+        help="auto: the Prefect flow if a server is configured (PREFECT_API_URL) or running "
+        "(`synth server start`) or the job's runner is Dask, else in this process without "
+        "Prefect; local: always without Prefect; prefect: always the flow (a temporary "
+        "server when none is configured).",
+    ),
+]
+
+
 @app.command()
 def run(
     job_file: Annotated[Path, typer.Argument(help="Job YAML file.")],
     root: RootOption = None,
-    mode: Annotated[
-        Mode,
-        typer.Option(
-            "--mode",
-            help="auto: the Prefect flow if a server is configured (PREFECT_API_URL) or running "
-            "(`synth server start`) or the job's runner is Dask, else in this process without "
-            "Prefect; local: always without Prefect; prefect: always the flow (a temporary "
-            "server when none is configured).",
-        ),
-    ] = Mode.AUTO,
+    mode: ModeOption = Mode.AUTO,
 ) -> None:
     """Run a job: fit the generator, sample, validate, publish a dataset version."""
     from job.config import load_job
@@ -86,9 +89,13 @@ def run(
     from flows.launch import plan, run_generate
 
     chosen = plan(job, mode)
-    typer.echo(f"Running {'locally' if chosen.local else 'as a Prefect flow'}: {chosen.reason}.")
+    _say_where(chosen)
     version = _run_or_exit(lambda: run_generate(job, chosen), job)
     _say_published(version)
+
+
+def _say_where(chosen: Plan) -> None:
+    typer.echo(f"Running {'locally' if chosen.local else 'as a Prefect flow'}: {chosen.reason}.")
 
 
 def _load_job_or_exit(load: Callable[[Path], Any], job_file: Path, root: str | None) -> Any:
@@ -143,16 +150,19 @@ def _signals_interrupt() -> Iterator[None]:
 def augment(
     job_file: Annotated[Path, typer.Argument(help="Augment job YAML file.")],
     root: RootOption = None,
+    mode: ModeOption = Mode.AUTO,
 ) -> None:
     """Augment a labelled training set: add class-conditional synthetic records, measure the
     downstream uplift on the real holdout, publish real + synthetic as a dataset version."""
     from job.augment_config import load_augment_job
 
     job = _load_job_or_exit(load_augment_job, job_file, root)
-    from flows.launch import run_augment
+    from flows.launch import plan, run_augment
     from pipeline.augment import UPLIFT_MD
 
-    version = _run_or_exit(lambda: run_augment(job), job)
+    chosen = plan(job, mode)
+    _say_where(chosen)
+    version = _run_or_exit(lambda: run_augment(job, chosen), job)
     typer.echo(version.read_text(UPLIFT_MD))
     _say_published(version)
 
