@@ -5,6 +5,8 @@ Heavy libraries are imported inside each command so `synth --help` stays instant
 
 from __future__ import annotations
 
+import atexit
+import gc
 import shutil
 import signal
 import textwrap
@@ -36,6 +38,13 @@ class _OneLineErrors(TyperGroup):
         except (SynthpipeError, OSError) as exc:
             raise _fail(f"{type(exc).__name__}: {exc}") from None
 
+
+# The last exit hook (hooks run last-registered first): move every object out of the garbage
+# collector's reach before the interpreter tears its modules down. Teardown otherwise collects
+# again and again over every object GX, SDV and torch created: 1.3-2.8 s of exit on 2 cores after
+# importing them, 0.2-0.3 s frozen. The other exit hooks (Prefect's log and event flushes) and the
+# flush of stdout / stderr still run; only objects in reference cycles go unfinalized.
+atexit.register(gc.freeze)
 
 app = typer.Typer(
     cls=_OneLineErrors,
