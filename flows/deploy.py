@@ -8,6 +8,8 @@ work pools and workers do the rest; nothing here schedules or queues.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -20,11 +22,12 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.schedules import CronSchedule
 from prefect.exceptions import ObjectNotFound
-from prefect.settings import get_current_settings
+from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 from pydantic import ValidationError
 
 from core.errors import ConfigError
 from flows.generate import generate_dataset
+from flows.server import running_server
 from job.config import JobConfig, parse_job
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -95,25 +98,37 @@ def job_parameters(job: JobConfig) -> dict[str, Any]:
     return {"job": job.model_dump(mode="json")}
 
 
-def api_url(command: str = "synth deploy") -> str:
-    """The configured Prefect server. Deployments need one that outlives this process and runs
-    the scheduler: the embedded server Prefect starts per process runs no scheduler (measured
-    with Prefect 3.8: a served interval deployment never got a run), so schedules would not fire."""
+@contextmanager
+def on_server(command: str = "synth deploy") -> Iterator[str]:
+    """Prefect's client settings pointed at the server deployments go to, yielding its API URL:
+    the one Prefect is configured with (PREFECT_API_URL, or a Prefect profile), else the one
+    `synth server start` recorded and that still answers. Deployments need a server that outlives
+    this process and runs the scheduler: the embedded server Prefect starts per process runs no
+    scheduler (measured with Prefect 3.8: a served interval deployment never got a run), so
+    schedules would not fire and no other server is started here.
+
+    Raises ConfigError, saying how to start one, when there is neither."""
     url = get_current_settings().api.url
-    if not url:
+    if url:
+        yield url
+        return
+    recorded = running_server()
+    if recorded is None:
         raise ConfigError(
             f"{command} needs a Prefect server (the embedded per-process one has no scheduler): "
-            "start one with `prefect server start` and set "
-            "PREFECT_API_URL=http://127.0.0.1:4200/api."
+            "start one with `synth server start` (or `prefect server start` and set "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api)."
         )
-    return url
+    # Set, not just used here: the flow runs `synth serve` starts inherit set settings.
+    with temporary_settings({PREFECT_API_URL: recorded.url}):
+        yield recorded.url
 
 
 def ensure_pool(pool: str | None, resource: str) -> tuple[str, bool]:
     """The work pool a deployment goes to, and whether it was created here. A pool named with
     --pool must exist (a typo must not create one); the default pool, named after the job's
     resource (`cpu`, `gpu`), is created as a process pool when the server has none."""
-    url = api_url()
+    url = get_current_settings().api.url
     name = pool or resource
     try:
         with get_client(sync_client=True) as client:
@@ -147,7 +162,12 @@ class Deployed:
 def deploy_job(job: JobConfig, schedule: Schedule, pool: str | None = None) -> Deployed:
     """Create or update the job's deployment in a work pool (default: the pool named after the
     job's resource, `cpu` or `gpu`, created if missing). Workers of that pool run it from
-    PROJECT_DIR."""
+    PROJECT_DIR. The server is the one `on_server` finds."""
+    with on_server():
+        return _deploy(job, schedule, pool)
+
+
+def _deploy(job: JobConfig, schedule: Schedule, pool: str | None) -> Deployed:
     name, created = ensure_pool(pool, job.resource)
     source_flow = run_job.from_source(source=str(PROJECT_DIR), entrypoint=ENTRYPOINT)
     deployment_id = source_flow.deploy(
@@ -165,18 +185,19 @@ def deploy_job(job: JobConfig, schedule: Schedule, pool: str | None = None) -> D
 
 
 def serve_jobs(jobs: list[JobConfig], schedule: Schedule) -> None:
-    """Serve one deployment per job from this process until interrupted (Prefect's `serve`)."""
-    api_url("synth serve")
+    """Serve one deployment per job from this process until interrupted (Prefect's `serve`), on
+    the server `on_server` finds."""
     names = [deployment_name(job) for job in jobs]
     if len(set(names)) != len(names):
         raise ConfigError(f"Each served job needs its own dataset name; got {names}.")
-    deployments = [
-        run_job.to_deployment(
-            name=deployment_name(job),
-            parameters=job_parameters(job),
-            tags=[f"resource:{job.resource}"],
-            **schedule.as_kwargs(),
-        )
-        for job in jobs
-    ]
-    serve(*deployments)
+    with on_server("synth serve"):
+        deployments = [
+            run_job.to_deployment(
+                name=deployment_name(job),
+                parameters=job_parameters(job),
+                tags=[f"resource:{job.resource}"],
+                **schedule.as_kwargs(),
+            )
+            for job in jobs
+        ]
+        serve(*deployments)

@@ -1,11 +1,13 @@
-"""Where a `synth run` runs: in this process without Prefect, or as a Prefect flow on a server.
+"""Where a `synth run` / `synth augment` runs: in this process without Prefect, or as a Prefect
+flow on a server.
 
-Modes (`synth run --mode`):
+Modes (`--mode`):
 - `auto` (default): the Prefect flow when a server is configured (`PREFECT_API_URL`) or running
   (`synth server start`), or when the job's runner is Dask (a Prefect task runner); otherwise
-  `pipeline.run.run_job` in this process. Without a server nobody reads a run's Prefect record
-  (the temporary server and its UI go away with the run), so a local run pays only for its work.
-- `local`: always `run_job` (shards one after another; a Dask runner is not used).
+  `pipeline.run.run_job` / `run_augment_job` in this process. Without a server nobody reads a
+  run's Prefect record (the temporary server and its UI go away with the run), so a local run
+  pays only for its work.
+- `local`: always in this process (shards one after another; a Dask runner is not used).
 - `prefect`: always the flow, on a temporary server when none is configured.
 
 Light at import (the CLI imports `Mode` for its options): no Prefect, no pipeline, no HTTP client
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from core.errors import Interrupted
 
 if TYPE_CHECKING:
+    from job.augment_config import AugmentJob
     from job.config import JobConfig
 
 
@@ -42,20 +45,20 @@ class Plan:
     reason: str
 
 
-def plan(job: JobConfig, mode: Mode) -> Plan:
+def plan(job: JobConfig | AugmentJob, mode: Mode) -> Plan:
+    # An augment job has no runner: its flow samples the shards one after another too.
+    dask = getattr(job, "runner", None) is not None and job.runner.kind == "dask"
+    if mode is Mode.LOCAL:
+        note = "; its Dask runner is not used, shards run one after another" * dask
+        return Plan(local=True, api_url=None, reason=f"--mode local{note}")
     from flows.server import configured_api_url
 
-    if mode is Mode.LOCAL:
-        note = "; its Dask runner is not used, shards run one after another" * (
-            job.runner.kind == "dask"
-        )
-        return Plan(local=True, api_url=None, reason=f"--mode local{note}")
     url = configured_api_url()
     if url is not None:
         return Plan(local=False, api_url=url, reason=f"Prefect server at {url}")
     if mode is Mode.PREFECT:
         return Plan(local=False, api_url=None, reason="--mode prefect, no server configured")
-    if job.runner.kind == "dask":
+    if dask:
         return Plan(local=False, api_url=None, reason="Dask runner, no server configured")
     return Plan(
         local=True,
@@ -81,16 +84,20 @@ def run_generate(job: JobConfig, chosen: Plan) -> str:
     return run_flow(generate_flow, job, chosen.api_url)
 
 
-def run_augment(job: Any) -> str:
-    """An augment job is always the Prefect flow (its steps have no serial runner yet)."""
-    from flows.server import configured_api_url
+def run_augment(job: AugmentJob, chosen: Plan) -> str:
+    """Run an augment job as `chosen` says; returns the published version's reference."""
+    if chosen.local:
+        from pipeline.run import run_augment_job
+
+        _log_steps_to_stderr()
+        return run_augment_job(job).ref
 
     def augment_flow() -> Callable[[Any], str]:
         from flows.augment import augment_dataset
 
         return augment_dataset
 
-    return run_flow(augment_flow, job, configured_api_url())
+    return run_flow(augment_flow, job, chosen.api_url)
 
 
 def _log_steps_to_stderr() -> None:

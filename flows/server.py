@@ -1,7 +1,8 @@
 """Prefect API servers for `synth`: the long-lived one `synth server start` records, and the
 temporary one a Prefect run starts for itself when no server is configured.
 
-No Prefect import at module level: `synth server status` and the choice of a run's mode stay fast.
+No Prefect (nor HTTP client) import at module level: `synth server status` and the choice of a
+run's mode stay fast; with no server recorded, choosing a mode reads one file and imports nothing.
 
 - The recorded server is `prefect server start` (UI and services) in its own session, its URL and
   pid kept in `$SYNTHPIPE_CONFIG_DIR/prefect-server.json` (default `~/.config/synthpipe/`).
@@ -29,8 +30,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
-
-import httpx
 
 from core.errors import ServerError
 from core.signing import config_dir
@@ -65,6 +64,8 @@ def read_record() -> ServerRecord | None:
 
 
 def is_healthy(url: str, timeout: float = 2.0) -> bool:
+    import httpx
+
     try:
         return httpx.get(f"{url}/health", timeout=timeout).status_code == 200
     except httpx.HTTPError:

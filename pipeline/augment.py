@@ -21,7 +21,7 @@ from job.augment_config import AugmentJob
 from job.config import JobConfig
 from modalities import RealData
 from modalities.provenance import with_provenance
-from pipeline.steps import FittedModel, Shard, load_generator
+from pipeline.steps import FittedModel, Shard, build_lineage, load_generator
 from validators import ValidationReport
 from validators.uplift import UpliftReport, measure_uplift
 
@@ -142,6 +142,24 @@ def add_uplift(
     staged.write_text(UPLIFT_JSON, uplift.model_dump_json(indent=2))
     staged.write_text(UPLIFT_MD, uplift.to_markdown())
     return report.model_copy(update={"checks": [*report.checks, *uplift.checks()]})
+
+
+def lineage(
+    job: AugmentJob,
+    gen_job: JobConfig,
+    loaded: RealData,
+    training: TrainingSet,
+    model: FittedModel,
+    shards: list[Shard],
+    timings: dict[str, float],
+    uplift: UpliftReport,
+) -> dict[str, Any]:
+    """The augmented version's lineage: the generation lineage of its synthetic records, the
+    augment job itself and what augmenting kept, drew and measured (the flow adds its run)."""
+    return build_lineage(gen_job, training.real, model, shards, timings) | {
+        "job": job.model_dump(mode="json"),
+        "augment": augment_lineage(job, training, loaded, uplift),
+    }
 
 
 def augment_lineage(

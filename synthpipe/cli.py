@@ -5,6 +5,8 @@ Heavy libraries are imported inside each command so `synth --help` stays instant
 
 from __future__ import annotations
 
+import atexit
+import gc
 import shutil
 import signal
 import textwrap
@@ -18,7 +20,7 @@ import typer
 from typer.core import TyperGroup
 
 from core.errors import ConfigError, Interrupted, SynthpipeError
-from flows.launch import Mode
+from flows.launch import Mode, Plan
 
 if TYPE_CHECKING:
     from datastore import DatasetVersion, StagingDir
@@ -36,6 +38,13 @@ class _OneLineErrors(TyperGroup):
         except (SynthpipeError, OSError) as exc:
             raise _fail(f"{type(exc).__name__}: {exc}") from None
 
+
+# The last exit hook (hooks run last-registered first): move every object out of the garbage
+# collector's reach before the interpreter tears its modules down. Teardown otherwise collects
+# again and again over every object GX, SDV and torch created: 1.3-2.8 s of exit on 2 cores after
+# importing them, 0.2-0.3 s frozen. The other exit hooks (Prefect's log and event flushes) and the
+# flush of stdout / stderr still run; only objects in reference cycles go unfinalized.
+atexit.register(gc.freeze)
 
 app = typer.Typer(
     cls=_OneLineErrors,
@@ -64,20 +73,23 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+ModeOption = Annotated[
+    Mode,
+    typer.Option(
+        "--mode",
+        help="auto: the Prefect flow if a server is configured (PREFECT_API_URL) or running "
+        "(`synth server start`) or the job's runner is Dask, else in this process without "
+        "Prefect; local: always without Prefect; prefect: always the flow (a temporary "
+        "server when none is configured).",
+    ),
+]
+
+
 @app.command()
 def run(
     job_file: Annotated[Path, typer.Argument(help="Job YAML file.")],
     root: RootOption = None,
-    mode: Annotated[
-        Mode,
-        typer.Option(
-            "--mode",
-            help="auto: the Prefect flow if a server is configured (PREFECT_API_URL) or running "
-            "(`synth server start`) or the job's runner is Dask, else in this process without "
-            "Prefect; local: always without Prefect; prefect: always the flow (a temporary "
-            "server when none is configured).",
-        ),
-    ] = Mode.AUTO,
+    mode: ModeOption = Mode.AUTO,
 ) -> None:
     """Run a job: fit the generator, sample, validate, publish a dataset version."""
     from job.config import load_job
@@ -86,9 +98,13 @@ def run(
     from flows.launch import plan, run_generate
 
     chosen = plan(job, mode)
-    typer.echo(f"Running {'locally' if chosen.local else 'as a Prefect flow'}: {chosen.reason}.")
+    _say_where(chosen)
     version = _run_or_exit(lambda: run_generate(job, chosen), job)
     _say_published(version)
+
+
+def _say_where(chosen: Plan) -> None:
+    typer.echo(f"Running {'locally' if chosen.local else 'as a Prefect flow'}: {chosen.reason}.")
 
 
 def _load_job_or_exit(load: Callable[[Path], Any], job_file: Path, root: str | None) -> Any:
@@ -143,16 +159,19 @@ def _signals_interrupt() -> Iterator[None]:
 def augment(
     job_file: Annotated[Path, typer.Argument(help="Augment job YAML file.")],
     root: RootOption = None,
+    mode: ModeOption = Mode.AUTO,
 ) -> None:
     """Augment a labelled training set: add class-conditional synthetic records, measure the
     downstream uplift on the real holdout, publish real + synthetic as a dataset version."""
     from job.augment_config import load_augment_job
 
     job = _load_job_or_exit(load_augment_job, job_file, root)
-    from flows.launch import run_augment
+    from flows.launch import plan, run_augment
     from pipeline.augment import UPLIFT_MD
 
-    version = _run_or_exit(lambda: run_augment(job), job)
+    chosen = plan(job, mode)
+    _say_where(chosen)
+    version = _run_or_exit(lambda: run_augment(job, chosen), job)
     typer.echo(version.read_text(UPLIFT_MD))
     _say_published(version)
 

@@ -17,10 +17,8 @@ from validators import ValidationReport
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def wine_version(tmp_path_factory):
-    root = tmp_path_factory.mktemp("augment-store")
-    job = parse_augment_job(
+def _wine_job(root):
+    return parse_augment_job(
         {
             "dataset": "wine-augmented",
             "source": {"builtin": "wine", "holdout_fraction": 0.3},
@@ -37,8 +35,40 @@ def wine_version(tmp_path_factory):
             "root": str(root),
         }
     )
-    ref = augment_dataset(job)
+
+
+@pytest.fixture(scope="module")
+def wine_version(tmp_path_factory):
+    root = tmp_path_factory.mktemp("augment-store")
+    ref = augment_dataset(_wine_job(root))
     return open_dataset(ref, root=root)
+
+
+def test_augment_without_prefect_publishes_the_flows_records(wine_version, tmp_path):
+    from pipeline.run import run_augment_job
+
+    # Run: the same job in this process (`synth augment --mode local`).
+    local = run_augment_job(_wine_job(tmp_path))
+
+    # Assert: the same records, report and augment lineage; only the flow records its run.
+    flow_lineage, local_lineage = (
+        wine_version.read_json("lineage.json"),
+        local.read_json("lineage.json"),
+    )
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(local.path / "data"), pd.read_parquet(wine_version.path / "data")
+    )
+    assert local.manifest.rows == wine_version.manifest.rows
+    for lineage in (local_lineage, flow_lineage):
+        del lineage["augment"]["uplift"]["created_at"]  # when each run measured it
+    assert local_lineage["augment"] == flow_lineage["augment"]
+    assert local_lineage["job"] == {**flow_lineage["job"], "root": str(tmp_path)}
+    assert "prefect" in flow_lineage and "prefect" not in local_lineage
+    flow_checks = json.loads((wine_version.path / "validation.json").read_text())["checks"]
+    local_checks = json.loads((local.path / "validation.json").read_text())["checks"]
+    assert [(c["name"], c["passed"]) for c in local_checks] == [
+        (c["name"], c["passed"]) for c in flow_checks
+    ]
 
 
 def test_augment_flow_balances_classes_with_flagged_synthetic_records(wine_version):

@@ -1,8 +1,14 @@
-"""`synth deploy` / `synth serve` argument errors (no Prefect server needed); interval parsing."""
+"""`synth deploy` / `synth serve` argument errors (no Prefect server needed), the server they go
+to (configured, else the one `synth server start` recorded); interval parsing."""
 
 from __future__ import annotations
 
+import json
+import os
+import threading
+from collections.abc import Iterator
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import yaml
@@ -56,6 +62,94 @@ def test_without_a_server_says_how_to_start_one(tmp_path, command):
     assert result.exit_code == 2
     assert f"synth {command} needs a Prefect server" in result.output
     assert "prefect server start" in result.output
+
+
+class _HealthOnly(BaseHTTPRequestHandler):
+    """Answers Prefect's health endpoint, and 418 to everything else (no API behind it; not a
+    status the Prefect client retries)."""
+
+    def do_GET(self) -> None:
+        self.send_response(200 if self.path == "/api/health" else 418)
+        self.end_headers()
+        self.wfile.write(b"true")
+
+    do_POST = do_PATCH = do_GET
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def recorded_server(monkeypatch, tmp_path) -> Iterator[str]:
+    """No PREFECT_API_URL; `synth server start`'s record names a live process whose health
+    endpoint answers (this test process), as a running recorded server does."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _HealthOnly)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/api"
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "prefect-server.json").write_text(
+        json.dumps({"url": url, "pid": os.getpid(), "log": str(tmp_path / "server.log")})
+    )
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("SYNTHPIPE_CONFIG_DIR", str(config))
+    try:
+        with temporary_settings(restore_defaults={PREFECT_API_URL}):
+            yield url
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_deploy_without_api_url_goes_to_the_recorded_server(recorded_server, tmp_path):
+    # Run: its API answers 418, so the deploy fails there, naming it (not "needs a server").
+    result = runner.invoke(app, ["deploy", _job(tmp_path / "job.yaml"), "--cron", "0 3 * * *"])
+
+    # Assert
+    assert result.exit_code == 2, result.output
+    assert "needs a Prefect server" not in result.output
+    assert recorded_server in result.output
+
+
+def test_serve_without_api_url_serves_on_the_recorded_server(
+    recorded_server, tmp_path, monkeypatch
+):
+    from prefect.settings import get_current_settings
+
+    import flows.deploy
+
+    # Setup: Prefect's `serve` stands in, noting the API it would serve on and what it serves.
+    served: dict[str, object] = {}
+
+    def fake_serve(*deployments: object) -> None:
+        served["url"] = get_current_settings().api.url
+        served["names"] = [d.name for d in deployments]
+
+    monkeypatch.setattr(flows.deploy, "serve", fake_serve)
+
+    # Run
+    result = runner.invoke(app, ["serve", _job(tmp_path / "job.yaml"), "--interval", "1h"])
+
+    # Assert
+    assert result.exit_code == 0, result.output
+    assert served == {"url": recorded_server, "names": ["wine-deploy"]}
+    assert not get_current_settings().api.url  # pointed there only while serving
+
+
+def test_a_configured_api_url_wins_over_the_recorded_server(recorded_server):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.deploy import on_server
+
+    # Run
+    configured = temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"})
+    with configured, on_server() as url:
+        pass
+
+    # Assert
+    assert url == "http://127.0.0.1:9/api"
 
 
 def test_deploy_invalid_job_exits_2_with_the_problem(tmp_path):

@@ -83,8 +83,10 @@ def test_run_without_a_server_runs_locally(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("no_server")
-def test_server_start_is_reused_by_run_then_stopped(tmp_path):
+def test_server_start_is_reused_by_run_and_deploy_then_stopped(tmp_path):
     import socket
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -96,6 +98,9 @@ def test_server_start_is_reused_by_run_then_stopped(tmp_path):
         again = runner.invoke(app, ["server", "start", "--port", port])
         status = runner.invoke(app, ["server", "status"])
         ran = runner.invoke(app, ["run", str(_job(tmp_path))])
+        # Prefect's own settings name no server either (another test may have set them).
+        with temporary_settings(restore_defaults={PREFECT_API_URL}):
+            deployed = runner.invoke(app, ["deploy", str(_job(tmp_path)), "--cron", "0 3 * * *"])
     finally:
         stopped = runner.invoke(app, ["server", "stop"])
     after = runner.invoke(app, ["server", "status"])
@@ -107,5 +112,7 @@ def test_server_start_is_reused_by_run_then_stopped(tmp_path):
     assert status.exit_code == 0 and f"Running: {url}" in status.output
     assert ran.exit_code == 0, ran.output
     assert f"Running as a Prefect flow: Prefect server at {url}" in ran.output
+    assert deployed.exit_code == 0, deployed.output  # to the recorded server, not refused
+    assert "Deployed synthpipe-job/wine-mode to work pool 'cpu'" in deployed.output
     assert f"Stopped the Prefect server at {url}" in stopped.output
     assert after.exit_code == 1 and "`synth run` runs locally" in after.output

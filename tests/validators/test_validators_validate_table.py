@@ -201,6 +201,30 @@ def test_validate_table_subsample_recorded_and_same_for_parts(wine_real, tmp_pat
     assert not_null.data["element_count"] == 712  # expectations see every row
 
 
+def test_validate_table_detection_and_privacy_caps_apply_and_are_recorded(wine_real):
+    # Setup: 130 real training rows, 48 holdout rows, 712 synthetic rows.
+    real, holdout = wine_real.iloc[:130], wine_real.iloc[130:]
+    synthetic = pd.concat([_noisy(real, 0.2, seed) for seed in range(6)], ignore_index=True)[:712]
+    capped = Thresholds(max_rows_for_detection=100, max_rows_for_privacy=60)
+
+    # Run
+    report = validate_table(real, synthetic, thresholds=capped, holdout=holdout)
+    whole = validate_table(real, synthetic, holdout=holdout)
+
+    # Assert: over a cap, a seeded sample of the cap's size, recorded in the check and report.
+    detection, dcr = report.check("detection.c2st_auc").data, report.check("privacy.dcr_share")
+    assert (detection["rows_used"], detection["baseline_rows_used"]) == (100, 48)
+    used = [dcr.data[f"{side}_rows_used"] for side in ("synthetic", "train", "holdout")]
+    assert used == [60, 60, 48]  # the holdout is under the cap: all of it
+    assert report.thresholds["max_rows_for_detection"] == 100
+    assert report.thresholds["max_rows_for_privacy"] == 60
+    # Under the default caps every real row is used (detection: as many synthetic rows).
+    detection, dcr = whole.check("detection.c2st_auc").data, whole.check("privacy.dcr_share")
+    assert (detection["rows_used"], detection["baseline_rows_used"]) == (130, 48)
+    assert (dcr.data["train_rows_used"], dcr.data["holdout_rows_used"]) == (130, 48)
+    assert dcr.data["synthetic_rows_used"] == 712
+
+
 def test_validate_table_missing_column_raises_naming_it(wine_real):
     # Setup
     synthetic = wine_real.drop(columns=["hue", "proline"])
