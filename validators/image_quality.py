@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from core import progress
 from core.errors import DataError
 from validators.image_features import (
     ExtractorConfig,
@@ -425,21 +426,23 @@ def measure_image_quality(
             f"{len(real_holdout)} holdout and {len(synthetic_images)} synthetic images "
             f"(max_images={max_images})."
         )
-    extractor, info = load_or_train_extractor(
-        real_train, cache_dir=cache_dir, config=extractor_config
-    )
     train_u8, holdout_u8 = to_uint8(real_train.images), to_uint8(real_holdout.images)
     shape = synthetic_images.shape[1:]  # (H, W, C)
     noise = np.random.default_rng([seed, 4]).integers(0, 256, (matched, *shape), dtype=np.uint8)
     train, holdout = train_u8[train_ids], holdout_u8[holdout_ids]  # (n, H, W, C) each
     synthetic = synthetic_images[synthetic_ids]
 
-    features = {  # (n, D) each
-        "train": extractor.features(_to_float(train)),
-        "holdout": extractor.features(_to_float(holdout)),
-        "synthetic": extractor.features(_to_float(synthetic)),
-        "noise": extractor.features(_to_float(noise)),
-    }
+    with progress.step("features (CNN)") as step:
+        extractor, info = load_or_train_extractor(
+            real_train, cache_dir=cache_dir, config=extractor_config
+        )
+        features = {  # (n, D) each
+            "train": extractor.features(_to_float(train)),
+            "holdout": extractor.features(_to_float(holdout)),
+            "synthetic": extractor.features(_to_float(synthetic)),
+            "noise": extractor.features(_to_float(noise)),
+        }
+        step.detail = f"{sum(len(f) for f in features.values()):,} images"
     reference = features["train"]
 
     holdout_labels = real_holdout.labels[holdout_ids]
@@ -466,39 +469,48 @@ def measure_image_quality(
             runs.append(compare(features[name][picks], seed + k))
         return _mean_comparison(runs)
 
-    real_predictions = extractor.predict(_to_float(holdout))
-    cas = None
-    if label_index is not None:
-        synthetic_train_labels = label_index[synthetic_ids]
-        classifier = train_classifier(
-            _to_float(synthetic), synthetic_train_labels, real_train.num_classes, info.config
+    with progress.step("FD / KID / PRDC", f"{subsets} subsets of {matched:,} images"):
+        comparisons = {
+            "synthetic": against_train("synthetic"),
+            "floor": against_train("holdout"),
+            "noise": compare(features["noise"], seed),  # a ceiling: one draw is plenty
+        }
+    with progress.step("CAS" if label_index is not None else "extractor accuracy"):
+        real_predictions = extractor.predict(_to_float(holdout))
+        cas = (
+            None
+            if label_index is None
+            else _cas(
+                real_train,
+                holdout,
+                holdout_labels,
+                real_predictions,
+                label_index[synthetic_ids],
+                synthetic,
+                info.config,
+            )
         )
-        cas = classification_accuracy_score(
-            holdout_labels,
-            real_predictions,
-            classifier.predict(_to_float(holdout)),
-            synthetic_train_labels,
-            real_train.label_names,
-        )
-    ids = {"synthetic_ids": synthetic_ids, "train_ids": train_ids}
+    with progress.step("memorisation"):
+        ids = {"synthetic_ids": synthetic_ids, "train_ids": train_ids}
+        memorised = {
+            "memorisation_pixel": memorisation(
+                _pixel_vectors(synthetic),
+                _pixel_vectors(holdout),
+                _pixel_vectors(train),
+                space="pixel",
+                **ids,
+            ),
+            "memorisation_feature": memorisation(
+                features["synthetic"], features["holdout"], reference, space="feature", **ids
+            ),
+            "exact_copies": exact_copies(synthetic_images, holdout_u8, train_u8),
+        }
     return ImageQualityResult(
         extractor=info,
         extractor_accuracy=float((real_predictions == holdout_labels).mean()),
-        synthetic=against_train("synthetic"),
-        floor=against_train("holdout"),
-        noise=compare(features["noise"], seed),  # a ceiling: one draw is plenty
         cas=cas,
-        memorisation_pixel=memorisation(
-            _pixel_vectors(synthetic),
-            _pixel_vectors(holdout),
-            _pixel_vectors(train),
-            space="pixel",
-            **ids,
-        ),
-        memorisation_feature=memorisation(
-            features["synthetic"], features["holdout"], reference, space="feature", **ids
-        ),
-        exact_copies=exact_copies(synthetic_images, holdout_u8, train_u8),
+        **comparisons,
+        **memorised,
         matched_images=matched,
         train_images_used=len(train_ids),
         holdout_images_used=len(holdout_ids),
@@ -506,6 +518,28 @@ def measure_image_quality(
         synthetic_images_total=len(synthetic_images),
         max_images=max_images,
         seed=seed,
+    )
+
+
+def _cas(
+    real_train: ImageData,
+    holdout: np.ndarray,
+    holdout_labels: np.ndarray,
+    real_predictions: np.ndarray,
+    synthetic_labels: np.ndarray,
+    synthetic: np.ndarray,
+    config: ExtractorConfig,
+) -> CASResult:
+    """CAS: a classifier trained on the synthetic images, scored on the real holdout."""
+    classifier = train_classifier(
+        _to_float(synthetic), synthetic_labels, real_train.num_classes, config
+    )
+    return classification_accuracy_score(
+        holdout_labels,
+        real_predictions,
+        classifier.predict(_to_float(holdout)),
+        synthetic_labels,
+        real_train.label_names,
     )
 
 
