@@ -2,18 +2,20 @@
 elapsed time, and on a terminal a spinner naming what runs now (with its own clock), so no step
 of `synth run` / `augment` / `validate` is silent.
 
-    load        0.3 s  builtin:wine: 142 training, 36 holdout records
-      · quality (SDMetrics)   1.2 s
-    validate    4.8 s  PASSED
+    load         1.1 s  builtin:wine: 142 training, 36 holdout records
+      · quality (SDMetrics)  0.9 s
+    validate     5.8 s  table checks: every gate passed
 
-A step's line comes before its phase's, which ends last. The spinner is left out where another
-writer owns the terminal's last line: a phase drawing its own progress bar (a fit), and the
-phases of a Prefect flow run, whose log handler writes to the terminal directly.
+A step's line comes before its phase's, which ends last; a phase with its own progress bar (a
+fit) also says when it starts, so the wait before its bar has a line too. The spinner is left
+out where another writer owns the terminal's last line: a phase drawing its own progress bar,
+and the phases of a Prefect flow run, whose log handler writes to the terminal directly.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
@@ -44,16 +46,18 @@ class ConsoleReporter:
         self._lock = threading.Lock()  # shards' steps end in worker threads
 
     def started(self, phase: Phase) -> None:
+        if phase.bar:  # say what the bar is about before its setup (data, model) starts
+            self.console.print(f"{phase.name} … {phase.detail}", style="dim", soft_wrap=True)
         if not self.live:
             return
         with self._lock:
             live = self.live_phases is None or phase.name in self.live_phases
             if phase.depth == 0 and live and not phase.bar:
                 self._phase = phase.name
-                self._status = self.console.status(f"{phase.name} …")
+                self._status = self.console.status(_Running(f"{phase.name} …"))
                 self._status.start()
             elif self._status is not None:
-                self._status.update(f"{self._phase} · {phase.name} …")
+                self._status.update(_Running(f"{self._phase} · {phase.name} …"))
 
     def finished(self, phase: Phase, seconds: float) -> None:
         with self._lock:
@@ -78,3 +82,14 @@ class ConsoleReporter:
         if self._status is not None:
             self._status.stop()
             self._status = None
+
+
+class _Running:
+    """A spinner's text with the seconds since it was set, redrawn on every refresh."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.started = time.perf_counter()
+
+    def __rich__(self) -> str:
+        return f"{self.text} {time.perf_counter() - self.started:.0f} s"
