@@ -307,11 +307,11 @@ def validate(
             report_path = str(write_report_dir(out, report, validation.figures, validation.title))
         if publish is not None:
             try:
-                version = _publish_validated(publish, root, validation)
+                version, html = _publish_validated(publish, root, validation)
             except SynthpipeError as exc:
                 raise _fail_with(exc, str(exc), 2, verbose) from None
             typer.echo(f"Stored {version.ref} ({'published' if report.passed else 'quarantined'})")
-            report_path = report_path or str(version.path / "report" / "report.html")
+            report_path = report_path or str(version.path / html)
     from validators.report_view import failing_lines, headline_text, report_view
 
     typer.echo(headline_text(report))
@@ -325,8 +325,9 @@ def validate(
         typer.echo(f"Report: {report_path}")
 
 
-def _publish_validated(name: str, root: str | None, validation: Any) -> DatasetVersion:
-    """Store validated records as the next version of `name` (quarantined if a gate failed)."""
+def _publish_validated(name: str, root: str | None, validation: Any) -> tuple[DatasetVersion, str]:
+    """Store validated records as the next version of `name` (quarantined if a gate failed);
+    the version and its HTML report's path in it."""
     from datastore import DatasetStore
     from pipeline.publish import commit, staging
     from pipeline.report import stage_report
@@ -334,8 +335,9 @@ def _publish_validated(name: str, root: str | None, validation: Any) -> DatasetV
     report, records = validation.report, validation.records
     with staging(DatasetStore(root), name) as staged:
         staged.write_part(0, records)
-        stage_report(staged, report, validation.figures, f"{name} validation")
-        return commit(staged, report, rows_expected=len(records), lineage=validation.lineage)
+        html = stage_report(staged, report, validation.figures, f"{name} validation")
+        version = commit(staged, report, rows_expected=len(records), lineage=validation.lineage)
+    return version, html
 
 
 @datasets_app.command("list")
