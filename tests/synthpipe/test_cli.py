@@ -295,6 +295,19 @@ def test_cli_validate_image_folder_of_one_class_fails_cas_per_class(tmp_path, mo
     assert result.exit_code == 1, result.output
     verdict = [line for line in result.output.splitlines() if line.startswith("Validation FAILED:")]
     assert len(verdict) == 1 and "image.cas_per_class" in verdict[0]
+    assert re.findall(r"^(\w+) +\d+\.\d s\b", result.stderr, re.MULTILINE) == [
+        "load",
+        "validate",
+        "report",
+    ]
+    steps = set(re.findall(r"^  · (.+?)  \d+\.\d s\b", result.stderr, re.MULTILINE))
+    assert {
+        "expectations (GX)",
+        "features (CNN)",
+        "FD / KID / PRDC",
+        "CAS",
+        "memorisation",
+    } <= steps
     html = (tmp_path / "out" / "report.html").read_text()
     assert "plots/samples.png" in html and (tmp_path / "out" / "plots" / "samples.png").is_file()
     assert '"image.cas_per_class"' in (tmp_path / "out" / "report.json").read_text()
