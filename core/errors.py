@@ -57,12 +57,26 @@ class UntrustedFileError(IntegrityError):
 
 
 class ValidationFailedError(SynthpipeError):
-    """A run's output failed its validation gates; the version was quarantined."""
+    """A run's output failed its validation gates; the version was quarantined. Besides the
+    message it carries what a command ends with: the verdict's `summary`, one line per failing
+    check (`failures`: name, value, threshold) and where the report is."""
 
-    def __init__(self, message: str, *, failed_checks: list[str], version: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        failed_checks: list[str],
+        version: str | None = None,
+        summary: str = "",
+        failures: list[str] | None = None,
+        report: str | None = None,
+    ):
         super().__init__(message)
         self.failed_checks = failed_checks
         self.version = version
+        self.summary = summary or message
+        self.failures = failures or []
+        self.report = report
 
 
 class ServerError(SynthpipeError, RuntimeError):

@@ -130,3 +130,14 @@ def iter_image_rows(parts: Iterable[str | Path]) -> Iterable[dict]:
         table = pq.read_table(part)
         for row, label in zip(table.to_pylist(), label_column(table), strict=True):
             yield {**row, "label": label}
+
+
+def is_image_parquet(path: Path) -> bool:
+    """Whether `path` (a Parquet file, or a folder of parts) holds image rows of this format."""
+    files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+    if not files or files[0].suffix != ".parquet":
+        return False
+    try:
+        return "image" in pq.read_schema(files[0]).names
+    except (OSError, pa.ArrowException):  # unreadable: not images; its reader says what is wrong
+        return False

@@ -94,8 +94,11 @@ def augment_dataset(job: AugmentJob) -> str:
         watch = steps.Stopwatch()
         write_real_part(gen_job, training, staged, schema)
         shards = shard_plan(gen_job.rows, job.shard_rows, job.seed)
-        for shard in shards:
-            sample_class_shard(gen_job, model, training, staged, shard, schema, job.augment.label)
+        with steps.sampling(shards):
+            for shard in shards:
+                sample_class_shard(
+                    gen_job, model, training, staged, shard, schema, job.augment.label
+                )
         watch.lap("sample")
         augment.stage_model_and_views(gen_job, model, staged)
         report = validate_synthetic(job, gen_job, training, staged)

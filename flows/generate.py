@@ -15,7 +15,6 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
-from tqdm.auto import tqdm
 
 from core.errors import SynthpipeError
 from datastore import DatasetStore, DatasetVersion, FileEntry, StagedVersion
@@ -64,7 +63,7 @@ def sample_shards(
     A shard that still fails after its retries fails the run; the runner's exit waits for (or
     cancels) the other shards before the caller aborts the staged version.
     """
-    with worker_api(job.runner), shard_runner(job.runner) as runner:
+    with steps.sampling(shards), worker_api(job.runner), shard_runner(job.runner) as runner:
         futures = [
             runner.submit(
                 sample_shard,
@@ -78,7 +77,7 @@ def sample_shards(
             )
             for shard in shards
         ]
-        for future in tqdm(as_completed(futures), total=len(futures), desc="Sampling shards"):
+        for future in as_completed(futures):
             future.result()  # raise the first failure now rather than after every shard
         return [future.result() for future in futures]
 

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from core.errors import Interrupted
+from core import progress
+from core.errors import Interrupted, SynthpipeError
 
 if TYPE_CHECKING:
     from job.augment_config import AugmentJob
@@ -68,12 +69,13 @@ def plan(job: JobConfig | AugmentJob, mode: Mode) -> Plan:
     )
 
 
-def run_generate(job: JobConfig, chosen: Plan) -> str:
-    """Run a generation job as `chosen` says; returns the published version's reference."""
+def run_generate(job: JobConfig, chosen: Plan, *, tracebacks: bool = True) -> str:
+    """Run a generation job as `chosen` says; returns the published version's reference.
+    The steps report their phases through `core.progress` either way; `tracebacks` False keeps
+    the flow's log from printing the traceback of our own errors (their message stays)."""
     if chosen.local:
         from pipeline.run import run_job
 
-        _log_steps_to_stderr()
         return run_job(job).ref
 
     def generate_flow() -> Callable[[Any], str]:
@@ -81,15 +83,15 @@ def run_generate(job: JobConfig, chosen: Plan) -> str:
 
         return generate_dataset
 
-    return run_flow(generate_flow, job, chosen.api_url)
+    return run_flow(generate_flow, job, chosen.api_url, tracebacks=tracebacks)
 
 
-def run_augment(job: AugmentJob, chosen: Plan) -> str:
-    """Run an augment job as `chosen` says; returns the published version's reference."""
+def run_augment(job: AugmentJob, chosen: Plan, *, tracebacks: bool = True) -> str:
+    """Run an augment job as `chosen` says; returns the published version's reference (phases
+    and `tracebacks` as for `run_generate`)."""
     if chosen.local:
         from pipeline.run import run_augment_job
 
-        _log_steps_to_stderr()
         return run_augment_job(job).ref
 
     def augment_flow() -> Callable[[Any], str]:
@@ -97,33 +99,53 @@ def run_augment(job: AugmentJob, chosen: Plan) -> str:
 
         return augment_dataset
 
-    return run_flow(augment_flow, job, chosen.api_url)
+    return run_flow(augment_flow, job, chosen.api_url, tracebacks=tracebacks)
 
 
-def _log_steps_to_stderr() -> None:
-    """The steps' progress lines (loading, fitting or reusing a model), as a flow run logs them."""
-    logger = logging.getLogger("pipeline")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s | %(levelname)-7s | %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+class _NoTracebackOfOurErrors(logging.Filter):
+    """Drops the traceback from a flow or task run's log record of one of our errors (a failed
+    gate, bad input): its message names the problem, and the command ends saying it again."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, SynthpipeError):
+            record.exc_info, record.exc_text = None, None
+        return True
 
 
-def run_flow(load_flow: Callable[[], Callable[[Any], str]], job: Any, api_url: str | None) -> str:
+# The engines' loggers (`prefect.flow_runs`, `prefect.task_runs`) log a run's error with its
+# traceback.
+_RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+
+
+def run_flow(
+    load_flow: Callable[[], Callable[[Any], str]],
+    job: Any,
+    api_url: str | None,
+    *,
+    tracebacks: bool = True,
+) -> str:
     """`load_flow()(job)` reporting to `api_url`, or to a temporary server started first, so that
     importing the flow (Prefect, the pipeline) overlaps the server's start-up."""
     from flows.server import TemporaryServer
 
     with ExitStack() as stack:
-        server = stack.enter_context(TemporaryServer()) if api_url is None else None
-        flow = load_flow()
-        from prefect.exceptions import TerminationSignal
-        from prefect.settings import PREFECT_API_URL, temporary_settings
+        if not tracebacks:
+            quiet = _NoTracebackOfOurErrors()
+            for name in _RUN_LOGGERS:
+                logging.getLogger(name).addFilter(quiet)
+                stack.callback(logging.getLogger(name).removeFilter, quiet)
+        with progress.phase("start") as phase:
+            server = stack.enter_context(TemporaryServer()) if api_url is None else None
+            flow = load_flow()
+            from prefect.exceptions import TerminationSignal
+            from prefect.settings import PREFECT_API_URL, temporary_settings
 
-        if server is not None:
-            server.wait()
-            api_url = server.url
+            if server is not None:
+                server.wait()
+                api_url = server.url
+            temporary = "a temporary " if server is not None else ""
+            phase.detail = f"the Prefect flow, reporting to {temporary}server at {api_url}"
         with temporary_settings({PREFECT_API_URL: api_url}):
             try:
                 return flow(job)

@@ -5,11 +5,12 @@ fingerprint, write, validate and report. A new kind of data is a module here (it
 its registration line below; its checks go in `validators/` as a suite.
 """
 
-from modalities.base import JobView, Modality, RealData
+from modalities.base import FileInputs, FileValidation, JobView, Modality, RealData
 from modalities.image import ImageModality
 from modalities.prompted_image import PromptedImageModality
 from modalities.registry import (
     available_modalities,
+    files_modality,
     generator_modality,
     get_modality,
     modality_of,
@@ -22,10 +23,13 @@ register_modality(ImageModality())
 register_modality(PromptedImageModality())
 
 __all__ = [
+    "FileInputs",
+    "FileValidation",
     "JobView",
     "Modality",
     "RealData",
     "available_modalities",
+    "files_modality",
     "generator_modality",
     "get_modality",
     "modality_of",

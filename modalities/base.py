@@ -14,7 +14,7 @@ below the job layer and the job config can ask them what a job of their kind may
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from core.constraints import Constraint
-from core.errors import DataError
+from core.errors import ConfigError, DataError
 from datastore import DatasetStore, DatasetVersion, StagedVersion
 from generators import Generator
 from generators.base import GeneratorConfig
@@ -71,6 +71,35 @@ class JobView(Protocol):
     def holdout_fraction(self) -> float: ...
     @property
     def prompts(self) -> PromptsConfig | None: ...
+
+
+@dataclass(frozen=True)
+class FileInputs:
+    """What `synth validate` was given: real and synthetic data named on the command line, the
+    thresholds file's mapping, and the options only some kinds of data take (a kind refuses
+    those it does not, naming them)."""
+
+    real: str
+    synthetic: Path
+    thresholds: dict[str, Any]
+    seed: int = 0
+    holdout: Path | None = None
+    holdout_fraction: float | None = None
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class FileValidation:
+    """One `synth validate` run: the report, its title, its figures (drawn only if a report is
+    written), what was validated (lineage), notes for the user (e.g. the holdout split off), and
+    the synthetic records `--publish` stores (None where this kind cannot publish them)."""
+
+    report: ValidationReport
+    title: str
+    figures: Callable[[], list[Figure]]
+    lineage: dict[str, Any]
+    notes: list[str]
+    records: Any | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +204,15 @@ class Modality(ABC):
         self, job: JobView, real: RealData, parts: list[str], report: ValidationReport
     ) -> list[Figure]:
         """The modality's section of the HTML report."""
+
+    # ---- validating files (`synth validate`) ---------------------------------------------------
+    def reads_files(self, real: str) -> bool:
+        """Whether `synth validate --real REAL` names data of this kind."""
+        return False  # nothing to check / write unless the kind says so
+
+    def validate_files(self, given: FileInputs) -> FileValidation:
+        """Read `given`'s real and synthetic data, run this kind's suite on them."""
+        raise ConfigError(f"`synth validate` does not read {self.name} data yet.")
 
     # ---- augmenting a labelled set -------------------------------------------------------------
     @abstractmethod

@@ -28,7 +28,16 @@ from datastore.images import GRID_FILE, IMAGEFOLDER_DIR, sample_grid, write_imag
 from datastore.model_cache import extractor_cache_dir
 from generators import Generator
 from generators.base import GeneratorConfig
-from modalities.base import JobView, Modality, RealData, UpliftInputs, open_source_version
+from modalities.base import (
+    FileInputs,
+    FileValidation,
+    JobView,
+    Modality,
+    RealData,
+    UpliftInputs,
+    open_source_version,
+)
+from modalities.image_files import is_image_source, validate_image_files
 from modalities.provenance import HF_PROVENANCE, PROVENANCE_FIELDS
 from sources import images as image_sources
 from sources.config import SourceConfig
@@ -171,6 +180,12 @@ class ImageModality(Modality):
         return image_figures(report, real.train, read_image_parts(parts))
 
     # ---- augmenting a labelled set -------------------------------------------------------------
+    def reads_files(self, real: str) -> bool:
+        return is_image_source(real)
+
+    def validate_files(self, given: FileInputs) -> FileValidation:
+        return validate_image_files(given)
+
     def class_labels(self, train: ImageData, label: str) -> pd.Series:
         names = np.asarray(train.label_names, dtype=object)[train.labels]
         return pd.Series(names, dtype=object)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from core.errors import ConfigError
+from core.errors import ConfigError, DataError
 from generators.registry import get_generator_class
 from modalities.base import JobView, Modality
 
@@ -39,3 +39,16 @@ def generator_modality(generator: str) -> Modality:
 def modality_of(job: JobView) -> Modality:
     """The plugin of the data a job's generator makes."""
     return generator_modality(job.generator.name)
+
+
+def files_modality(real: str) -> Modality:
+    """The plugin whose data `synth validate --real REAL` names (the first registered that
+    reads it); DataError naming what each kind reads when none does."""
+    for modality in _REGISTRY.values():
+        if modality.reads_files(real):
+            return modality
+    raise DataError(
+        f"--real {real}: no such table file, image folder, image Parquet, built-in image set "
+        "or image dataset version. Give a CSV or Parquet table, a folder of class folders of "
+        "images, image Parquet, a built-in image set (digits) or an image version (name@N)."
+    )

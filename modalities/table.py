@@ -12,8 +12,17 @@ import pyarrow as pa
 
 from core.constraints import Constraint, check_against
 from core.errors import ConfigError, DataError
-from modalities.base import JobView, Modality, RealData, UpliftInputs, open_source_version
+from modalities.base import (
+    FileInputs,
+    FileValidation,
+    JobView,
+    Modality,
+    RealData,
+    UpliftInputs,
+    open_source_version,
+)
 from modalities.provenance import PROVENANCE_COLUMNS, PROVENANCE_FIELDS
+from modalities.table_files import reads_table_files, validate_table_files
 from sources import tables
 from sources.config import SourceConfig
 from validators import Thresholds, ValidationReport, validate_table
@@ -110,6 +119,12 @@ class TableModality(Modality):
         return table_figures(report, matching(real.train, job), parts, seed=job.seed)
 
     # ---- augmenting a labelled set -------------------------------------------------------------
+    def reads_files(self, real: str) -> bool:
+        return reads_table_files(real)
+
+    def validate_files(self, given: FileInputs) -> FileValidation:
+        return validate_table_files(given, self.holdout_default)
+
     def class_labels(self, train: pd.DataFrame, label: str) -> pd.Series:
         if label not in train.columns:
             raise DataError(

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from core import progress
 from datastore import FileEntry, StagedVersion
 from job import augment
 from job.augment_config import AugmentJob
@@ -41,15 +42,21 @@ class TrainingSet:
 
 def training_set(job: AugmentJob, loaded: RealData) -> TrainingSet:
     """The kept real records (`augment.select_training`) and the synthetic plan per class."""
-    labels = augment.class_labels(loaded, job.augment.label)
-    kept = augment.select_training(labels, job.augment, job.seed)
-    kept_labels = labels.iloc[kept].tolist()
-    return TrainingSet(
-        real=augment.restrict_training(loaded, kept),
-        real_indices=augment.source_indices(loaded)[kept].tolist(),
-        labels=kept_labels,
-        plan=augment.plan_synthetic(augment.class_counts(kept_labels), job.augment),
-    )
+    with progress.phase("select") as phase:
+        labels = augment.class_labels(loaded, job.augment.label)
+        kept = augment.select_training(labels, job.augment, job.seed)
+        kept_labels = labels.iloc[kept].tolist()
+        training = TrainingSet(
+            real=augment.restrict_training(loaded, kept),
+            real_indices=augment.source_indices(loaded)[kept].tolist(),
+            labels=kept_labels,
+            plan=augment.plan_synthetic(augment.class_counts(kept_labels), job.augment),
+        )
+        phase.detail = (
+            f"kept {len(kept_labels):,} of {len(loaded.train):,} real records; synthetic per "
+            f"class: {training.plan}"
+        )
+    return training
 
 
 def schema(gen_job: JobConfig, training: TrainingSet) -> Any:
@@ -77,20 +84,25 @@ def sample_class_shard(
     label: str,
 ) -> FileEntry:
     """Sample one shard of the planned classes into its own part (a retry overwrites it)."""
-    modality = job.modality
-    generator = load_generator(job, model)
-    planned = augment.planned_labels(training.plan)
-    wanted = planned[shard.first_index : shard.first_index + shard.rows]
-    conditions = modality.class_conditions(wanted, training.real.train, label)
-    frame = generator.sample(
-        shard.rows, seed=shard.seed, conditions=conditions, first_row=shard.first_index
-    )
-    first = len(training.labels) + shard.first_index
-    frame = modality.records(frame, schema=schema, seed=shard.seed, first_index=first)
-    records = with_provenance(
-        frame, real_index=None, generator=job.generator.name, seed=shard.seed, first_index=first
-    )
-    return staged.write_part(shard.index + 1, records, schema=schema)
+    with progress.step(f"shard {shard.index}", f"{shard.rows:,} records"):
+        modality = job.modality
+        generator = load_generator(job, model)
+        planned = augment.planned_labels(training.plan)
+        wanted = planned[shard.first_index : shard.first_index + shard.rows]
+        conditions = modality.class_conditions(wanted, training.real.train, label)
+        frame = generator.sample(
+            shard.rows, seed=shard.seed, conditions=conditions, first_row=shard.first_index
+        )
+        first = len(training.labels) + shard.first_index
+        frame = modality.records(frame, schema=schema, seed=shard.seed, first_index=first)
+        records = with_provenance(
+            frame,
+            real_index=None,
+            generator=job.generator.name,
+            seed=shard.seed,
+            first_index=first,
+        )
+        return staged.write_part(shard.index + 1, records, schema=schema)
 
 
 def synthetic_parts(staged: StagedVersion) -> list[str]:
@@ -119,20 +131,22 @@ def measure_augmentation_uplift(
 ) -> UpliftReport:
     """Real-only vs real + synthetic classifiers, both scored on the untouched real holdout."""
     real, label = training.real, job.augment.label
-    x_real, x_synthetic, y_synthetic, x_holdout, y_holdout = gen_job.modality.uplift_inputs(
-        real.train, real.holdout, synthetic_parts(staged), label, job.column_sdtypes
-    )
-    return measure_uplift(
-        x_real,
-        np.asarray(training.labels),
-        x_synthetic,
-        np.asarray(y_synthetic, dtype=str),
-        x_holdout,
-        np.asarray(y_holdout, dtype=str),
-        model=job.augment.uplift.model,
-        seeds=job.augment.uplift.seeds,
-        seed=job.seed,
-    )
+    uplift = job.augment.uplift
+    with progress.phase("uplift", f"{uplift.model} classifiers, {uplift.seeds} seed(s)"):
+        x_real, x_synthetic, y_synthetic, x_holdout, y_holdout = gen_job.modality.uplift_inputs(
+            real.train, real.holdout, synthetic_parts(staged), label, job.column_sdtypes
+        )
+        return measure_uplift(
+            x_real,
+            np.asarray(training.labels),
+            x_synthetic,
+            np.asarray(y_synthetic, dtype=str),
+            x_holdout,
+            np.asarray(y_holdout, dtype=str),
+            model=uplift.model,
+            seeds=uplift.seeds,
+            seed=job.seed,
+        )
 
 
 def add_uplift(

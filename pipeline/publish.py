@@ -14,9 +14,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from core import progress
 from core.errors import ValidationFailedError
 from datastore import DatasetStore, DatasetVersion, StagedVersion
+from pipeline.report import REPORT_DIR
 from validators import ValidationReport
+from validators.html_report import REPORT_HTML
+from validators.report_view import failing_lines, report_view
 
 
 @contextmanager
@@ -42,23 +46,34 @@ def commit(
     """Verify the staged files and publish them atomically with the report; a failed gate
     publishes the version as quarantined (never `latest`). The manifest's `kind` is the
     report's: the modality whose suite validated the records."""
-    return staged.commit(
-        rows_expected=rows_expected,
-        lineage=lineage,
-        report_json=report.to_json(),
-        report_markdown=report.to_markdown(),
-        passed=report.passed,
-        failed_checks=report.failed_checks,
-        kind=report.kind,
-    )
+    with progress.phase("publish") as phase:
+        version = staged.commit(
+            rows_expected=rows_expected,
+            lineage=lineage,
+            report_json=report.to_json(),
+            report_markdown=report.to_markdown(),
+            passed=report.passed,
+            failed_checks=report.failed_checks,
+            kind=report.kind,
+        )
+        status = "published" if report.passed else "QUARANTINED"
+        phase.detail = f"{version.ref} {status} at {version.path}"
+    return version
 
 
 def raise_if_quarantined(version: DatasetVersion, report: ValidationReport) -> None:
     """After publishing: a failed gate is the run's failure, naming the checks and the version."""
     if not report.passed:
+        files = {entry.path for entry in version.manifest.files}
+        shown = next(
+            (f for f in (f"{REPORT_DIR}/{REPORT_HTML}", "validation.md") if f in files), None
+        )
         raise ValidationFailedError(
             f"{version.ref} failed its validation gates {report.failed_checks} and was "
             f"quarantined at {version.path}.",
             failed_checks=report.failed_checks,
             version=version.ref,
+            summary=report_view(report).summary,
+            failures=failing_lines(report),
+            report=str(version.path / shown) if shown else None,
         )

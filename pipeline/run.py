@@ -31,8 +31,9 @@ def run_job(job: JobConfig) -> DatasetVersion:
         watch = steps.Stopwatch()
         shards = steps.shard_plan(job.rows, job.shard_rows, job.seed)
         schema = job.modality.schema(real)
-        for shard in shards:
-            steps.sample_shard(job, model, staged, shard, schema)
+        with steps.sampling(shards):
+            for shard in shards:
+                steps.sample_shard(job, model, staged, shard, schema)
         watch.lap("sample")
         steps.stage_model_and_views(job, model, staged)
         report = steps.validate(job, real, staged)

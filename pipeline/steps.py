@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from core import progress
 from datastore import FileEntry, StagedVersion
 from datastore.model_cache import ModelCache
 from generators import Generator, create_generator, get_generator_class, load_saved_generator
@@ -80,17 +81,17 @@ def shard_plan(rows: int, shard_rows: int, seed: int = 0) -> list[Shard]:
 def load(job: JobConfig, root: str, log: logging.Logger | logging.LoggerAdapter = _LOG) -> RealData:
     """The job's real data, split; bad conditions, target or constraints fail here, before any
     fit."""
-    real = load_real(job, root)
-    modality = job.modality
-    modality.check_conditions(real, job.conditions)
-    modality.check_constraints(real, job.constraints)
-    modality.check_target(real, job.target)
-    log.info(
-        "Loaded %s: %d training and %d holdout records",
-        real.origin,
-        len(real.train),
-        len(real.holdout_indices),
-    )
+    with progress.phase("load") as phase:
+        real = load_real(job, root)
+        modality = job.modality
+        modality.check_conditions(real, job.conditions)
+        modality.check_constraints(real, job.constraints)
+        modality.check_target(real, job.target)
+        phase.detail = (
+            f"{real.origin}: {len(real.train):,} training, "
+            f"{len(real.holdout_indices):,} holdout records"
+        )
+    log.info("Loaded %s", phase.detail)
     return real
 
 
@@ -114,14 +115,17 @@ def fit(
     cache = ModelCache(cache_root)
     cached = cache.get(key)
     if cached is not None:
-        log.info("Reusing fitted %s model %s", job.generator.name, key)
-        return FittedModel(key=key, path=str(cached), reused=True, fit_seconds=0.0)
-    log.info("Fitting %s on %d records", job.generator.name, len(real.train))
-    started = time.perf_counter()
-    with slot(job.resource):
-        generator = create_generator(job.generator.name, params).fit(real.train, seed=job.seed)
-    seconds = time.perf_counter() - started
-    path = cache.put(key, generator.save)
+        with progress.phase("fit", f"reused the fitted {job.generator.name} model {key}"):
+            log.info("Reusing fitted %s model %s", job.generator.name, key)
+            return FittedModel(key=key, path=str(cached), reused=True, fit_seconds=0.0)
+    detail = f"{job.generator.name} on {len(real.train):,} records"
+    with progress.phase("fit", detail, bar=True):
+        log.info("Fitting %s", detail)
+        started = time.perf_counter()
+        with slot(job.resource):
+            generator = create_generator(job.generator.name, params).fit(real.train, seed=job.seed)
+        seconds = time.perf_counter() - started
+        path = cache.put(key, generator.save)
     return FittedModel(key=key, path=str(path), reused=False, fit_seconds=seconds)
 
 
@@ -144,16 +148,23 @@ def sample_shard(
     slot: Slot = no_slot,
 ) -> FileEntry:
     """Sample one shard and write it as its own part file (a retry overwrites, never adds)."""
-    generator = load_generator(job, model)
-    conditions = job.modality.sample_conditions(job, generator, shard.rows, shard.first_index)
-    with slot(job.resource):
-        frame = generator.sample(
-            shard.rows, seed=shard.seed, conditions=conditions, first_row=shard.first_index
+    with progress.step(f"shard {shard.index}", f"{shard.rows:,} records"):
+        generator = load_generator(job, model)
+        conditions = job.modality.sample_conditions(job, generator, shard.rows, shard.first_index)
+        with slot(job.resource):
+            frame = generator.sample(
+                shard.rows, seed=shard.seed, conditions=conditions, first_row=shard.first_index
+            )
+        frame = job.modality.records(
+            frame, schema=schema, seed=shard.seed, first_index=shard.first_index
         )
-    frame = job.modality.records(
-        frame, schema=schema, seed=shard.seed, first_index=shard.first_index
-    )
-    return staged.write_part(shard.index, frame, schema=schema)
+        return staged.write_part(shard.index, frame, schema=schema)
+
+
+def sampling(shards: list[Shard]) -> AbstractContextManager[progress.Phase]:
+    """The sample phase around every shard of a run, however they are run."""
+    rows = sum(shard.rows for shard in shards)
+    return progress.phase("sample", f"{rows:,} records in {len(shards)} shard(s)")
 
 
 def stage_model_and_views(job: JobConfig, model: FittedModel, staged: StagedVersion) -> None:
@@ -170,7 +181,10 @@ def write_html_report(
     job: JobConfig, real: RealData, staged: StagedVersion, report: ValidationReport
 ) -> str:
     """The HTML report with its plots in the staged version's `report/` (so in the manifest)."""
-    figures = job.modality.figures(job, real, staged.local_parts(), report)
+
+    def figures() -> list[Any]:
+        return job.modality.figures(job, real, staged.local_parts(), report)
+
     return stage_report(staged, report, figures, f"{job.dataset} validation")
 
 

@@ -9,6 +9,7 @@ import atexit
 import gc
 import shutil
 import signal
+import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from core.errors import ConfigError, Interrupted, SynthpipeError
+from core.errors import ConfigError, Interrupted, SynthpipeError, ValidationFailedError
 from flows.launch import Mode, Plan
 
 if TYPE_CHECKING:
@@ -83,6 +84,12 @@ ModeOption = Annotated[
         "server when none is configured).",
     ),
 ]
+VerboseOption = Annotated[
+    bool,
+    typer.Option(
+        "--verbose", "-v", help="On an error, show its Python traceback (and the flow's)."
+    ),
+]
 
 
 @app.command()
@@ -90,16 +97,19 @@ def run(
     job_file: Annotated[Path, typer.Argument(help="Job YAML file.")],
     root: RootOption = None,
     mode: ModeOption = Mode.AUTO,
+    verbose: VerboseOption = False,
 ) -> None:
     """Run a job: fit the generator, sample, validate, publish a dataset version."""
     from job.config import load_job
 
-    job = _load_job_or_exit(load_job, job_file, root)
+    job = _load_job_or_exit(load_job, job_file, root, verbose)
     from flows.launch import plan, run_generate
 
     chosen = plan(job, mode)
     _say_where(chosen)
-    version = _run_or_exit(lambda: run_generate(job, chosen), job)
+    version = _run_or_exit(
+        lambda: run_generate(job, chosen, tracebacks=verbose), job, verbose, local=chosen.local
+    )
     _say_published(version)
 
 
@@ -107,13 +117,48 @@ def _say_where(chosen: Plan) -> None:
     typer.echo(f"Running {'locally' if chosen.local else 'as a Prefect flow'}: {chosen.reason}.")
 
 
-def _load_job_or_exit(load: Callable[[Path], Any], job_file: Path, root: str | None) -> Any:
+def _load_job_or_exit(
+    load: Callable[[Path], Any], job_file: Path, root: str | None, verbose: bool
+) -> Any:
     """The job file parsed by `load` (exit 2 naming the problem), with `--root` applied."""
     try:
         job = load(job_file)
     except SynthpipeError as exc:
-        raise _fail(str(exc), 2) from None
+        raise _fail_with(exc, str(exc), 2, verbose) from None
     return job if root is None else job.model_copy(update={"root": str(root)})
+
+
+def _fail_with(exc: BaseException, message: str, code: int, verbose: bool) -> typer.Exit:
+    """`_fail(message, code)`, after `exc`'s traceback when `--verbose` asked for it."""
+    if verbose:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    return _fail(message, code)
+
+
+def _fail_validation(
+    summary: str,
+    failures: list[str],
+    report: str | None,
+    *,
+    stored: str | None = None,
+    verbose: bool = False,
+    exc: BaseException | None = None,
+) -> typer.Exit:
+    """A failed gate's ending: the verdict, one line per failing check, what was stored, where
+    the report is; exit 1 (`--verbose`: the traceback first)."""
+    if verbose and exc is not None:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    typer.secho(f"Validation FAILED: {summary}", fg=typer.colors.RED, err=True)
+    for line in failures:
+        typer.echo(f"  {line}", err=True)
+    for line in (stored, f"Report: {report}" if report else None):
+        if line:
+            typer.echo(line, err=True)
+    return typer.Exit(1)
 
 
 def _say_published(version: DatasetVersion) -> None:
@@ -121,15 +166,28 @@ def _say_published(version: DatasetVersion) -> None:
     typer.secho(f"Published {version.ref} ({rows} rows) at {version.path}", fg="green")
 
 
-def _run_or_exit(run: Callable[[], str], job: Any) -> DatasetVersion:
-    """Run a job that publishes a version; exit 1 naming our error (e.g. failed gates), and on
-    Ctrl-C or SIGTERM exit 128 + the signal once the run has unwound (staging removed, the flow
-    run cancelled, the temporary server stopped)."""
+def _run_or_exit(
+    run: Callable[[], str], job: Any, verbose: bool, *, local: bool = True
+) -> DatasetVersion:
+    """Run a job that publishes a version, a line per phase on stderr (with a spinner on a
+    terminal; a flow's only while its server starts, `synthpipe.console`). A failed gate ends
+    with the verdict, the failing checks and the report (exit 1); our other errors with one
+    line naming them (exit 1); Ctrl-C or SIGTERM with exit 128 + the signal once the run has
+    unwound (staging removed, the flow run cancelled, the temporary server stopped)."""
+    from core.progress import reporting
+    from synthpipe.console import ConsoleReporter
+
     try:
-        with _signals_interrupt():
+        live = None if local else {"start"}
+        with _signals_interrupt(), reporting(ConsoleReporter(live=live)):
             ref = run()
+    except ValidationFailedError as exc:
+        stored = f"Quarantined {exc.version}: stored, never `latest`."
+        raise _fail_validation(
+            exc.summary, exc.failures, exc.report, stored=stored, verbose=verbose, exc=exc
+        ) from None
     except SynthpipeError as exc:
-        raise _fail(f"{type(exc).__name__}: {exc}") from None
+        raise _fail_with(exc, f"{type(exc).__name__}: {exc}", 1, verbose) from None
     except KeyboardInterrupt as exc:
         signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
         name = signal.Signals(signum).name
@@ -160,18 +218,21 @@ def augment(
     job_file: Annotated[Path, typer.Argument(help="Augment job YAML file.")],
     root: RootOption = None,
     mode: ModeOption = Mode.AUTO,
+    verbose: VerboseOption = False,
 ) -> None:
     """Augment a labelled training set: add class-conditional synthetic records, measure the
     downstream uplift on the real holdout, publish real + synthetic as a dataset version."""
     from job.augment_config import load_augment_job
 
-    job = _load_job_or_exit(load_augment_job, job_file, root)
+    job = _load_job_or_exit(load_augment_job, job_file, root, verbose)
     from flows.launch import plan, run_augment
     from pipeline.augment import UPLIFT_MD
 
     chosen = plan(job, mode)
     _say_where(chosen)
-    version = _run_or_exit(lambda: run_augment(job, chosen), job)
+    version = _run_or_exit(
+        lambda: run_augment(job, chosen, tracebacks=verbose), job, verbose, local=chosen.local
+    )
     typer.echo(version.read_text(UPLIFT_MD))
     _say_published(version)
 
@@ -221,6 +282,7 @@ def validate(
         typer.Option("--publish", help="Also store the synthetic table as a version of NAME."),
     ] = None,
     root: RootOption = None,
+    verbose: VerboseOption = False,
 ) -> None:
     """Validate user-supplied synthetic data against real data (no generator involved).
 
@@ -228,138 +290,73 @@ def validate(
     --holdout-fraction (default 0.2) of --real, reported; utility also needs --target. Nothing is
     published unless --publish NAME is given.
     """
+    from core.progress import reporting
     from job.config import load_yaml_file
-    from synthpipe.image_validation import is_image_source
+    from modalities import FileInputs, files_modality
+    from synthpipe.console import ConsoleReporter
 
-    if is_image_source(str(real)):
-        return validate_images_command(str(real), synthetic, thresholds, out, seed)
-
-    from modalities import get_modality
-    from sources.tables import load_table, split_table
-    from validators import Thresholds, validate_table
-    from validators.table_plots import table_figures
-
-    try:
-        if holdout is not None and holdout_fraction is not None:
-            raise ConfigError("Give --holdout or --holdout-fraction, not both.")
-        if holdout is None:
-            holdout_fraction = (
-                get_modality("table").holdout_default
-                if holdout_fraction is None
-                else holdout_fraction
-            )
-            _require_split_fraction(holdout_fraction)
-        gates = (
-            Thresholds.model_validate(load_yaml_file(thresholds, "Thresholds file") or {})
-            if (thresholds)
-            else Thresholds()
-        )
-        real_frame, synthetic_frame = load_table(real), load_table(synthetic)
-        holdout_frame = load_table(holdout) if holdout is not None else None
-        if holdout_fraction is not None:
-            real_frame, holdout_frame, _ = split_table(real_frame, holdout_fraction, seed)
-            typer.echo(
-                f"Holdout: {len(holdout_frame):,} of {len(real_frame) + len(holdout_frame):,} "
-                f"rows of {real.name} split off (--holdout-fraction {holdout_fraction}, seed "
-                f"{seed}) for the privacy checks; the other {len(real_frame):,} are the real "
-                "rows compared with. If the generator was fitted on all of them, give --holdout "
-                "with rows it never saw."
-            )
-        report = validate_table(
-            real_frame,
-            synthetic_frame,
-            thresholds=gates,
-            seed=seed,
-            holdout=holdout_frame,
-            target=target,
-        )
-        figures = (
-            table_figures(report, real_frame, synthetic_frame, seed=seed)
-            if out is not None or publish is not None
-            else []
-        )
-    except (SynthpipeError, ValueError) as exc:
-        raise _fail(str(exc), 2) from None
-    title = f"Validation of {synthetic.name} against {real.name}"
-    if out is not None:
-        from pipeline.report import write_report_dir
-
-        typer.echo(f"Report: {write_report_dir(out, report, figures, title)}")
-    if publish is not None:
-        lineage = {
-            "validated": {
-                "real": str(real.resolve()),
-                "synthetic": str(synthetic.resolve()),
-                "holdout": str(holdout.resolve()) if holdout is not None else None,
-                "holdout_fraction": holdout_fraction,
-                "target": target,
-                "seed": seed,
-            }
-        }
+    with reporting(ConsoleReporter()):
         try:
-            ref = _publish_validated(publish, root, synthetic_frame, report, figures, lineage)
-        except SynthpipeError as exc:
-            raise _fail(str(exc), 2) from None
-        typer.echo(f"Stored {ref} ({'published' if report.passed else 'quarantined'})")
-    typer.echo(report.to_markdown())
+            given = FileInputs(
+                real=str(real),
+                synthetic=synthetic,
+                thresholds=(load_yaml_file(thresholds, "Thresholds file") or {})
+                if thresholds
+                else {},
+                seed=seed,
+                holdout=holdout,
+                holdout_fraction=holdout_fraction,
+                target=target,
+            )
+            validation = files_modality(str(real)).validate_files(given)
+            if publish is not None and validation.records is None:
+                raise ConfigError(
+                    f"--publish stores tables only; {validation.report.kind} data is validated "
+                    "without publishing (use --out DIR for the report)."
+                )
+        except (SynthpipeError, ValueError) as exc:
+            raise _fail_with(exc, str(exc), 2, verbose) from None
+        for note in validation.notes:
+            typer.echo(note)
+        report = validation.report
+        report_path = None
+        if out is not None:
+            from pipeline.report import write_report_dir
+
+            report_path = str(write_report_dir(out, report, validation.figures, validation.title))
+        if publish is not None:
+            try:
+                version, html = _publish_validated(publish, root, validation)
+            except SynthpipeError as exc:
+                raise _fail_with(exc, str(exc), 2, verbose) from None
+            typer.echo(f"Stored {version.ref} ({'published' if report.passed else 'quarantined'})")
+            report_path = report_path or str(version.path / html)
+    from validators.report_view import failing_lines, headline_text, report_view
+
+    typer.echo(headline_text(report))
+    if report_path is None:
+        typer.echo("The whole report (every check, its figures): add --out DIR.")
+    summary = report_view(report).summary
     if not report.passed:
-        raise _fail(f"Validation FAILED: {', '.join(report.failed_checks)}")
+        raise _fail_validation(summary, failing_lines(report), report_path, verbose=verbose)
+    typer.secho(f"Validation PASSED: {summary}", fg="green")
+    if report_path is not None:
+        typer.echo(f"Report: {report_path}")
 
 
-def _require_split_fraction(fraction: float) -> None:
-    """A holdout split must leave rows on both sides: without one no privacy check runs, and
-    copies of the real rows would be scored only by fidelity, which they ace."""
-    if not 0.0 < fraction < 1.0:
-        raise ConfigError(
-            f"--holdout-fraction must be between 0 and 1 (exclusive), got {fraction}: without "
-            "a real holdout, privacy (copies of the real rows) is not checked. Give --holdout "
-            "FILE, or leave --holdout-fraction at its default."
-        )
-
-
-def _publish_validated(
-    name: str,
-    root: Path | None,
-    frame: Any,
-    report: Any,
-    figures: list[Any],
-    lineage: dict[str, Any],
-) -> str:
-    """Store a validated table as the next version of `name` (quarantined if a gate failed)."""
+def _publish_validated(name: str, root: str | None, validation: Any) -> tuple[DatasetVersion, str]:
+    """Store validated records as the next version of `name` (quarantined if a gate failed);
+    the version and its HTML report's path in it."""
     from datastore import DatasetStore
     from pipeline.publish import commit, staging
     from pipeline.report import stage_report
 
+    report, records = validation.report, validation.records
     with staging(DatasetStore(root), name) as staged:
-        staged.write_part(0, frame)
-        stage_report(staged, report, figures, f"{name} validation")
-        version = commit(staged, report, rows_expected=len(frame), lineage=lineage)
-    return version.ref
-
-
-def validate_images_command(
-    real: str, synthetic: Path, thresholds: Path | None, out: Path | None, seed: int
-) -> None:
-    """`synth validate` on images: report.json / report.md / report.html under `out`; exits
-    non-zero naming the failed gate checks. Publishes nothing."""
-    from job.config import load_yaml_file
-    from pipeline.report import write_report_dir
-    from synthpipe.image_validation import validate_image_files
-    from validators.thresholds import ImageThresholds
-
-    try:
-        gates = ImageThresholds.model_validate(
-            load_yaml_file(thresholds, "Thresholds file") or {} if thresholds else {}
-        )
-        validation = validate_image_files(real, synthetic, thresholds=gates, seed=seed)
-        if out is not None:
-            write_report_dir(out, validation.report, validation.figures(), validation.title)
-    except (SynthpipeError, ValueError) as exc:
-        raise _fail(str(exc), 2) from None
-    report = validation.report
-    typer.echo(report.to_markdown())
-    if not report.passed:
-        raise _fail(f"Validation FAILED: {', '.join(report.failed_checks)}")
+        staged.write_part(0, records)
+        html = stage_report(staged, report, validation.figures, f"{name} validation")
+        version = commit(staged, report, rows_expected=len(records), lineage=validation.lineage)
+    return version, html
 
 
 @datasets_app.command("list")

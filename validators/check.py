@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
+from core import progress
 from validators.report import Category, CheckResult, Comparison, Kind, ValidationReport, make_check
 
 if TYPE_CHECKING:
@@ -74,10 +75,13 @@ class Measurement:
 
 @dataclass(frozen=True)
 class Measure(Generic[InputsT, ThresholdsT]):
-    """One computation whose figures one or more checks judge."""
+    """One computation whose figures one or more checks judge. `label` names it as a step of
+    the validate phase (`core.progress`); a measure without one reports its own steps, or is
+    too quick to be worth a line."""
 
     name: str
     run: Callable[[SuiteRun[InputsT, ThresholdsT]], Measurement]
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,11 @@ class SuiteRun(Generic[InputsT, ThresholdsT]):
     def measured(self, measure: Measure[InputsT, ThresholdsT]) -> Measurement:
         """`measure`'s measurement, run now if no check asked for it before."""
         if measure.name not in self._measured:
-            self._measured[measure.name] = measure.run(self)
+            if measure.label:
+                with progress.step(measure.label):
+                    self._measured[measure.name] = measure.run(self)
+            else:
+                self._measured[measure.name] = measure.run(self)
         return self._measured[measure.name]
 
     def gx_result(self) -> dict[str, Any] | None:
@@ -187,8 +195,22 @@ class Suite(Generic[InputsT, ThresholdsT, EvidenceT]):
         )
 
     def run(self, inputs: InputsT, thresholds: ThresholdsT) -> SuiteOutcome:
-        """Every check `thresholds` selects, judged on `inputs`."""
-        run = SuiteRun(inputs, thresholds)
+        """Every check `thresholds` selects, judged on `inputs` (the validate phase)."""
+        with progress.phase("validate") as phase:
+            outcome = self._run(SuiteRun(inputs, thresholds))
+            # Counted as the report counts them: the expectations and their roll-up are one.
+            failed = {
+                "expectations" if r.category == "schema" else r.name
+                for r in outcome.checks
+                if r.gate and not r.passed
+            }
+            phase.detail = f"{self.kind} checks: " + (
+                f"{len(failed)} gate(s) failed" if failed else "every gate passed"
+            )
+        return outcome
+
+    def _run(self, run: SuiteRun[InputsT, ThresholdsT]) -> SuiteOutcome:
+        inputs, thresholds = run.inputs, run.thresholds
         results: list[CheckResult] = []
         for check in self.checks:
             if check.name in thresholds.drop:

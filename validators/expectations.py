@@ -8,6 +8,7 @@ in-memory GX context: nothing is written to disk and nothing goes over the netwo
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -166,6 +167,8 @@ def _ephemeral_context() -> Any:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    # GX says at INFO where it put a docs site nobody builds; not a line for the user.
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
     # tqdm bars per validation would flood flow logs and CI output.
     context.variables.progress_bars = ProgressBarsConfig(globally=False)

@@ -121,7 +121,7 @@ def _quality(run: ImageRun) -> Measurement:
     return Measurement.of(checks)
 
 
-EXPECTATIONS = Measure("expectations", _expectations)
+EXPECTATIONS = Measure("expectations", _expectations, "expectations (GX)")
 QUALITY_SKIPPED = Measure("quality_skipped", _quality_skipped)
 QUALITY = Measure("image_quality", _quality)
 WITH_LABELS = WITH_HOLDOUT | {"labels"}

@@ -64,6 +64,7 @@ from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from core import progress
 from core.errors import DataError
 from validators.image_features import (
     ExtractorConfig,
@@ -489,30 +490,33 @@ def measure_image_quality(
             f"{len(real_holdout)} holdout and {len(synthetic_images)} synthetic images "
             f"(max_images={max_images})."
         )
-    extractor, info = load_or_train_extractor(
-        real_train, cache_dir=cache_dir, config=extractor_config
-    )
-    if feature_extractor is None:
-        features_of, feature_info = extractor, cnn_feature_info(info)
-    else:
-        from validators.image_clip import load_clip_extractor  # loads transformers
-
-        features_of, feature_info = load_clip_extractor(feature_extractor)
     train_u8, holdout_u8 = to_uint8(real_train.images), to_uint8(real_holdout.images)
     shape = synthetic_images.shape[1:]  # (H, W, C)
     noise = np.random.default_rng([seed, 4]).integers(0, 256, (matched, *shape), dtype=np.uint8)
     train, holdout = train_u8[train_ids], holdout_u8[holdout_ids]  # (n, H, W, C) each
     synthetic = synthetic_images[synthetic_ids]
 
-    features = {  # (n, D) each
-        name: features_of.features(_to_float(images))
-        for name, images in (
-            ("train", train),
-            ("holdout", holdout),
-            ("synthetic", synthetic),
-            ("noise", noise),
+    label = "CLIP" if feature_extractor is not None else "CNN"
+    with progress.step(f"features ({label})") as step:
+        extractor, info = load_or_train_extractor(
+            real_train, cache_dir=cache_dir, config=extractor_config
         )
-    }
+        if feature_extractor is None:
+            features_of, feature_info = extractor, cnn_feature_info(info)
+        else:
+            from validators.image_clip import load_clip_extractor  # loads transformers
+
+            features_of, feature_info = load_clip_extractor(feature_extractor)
+        features = {  # (n, D) each
+            name: features_of.features(_to_float(images))
+            for name, images in (
+                ("train", train),
+                ("holdout", holdout),
+                ("synthetic", synthetic),
+                ("noise", noise),
+            )
+        }
+        step.detail = f"{sum(len(f) for f in features.values()):,} images"
     holdout_labels = real_holdout.labels[holdout_ids]
     # Unlabelled synthetic images form one stratum (plain random subsets).
     unlabelled = np.zeros(len(synthetic_ids), dtype=np.int64)
@@ -584,39 +588,53 @@ def measure_image_quality(
             "CNN saw either half",
         )
 
-    real_predictions = extractor.predict(_to_float(holdout))
-    cas = None
-    if label_index is not None:
-        synthetic_train_labels = label_index[synthetic_ids]
-        classifier = train_classifier(
-            _to_float(synthetic), synthetic_train_labels, real_train.num_classes, info.config
+    with progress.step(
+        "FD / KID / PRDC",
+        f"{holdout_splits} holdout half-splits of {half:,} and {subsets} training subsets of "
+        f"{matched:,} images",
+    ):
+        comparisons = {"holdout": against_holdout(), "train": against_train()}
+    with progress.step("CAS" if label_index is not None else "extractor accuracy"):
+        real_predictions = extractor.predict(_to_float(holdout))
+        cas = (
+            None
+            if label_index is None
+            else _cas(
+                real_train,
+                holdout,
+                holdout_labels,
+                real_predictions,
+                label_index[synthetic_ids],
+                synthetic,
+                info.config,
+            )
         )
-        cas = classification_accuracy_score(
-            holdout_labels,
-            real_predictions,
-            classifier.predict(_to_float(holdout)),
-            synthetic_train_labels,
-            real_train.label_names,
-        )
-    ids = {"synthetic_ids": synthetic_ids, "train_ids": train_ids}
+    with progress.step("memorisation"):
+        ids = {"synthetic_ids": synthetic_ids, "train_ids": train_ids}
+        memorised = {
+            "memorisation_pixel": memorisation(
+                _pixel_vectors(synthetic),
+                _pixel_vectors(holdout),
+                _pixel_vectors(train),
+                space="pixel",
+                **ids,
+            ),
+            "memorisation_feature": memorisation(
+                features["synthetic"],
+                features["holdout"],
+                features["train"],
+                space="feature",
+                **ids,
+            ),
+            "exact_copies": exact_copies(synthetic_images, holdout_u8, train_u8),
+        }
     return ImageQualityResult(
         extractor=info,
         extractor_accuracy=float((real_predictions == holdout_labels).mean()),
         features=feature_info,
-        holdout=against_holdout(),
-        train=against_train(),
         cas=cas,
-        memorisation_pixel=memorisation(
-            _pixel_vectors(synthetic),
-            _pixel_vectors(holdout),
-            _pixel_vectors(train),
-            space="pixel",
-            **ids,
-        ),
-        memorisation_feature=memorisation(
-            features["synthetic"], features["holdout"], features["train"], space="feature", **ids
-        ),
-        exact_copies=exact_copies(synthetic_images, holdout_u8, train_u8),
+        **comparisons,
+        **memorised,
         train_images_used=len(train_ids),
         holdout_images_used=len(holdout_ids),
         synthetic_images_used=len(synthetic_ids),
@@ -635,6 +653,28 @@ def cnn_feature_info(info: ExtractorInfo) -> FeatureInfo:
         dim=info.dim,
         sha256=info.sha256,
         path=info.path,
+    )
+
+
+def _cas(
+    real_train: ImageData,
+    holdout: np.ndarray,
+    holdout_labels: np.ndarray,
+    real_predictions: np.ndarray,
+    synthetic_labels: np.ndarray,
+    synthetic: np.ndarray,
+    config: ExtractorConfig,
+) -> CASResult:
+    """CAS: a classifier trained on the synthetic images, scored on the real holdout."""
+    classifier = train_classifier(
+        _to_float(synthetic), synthetic_labels, real_train.num_classes, config
+    )
+    return classification_accuracy_score(
+        holdout_labels,
+        real_predictions,
+        classifier.predict(_to_float(holdout)),
+        synthetic_labels,
+        real_train.label_names,
     )
 
 

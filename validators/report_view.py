@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from validators.report import GX_PREFIX, CheckResult, ValidationReport
+from validators.report import GX_PREFIX, ROLLUP, CheckResult, ValidationReport
 
 NONE = "—"
 TABLE_GROUP = "table"  # expectations on the whole table (row count, column order)
@@ -152,6 +152,38 @@ def report_view(report: ValidationReport) -> ReportView:
         checks=[row(check) for check in others],
         expectations=_groups(members),
     )
+
+
+def headline_text(report: ValidationReport) -> str:
+    """The report's headline as plain text (what `synth validate` prints before its verdict):
+    the sizes and the headline figures, one line each; every check and expectation stays in
+    the report files."""
+    view = report_view(report)
+    width = max((len(h.title) for h in view.headlines), default=0)
+    lines = [view.sizes]
+    for h in view.headlines:
+        baseline = f", real-vs-real {h.row.baseline}" if h.row.baseline != NONE else ""
+        lines.append(
+            f"  {h.title.ljust(width)}  {h.row.value} (threshold {h.row.threshold}{baseline}): "
+            f"{h.row.verdict}"
+        )
+    return "\n".join(lines)
+
+
+def failing_lines(report: ValidationReport) -> list[str]:
+    """One line per failed gate check, `name  value  threshold` (a failed expectations roll-up
+    as its failed members, each a check of its own), for the end of a command's output."""
+    failing = [
+        row(check)
+        for check in report.checks
+        if check.gate and not check.passed and check.name != ROLLUP
+    ]
+    width = max((len(r.name) for r in failing), default=0)
+    return [
+        f"{r.name.ljust(width)}  value {r.value}, threshold {r.threshold}"
+        + (f", real-vs-real {r.baseline}" if r.baseline != NONE else "")
+        for r in failing
+    ]
 
 
 def row(check: CheckResult) -> Row:

@@ -123,7 +123,7 @@ def _holdout_sample(run: TableRun) -> pd.DataFrame | None:
     return inputs.holdout.iloc[positions(len(inputs.holdout), limit, inputs.seed)]
 
 
-SDMETRICS = Measure("sdmetrics", _sdmetrics)
+SDMETRICS = Measure("sdmetrics", _sdmetrics, "quality (SDMetrics)")
 
 
 def _pair_trends_retained(run: TableRun) -> Measurement:
@@ -245,13 +245,13 @@ def _rows_total(table: PartsTable, expected_rows: int) -> CheckResult:
     )
 
 
-PAIR_TRENDS = Measure("pair_trends_retained", _pair_trends_retained)
-COLUMNS = Measure("columns", _columns_summary)
-DETECTION = Measure("c2st", _detection)
-PRIVACY = Measure("dcr", _privacy)
-UTILITY = Measure("tstr", _utility)
-EXPECTATIONS = Measure("expectations", _expectations)
-CONSTRAINTS = Measure("constraints", _constraints)
+PAIR_TRENDS = Measure("pair_trends_retained", _pair_trends_retained, "pair trends vs holdout")
+COLUMNS = Measure("columns", _columns_summary, "column summaries")
+DETECTION = Measure("c2st", _detection, "detection (C2ST)")
+PRIVACY = Measure("dcr", _privacy, "privacy (DCR)")
+UTILITY = Measure("tstr", _utility, "utility (TSTR)")
+EXPECTATIONS = Measure("expectations", _expectations, "expectations (GX)")
+CONSTRAINTS = Measure("constraints", _constraints, "constraints")
 
 
 def _min(field: str) -> tuple[Threshold, ...]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.errors import ConfigError
+from core.errors import ConfigError, DataError
 from datastore.manifest import KIND_PATTERN
 from generators import available_generators, get_generator_class
 from job.config import parse_job
@@ -152,8 +152,8 @@ def test_job_options_of_another_kind_are_refused(name):
             job_of(name, source, options)
 
 
-@pytest.mark.parametrize("package", ["pipeline", "flows"])
-def test_pipeline_and_flows_never_name_a_modality(package):
+@pytest.mark.parametrize("package", ["pipeline", "flows", "synthpipe"])
+def test_pipeline_flows_and_cli_never_name_a_modality(package):
     # Run: string constants naming a registered modality, anywhere in the package's code.
     named = [
         f"{path.relative_to(ROOT)}:{node.lineno} {node.value!r}"
@@ -164,3 +164,18 @@ def test_pipeline_and_flows_never_name_a_modality(package):
 
     # Assert: what differs between kinds of data is the plugins'.
     assert named == []
+
+
+def test_synth_validate_asks_the_plugins_which_kind_the_real_data_is(tmp_path):
+    # Setup: a table file, a folder of class folders, and a name nothing reads
+    from modalities import files_modality
+
+    (tmp_path / "real.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "folders" / "cat").mkdir(parents=True)
+
+    # Run / Assert
+    assert files_modality(str(tmp_path / "real.csv")).name == "table"
+    assert files_modality(str(tmp_path / "folders")).name == "image"
+    assert files_modality("digits").name == "image"
+    with pytest.raises(DataError, match="Give a CSV or Parquet table"):
+        files_modality(str(tmp_path / "notes.txt"))

@@ -14,8 +14,8 @@ from core.errors import IntegrityError
 from core.image_parts import image_records, image_schema
 from datastore import DatasetStore, DatasetVersion
 from job.config import parse_job
+from modalities.image_files import load_real_images
 from modalities.real_data import load_real
-from synthpipe.image_validation import load_real_images
 
 
 def _publish(root, frame: pd.DataFrame, kind: str = "table", schema=None) -> DatasetVersion:

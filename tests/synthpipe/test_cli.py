@@ -81,6 +81,9 @@ def test_cli_run_then_list_and_show(tmp_path):
     # Assert
     assert ran.exit_code == 0, ran.output
     assert "Published wine-cli@1 (200 rows)" in ran.output
+    # The flow's tasks report the same phases as a local run.
+    phases = re.findall(r"^(\w+) +\d+\.\d s\b", ran.stderr, re.MULTILINE)
+    assert phases == ["start", "load", "fit", "sample", "validate", "report", "publish"]
     assert "wine-cli@1\tpublished\t200 rows" in listed.output and "<- latest" in listed.output
     assert shown.exit_code == 0
     assert "status=published" in shown.output and "target:string" in shown.output
@@ -96,9 +99,14 @@ def test_cli_run_failing_gate_exits_1_and_lists_quarantine(tmp_path):
     ran = runner.invoke(app, ["run", str(job)])
     listed = runner.invoke(app, ["datasets", "list", "--root", str(tmp_path)])
 
-    # Assert
+    # Assert: the flow's ending is the local run's: verdict, failing check, report, no traceback
     assert ran.exit_code == 1
-    assert "ValidationFailedError" in ran.output and "quality.overall" in ran.output
+    assert "Validation FAILED: 1 gate failed: quality.overall" in ran.stderr
+    assert "  quality.overall  value " in ran.stderr and "threshold >= 0.999" in ran.stderr
+    assert f"Report: {tmp_path / 'wine-cli' / 'v1' / 'report' / 'report.html'}" in ran.stderr
+    # (Prefect's log handler may print a "Logging error" traceback of its own here: it keeps
+    # the stream of an earlier CliRunner call. The failed gate's is never printed.)
+    assert "raise_if_quarantined" not in ran.output and "core.errors." not in ran.output
     assert "wine-cli@1\tquarantined" in listed.output and "latest" not in listed.output
 
 
@@ -128,7 +136,10 @@ def test_cli_validate_copy_without_holdout_splits_one_and_fails(tmp_path):
     assert "Holdout: 36 of 178 rows of real.csv split off (--holdout-fraction 0.2, seed 0)" in (
         result.output
     )
-    assert "Validation FAILED: detection.c2st_copies, privacy.exact_copy_rate" in result.output
+    assert (
+        "Validation FAILED: 2 gates failed: detection.c2st_copies, privacy.exact_copy_rate"
+        in result.output
+    )
     report = (tmp_path / "report" / "report.md").read_text()
     assert "FAILED" in report and "privacy.dcr_share" in report
     html = (tmp_path / "report" / "report.html").read_text()
@@ -196,8 +207,8 @@ def test_cli_validate_copy_with_holdout_fails_privacy_and_publishes_only_when_as
     # Assert
     assert result.exit_code == 1
     assert (
-        "Validation FAILED: detection.c2st_copies, privacy.dcr_share, privacy.exact_copy_rate"
-        in result.output
+        "Validation FAILED: 3 gates failed: detection.c2st_copies, privacy.dcr_share, "
+        "privacy.exact_copy_rate" in result.output
     )
     assert "utility.tstr_ratio" in (tmp_path / "out" / "report.md").read_text()
     assert "plots/dcr.png" in (tmp_path / "out" / "report.html").read_text()
@@ -284,6 +295,19 @@ def test_cli_validate_image_folder_of_one_class_fails_cas_per_class(tmp_path, mo
     assert result.exit_code == 1, result.output
     verdict = [line for line in result.output.splitlines() if line.startswith("Validation FAILED:")]
     assert len(verdict) == 1 and "image.cas_per_class" in verdict[0]
+    assert re.findall(r"^(\w+) +\d+\.\d s\b", result.stderr, re.MULTILINE) == [
+        "load",
+        "validate",
+        "report",
+    ]
+    steps = set(re.findall(r"^  · (.+?)  \d+\.\d s\b", result.stderr, re.MULTILINE))
+    assert {
+        "expectations (GX)",
+        "features (CNN)",
+        "FD / KID / PRDC",
+        "CAS",
+        "memorisation",
+    } <= steps
     html = (tmp_path / "out" / "report.html").read_text()
     assert "plots/samples.png" in html and (tmp_path / "out" / "plots" / "samples.png").is_file()
     assert '"image.cas_per_class"' in (tmp_path / "out" / "report.json").read_text()

@@ -189,3 +189,15 @@ def test_run_expectations_column_mean_is_the_value_against_its_range(wine_real):
     assert check.value == pytest.approx(wine_real["alcohol"].mean())
     assert type(check.data["observed_value"]) is float
     assert check.detail == f"alcohol: observed {check.value:.4g}, expected within [14, 15]"
+
+
+def test_run_expectations_logs_no_docs_site_line_even_at_info(wine_real, caplog):
+    # Setup: everything at INFO reaches the log, as under a verbose logging config
+    caplog.set_level("INFO")
+    spec = derive_expectations(wine_real, Thresholds())
+
+    # Run
+    run_expectations(spec, [(wine_real, 178)])
+
+    # Assert: GX's "Created temporary directory ... for ephemeral docs site" is not for users
+    assert not [r for r in caplog.records if "ephemeral docs site" in r.getMessage()]

@@ -1,4 +1,5 @@
-"""`synth validate` on images: user-supplied synthetic images against real ones, no generator.
+"""`synth validate` on images: user-supplied synthetic images against real ones, no generator
+(`ImageModality.reads_files` / `validate_files`).
 
 Real images (`--real`): a built-in image set (`digits`), a folder of class subfolders, a
 Synthpipe image Parquet file / folder of parts, or an image dataset version (`name@3`,
@@ -14,18 +15,18 @@ nothing is published. The CNN extractor is cached where jobs cache it, `<store r
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core import progress
 from core.errors import ConfigError, DataError, DatasetNotFoundError
+from core.image_parts import is_image_parquet
 from core.images import ImageData
-from modalities import available_modalities, get_modality
-from modalities.image import ImageModality
+from modalities.base import FileInputs, FileValidation
+from modalities.registry import available_modalities, get_modality
 from sources import images as image_sources
 from validators.html_report import Figure
 from validators.images import SyntheticImages, validate_images
-from validators.report import ValidationReport
 from validators.thresholds import ImageThresholds
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def is_image_source(real: str) -> bool:
         return real in image_sources.BUILTIN_IMAGES or _image_version(real) is not None
     if path.is_dir() and not any(path.glob("*.parquet")):
         return any(p.is_dir() and not p.name.startswith(".") for p in path.iterdir())
-    return _is_image_parquet(path)
+    return is_image_parquet(path)
 
 
 def load_real_images(real: str) -> tuple[ImageData, str]:
@@ -77,42 +78,54 @@ def load_synthetic_images(path: Path, like: ImageData) -> SyntheticImages:
     return SyntheticImages(images, [data.label_names[i] for i in data.labels], ids)
 
 
-@dataclass(frozen=True)
-class ImageValidation:
-    """The report of one image validation, with what its figures are drawn from."""
-
-    report: ValidationReport
-    train: ImageData
-    synthetic: SyntheticImages
-    title: str
-
-    def figures(self) -> list[Figure]:
-        from validators.image_plots import image_figures
-
-        return image_figures(self.report, self.train, self.synthetic)
-
-
-def validate_image_files(
-    real: str, synthetic: Path, *, thresholds: ImageThresholds, seed: int = 0
-) -> ImageValidation:
-    """Validate `synthetic` against `real` (see the module docstring)."""
+def validate_image_files(given: FileInputs) -> FileValidation:
+    """Validate `given.synthetic` against `given.real` (see the module docstring)."""
     from datastore.model_cache import extractor_cache_dir
     from datastore.store import default_root
 
-    data, origin = load_real_images(real)
-    train, holdout, _ = image_sources.split_holdout(
-        data, get_modality("image").holdout_default, seed
-    )
-    images = load_synthetic_images(synthetic, train)
+    table_only = {
+        "--holdout": given.holdout,
+        "--holdout-fraction": given.holdout_fraction,
+        "--target": given.target,
+    }
+    refused = [option for option, value in table_only.items() if value is not None]
+    if refused:
+        raise ConfigError(
+            f"{', '.join(refused)} appl{'ies' if len(refused) == 1 else 'y'} to tables only: "
+            "real images are split into train and holdout as an image job splits them."
+        )
+    thresholds = ImageThresholds.model_validate(given.thresholds)
+    with progress.phase("load") as phase:
+        data, origin = load_real_images(given.real)
+        train, holdout, _ = image_sources.split_holdout(
+            data, get_modality("image").holdout_default, given.seed
+        )
+        images = load_synthetic_images(given.synthetic, train)
+        phase.detail = (
+            f"{origin}: {len(train):,} training, {len(holdout):,} holdout images; "
+            f"{len(images):,} synthetic images"
+        )
     report = validate_images(
         train,
         images,
         real_holdout=holdout,
         extractor_cache=extractor_cache_dir(default_root()),
         thresholds=thresholds,
-        seed=seed,
+        seed=given.seed,
     )
-    return ImageValidation(report, train, images, f"{synthetic} against {origin}: image validation")
+
+    def figures() -> list[Figure]:
+        from validators.image_plots import image_figures
+
+        return image_figures(report, train, images)
+
+    return FileValidation(
+        report=report,
+        title=f"{given.synthetic} against {origin}: image validation",
+        figures=figures,
+        lineage={"validated": {"real": origin, "synthetic": str(given.synthetic)}},
+        notes=[],
+    )
 
 
 def _image_version(ref: str) -> DatasetVersion | None:
@@ -123,19 +136,13 @@ def _image_version(ref: str) -> DatasetVersion | None:
         version = DatasetStore().open(ref)
     except (DatasetNotFoundError, ConfigError):  # not a dataset name at all, or none stored
         return None
-    # Any image kind (images per label, images drawn for prompts) holds image parts.
+    # Any image kind (images per label, images drawn for prompts) holds image parts. Imported
+    # here: the image plugin imports this module.
+    from modalities.image import ImageModality
+
     kind = version.manifest.kind
     is_image = kind in available_modalities() and isinstance(get_modality(kind), ImageModality)
     return version if is_image else None
-
-
-def _is_image_parquet(path: Path) -> bool:
-    import pyarrow.parquet as pq
-
-    files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
-    if not files or files[0].suffix != ".parquet":
-        return False
-    return "image" in pq.read_schema(files[0]).names
 
 
 def _first_side(folder: Path) -> int:
