@@ -3,9 +3,9 @@
     python benchmarks/shutdown.py [--modes local prefect] [--signals SIGTERM SIGINT]
 
 Each run is this checkout's `python -m synthpipe.cli run` on a CTGAN job that would fit for
-hours; once its fit phase starts ("fit … ctgan") the signal is sent, and the table shows the seconds from the
-signal to the process's exit, its exit code, and whether any child process (the temporary Prefect
-server) or staging directory is left. Target: exit within 5 s.
+hours; once its fit phase starts ("fit … ctgan") the signal is sent, and the table shows the
+seconds from the signal to the process's exit, its exit code, and whether any child process
+(the temporary Prefect server) or staging directory is left. Target: exit within 5 s.
 """
 
 from __future__ import annotations
