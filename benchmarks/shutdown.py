@@ -3,9 +3,9 @@
     python benchmarks/shutdown.py [--modes local prefect] [--signals SIGTERM SIGINT]
 
 Each run is this checkout's `python -m synthpipe.cli run` on a CTGAN job that would fit for
-hours; once it logs "Fitting ctgan" the signal is sent, and the table shows the seconds from the
-signal to the process's exit, its exit code, and whether any child process (the temporary Prefect
-server) or staging directory is left. Target: exit within 5 s.
+hours; once its fit phase starts ("fit … ctgan") the signal is sent, and the table shows the
+seconds from the signal to the process's exit, its exit code, and whether any child process
+(the temporary Prefect server) or staging directory is left. Target: exit within 5 s.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def stop_during_fit(mode: str, sig: signal.Signals, work: Path) -> dict:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    while "Fitting ctgan" not in log.read_text(errors="replace"):
+    while "fit … ctgan" not in log.read_text(errors="replace"):
         if process.poll() is not None:
             raise SystemExit(f"{mode}: exited before the fit:\n{log.read_text()[-3000:]}")
         time.sleep(0.1)

@@ -55,7 +55,7 @@ def _start_run(tmp_path: Path, *args: str, env: dict[str, str]) -> tuple[subproc
 
 def _wait_for_fit(process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + START_BOUND_S
-    while "Fitting ctgan" not in log.read_text(errors="replace"):
+    while "fit … ctgan" not in log.read_text(errors="replace"):  # the fit phase's start line
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             pytest.fail(f"the run never reached its fit:\n{log.read_text()[-3000:]}")
