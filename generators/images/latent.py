@@ -112,7 +112,9 @@ class LatentDiffusion(ImageGeneratorBase):
 
     config: Any  # a LatentDiffusionConfig with the family's guidance_scale
     # Extra options of the training DDPMScheduler (and so of every sampler built from it).
-    SCHEDULER_OPTIONS: ClassVar[dict[str, Any]] = {}
+    # Never clip the predicted clean sample to [-1, 1] (diffusers' pixel-space default): latents
+    # are scaled to unit variance, so about a third of their values lie outside that range.
+    SCHEDULER_OPTIONS: ClassVar[dict[str, Any]] = {"clip_sample": False}
 
     def __init__(self, config: Any = None, **params: Any):
         super().__init__(config, **params)

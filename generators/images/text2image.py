@@ -96,9 +96,12 @@ class Text2ImageGenerator(LatentDiffusion, PromptedImageGenerator):
 
     config_class = Text2ImageConfig
     config: Text2ImageConfig
-    # Stable Diffusion's pipeline rewrites a scheduler to these (with a deprecation warning), so
-    # the training schedule has them from the start; latents are not clipped to [-1, 1].
-    SCHEDULER_OPTIONS: ClassVar[dict[str, Any]] = {"clip_sample": False, "steps_offset": 1}
+    # Stable Diffusion's pipeline rewrites a scheduler to steps_offset 1 (with a deprecation
+    # warning), so the training schedule has it from the start.
+    SCHEDULER_OPTIONS: ClassVar[dict[str, Any]] = {
+        **LatentDiffusion.SCHEDULER_OPTIONS,
+        "steps_offset": 1,
+    }
 
     def __init__(self, config: Any = None, **params: Any):
         super().__init__(config, **params)
