@@ -552,8 +552,10 @@ def server_start(
 ) -> None:
     """Start a Prefect server in the background (or find the one already started) and record it
     under the config dir, so every `synth run` reports to it instead of running locally."""
-    from flows.server import start_server
+    from flows.server import running_server, start_server
 
+    if running_server() is None:  # a fresh start waits on the server's health check
+        typer.echo(f"Starting a Prefect server on 127.0.0.1:{port} (about 10-30 s) …")
     record = start_server(port=port)
     typer.secho(f"Prefect server at {record.url} (pid {record.pid}, log {record.log}).", fg="green")
     typer.echo(f"UI: {record.url.removesuffix('/api')}   stop: synth server stop")

@@ -108,7 +108,9 @@ def test_server_start_is_reused_by_run_and_deploy_then_stopped(tmp_path):
     # Assert
     url = f"http://127.0.0.1:{port}/api"
     assert started.exit_code == 0, started.output
+    assert f"Starting a Prefect server on 127.0.0.1:{port}" in started.output  # before the wait
     assert f"Prefect server at {url}" in again.output  # the running one, not a second one
+    assert "Starting" not in again.output
     assert status.exit_code == 0 and f"Running: {url}" in status.output
     assert ran.exit_code == 0, ran.output
     assert f"Running as a Prefect flow: Prefect server at {url}" in ran.output
