@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import torch
     from transformers import CLIPTextConfig, CLIPTokenizer
 
 # CLIPTokenizer lower-cases and collapses whitespace before splitting, so upper case never occurs.
@@ -73,3 +74,15 @@ def text_encoder_config(
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
+
+
+def tokenize(tokenizer: CLIPTokenizer, prompts: list[str]) -> torch.Tensor:
+    """Token ids `(len(prompts), max_length)`, padded and cut as Stable Diffusion's pipeline
+    tokenizes at sample time."""
+    return tokenizer(
+        prompts,
+        padding="max_length",
+        max_length=tokenizer.model_max_length,
+        truncation=True,
+        return_tensors="pt",
+    ).input_ids

@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from core.errors import ConfigError, DataError, IntegrityError
 from core.images import ImageData
+from generators.images.clip_text import tokenize
 from generators.images.latent import DTYPES
 from generators.images.pipeline_folder import PipelineFolder
 from generators.images.prompted import PromptedImageConfig, PromptedImageGenerator
@@ -215,13 +216,7 @@ class PretrainedGenerator(PromptedImageGenerator):
         optimizer = torch.optim.AdamW(adapters, lora.learning_rate)
         prompts = [self.config.prompt_template.format(label=n) for n in self.spec.label_names]
         with torch.no_grad():
-            ids = tokenizer(
-                prompts,
-                padding="max_length",
-                max_length=tokenizer.model_max_length,
-                truncation=True,
-                return_tensors="pt",
-            ).input_ids
+            ids = tokenize(tokenizer, prompts)
             label_states = encoder(ids.to(device))[0]  # (labels, tokens, width)
         # The noise schedule the pipeline's scheduler samples with, as a training schedule.
         schedule = DDPMScheduler.from_config(pipe.scheduler.config)

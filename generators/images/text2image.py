@@ -29,7 +29,7 @@ from pydantic import Field, model_validator
 
 from core.errors import ConfigError, DataError
 from core.images import ImageData
-from generators.images.clip_text import text_encoder_config, write_char_tokenizer
+from generators.images.clip_text import text_encoder_config, tokenize, write_char_tokenizer
 from generators.images.latent import (
     LOAD_OPTIONS,
     LatentDiffusion,
@@ -224,15 +224,3 @@ class Text2ImageGenerator(LatentDiffusion, PromptedImageGenerator):
             encoder = CLIPTextModel.from_pretrained(folder / TEXT_ENCODER_DIR, **LOAD_OPTIONS)
             tokenizer = CLIPTokenizer.from_pretrained(folder / TOKENIZER_DIR, local_files_only=True)
         self._text_encoder, self._tokenizer = encoder.to(self.device).eval(), tokenizer
-
-
-def tokenize(tokenizer: Any, prompts: list[str]) -> torch.Tensor:
-    """Token ids `(len(prompts), max_length)`, padded and cut as Stable Diffusion's pipeline
-    tokenizes at sample time."""
-    return tokenizer(
-        prompts,
-        padding="max_length",
-        max_length=tokenizer.model_max_length,
-        truncation=True,
-        return_tensors="pt",
-    ).input_ids
