@@ -21,6 +21,8 @@ import yaml
 
 pytestmark = pytest.mark.slow
 
+DATASET = "wine-stopped"
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 START_BOUND_S = 600  # imports + a server start on a loaded 2-core machine
 EXIT_BOUND_S = 60
@@ -29,7 +31,7 @@ EXIT_BOUND_S = 60
 def _long_fit_job(path: Path, root: Path) -> Path:
     # CTGAN for far more epochs than the test waits: the signal always lands inside the fit.
     job = {
-        "dataset": "wine-stopped",
+        "dataset": DATASET,
         "source": {"builtin": "wine"},
         "generator": {"name": "ctgan", "params": {"epochs": 100_000}},
         "rows": 100,
@@ -86,7 +88,7 @@ def _assert_stopped_clean(process, children, log: Path, root: Path) -> None:
     _, alive = psutil.wait_procs(list(children), timeout=5)
     assert alive == [], f"left running: {alive}"
     assert list((root / ".staging").glob("*")) == []
-    assert not list((root / "wine-stopped").glob("v*"))
+    assert not list((root / DATASET).glob("v*"))
 
 
 def test_sigterm_local_run_exits_clean(tmp_path):
@@ -119,10 +121,13 @@ def test_sigterm_on_a_server_records_the_flow_run_cancelled(tmp_path):
 
     # Assert
     _assert_stopped_clean(process, children, log, tmp_path / "store")
+    # The harness server is shared: other tests leave runs on it (a cron deployment's scheduled
+    # runs sort first by expected start), so pick this job's runs by their dataset.
     with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=1)
-    assert runs[0].parameters["job"]["dataset"] == "wine-stopped"
-    assert runs[0].state.is_cancelled(), runs[0].state
+        runs = client.read_flow_runs(sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=200)
+    stopped = [run for run in runs if run.parameters.get("job", {}).get("dataset") == DATASET]
+    assert stopped, [run.parameters for run in runs]
+    assert stopped[0].state.is_cancelled(), stopped[0].state
 
 
 def _env_without_server() -> dict[str, str]:
