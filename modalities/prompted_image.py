@@ -68,6 +68,7 @@ class PromptedImageModality(ImageModality):
         prompts = _prompts(job)
         names = list(data.label_names)
         classes = prompts.classes(names)
+        prompts.check_rows(names, job.rows)
         wanted = np.flatnonzero(np.isin(data.labels, [names.index(c) for c in classes]))
         data = data.subset(wanted)
         return data.with_prompts([prompts.prompt(names[i]) for i in data.labels]), origin

@@ -5,9 +5,11 @@ learns them, and what the version draws.
 prompts: "a handwritten digit {label}"       # one template for every label
 prompts: {"0": "a digit zero", "7": "a seven"}  # per label; only these labels are drawn
 prompts: {template: "a photo of a {label}"}  # the long form of the first
+prompts: {labels: {"0": "a zero", "7": "a seven"}, rows_per_prompt: 50}
 ```
 `{label}` is replaced by the label's name. The version's `rows` are spread evenly over the
-prompted labels, in label order (counts differ by at most one).
+prompted labels, in label order (counts differ by at most one); with `rows_per_prompt` every
+prompt gets exactly that many, and `rows` must say the total.
 """
 
 from __future__ import annotations
@@ -36,15 +38,22 @@ class PromptsConfig(BaseModel):
     labels: dict[str, str] | None = Field(
         None, description="label -> its prompt template; only these labels are drawn"
     )
+    rows_per_prompt: int | None = Field(
+        None, ge=1, description="images per prompt; the job's rows must be this × the prompts"
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _short_forms(cls, data: Any) -> Any:
         if isinstance(data, str):
             return {"template": data}
-        if isinstance(data, dict) and not set(data) & set(cls.model_fields):
-            # YAML keys such as 3 (a digit label) arrive as ints.
+        if not isinstance(data, dict):
+            return data
+        # YAML keys such as 3 (a digit label) arrive as ints.
+        if not set(data) & set(cls.model_fields):
             return {"labels": {str(k): v for k, v in data.items()}}
+        if isinstance(data.get("labels"), dict):
+            return {**data, "labels": {str(k): v for k, v in data["labels"].items()}}
         return data
 
     @model_validator(mode="after")
@@ -82,9 +91,23 @@ class PromptsConfig(BaseModel):
         template = self.template if self.labels is None else self.labels[label]
         return template.format(label=label)
 
+    def check_rows(self, label_names: Sequence[str], rows: int) -> None:
+        """A job's `rows` against `rows_per_prompt`, once the prompted labels are known."""
+        if self.rows_per_prompt is None:
+            return
+        classes = self.classes(label_names)
+        total = self.rows_per_prompt * len(classes)
+        if rows != total:
+            raise DataError(
+                f"rows_per_prompt {self.rows_per_prompt} × {len(classes)} prompts is {total} "
+                f"images, but the job asks for rows: {rows}; set rows: {total} (or drop "
+                "rows_per_prompt to spread rows evenly)."
+            )
+
     def plan(self, label_names: Sequence[str], rows: int) -> pd.DataFrame:
         """The conditions of a whole version: `rows` (prompt, label) rows, class-balanced over
-        the prompted labels."""
+        the prompted labels (exactly `rows_per_prompt` each when set)."""
+        self.check_rows(label_names, rows)
         frame = balanced_labels(rows, self.classes(label_names))
         return pd.DataFrame({"prompt": frame["label"].map(self.prompt), "label": frame["label"]})
 

@@ -118,3 +118,27 @@ def test_a_prompt_mapping_naming_an_unknown_label_fails_before_fitting(tmp_path)
     # Run / Assert
     with pytest.raises(DataError, match=r"\['cat'\]"):
         job.modality.load_job(job, tmp_path)
+
+
+def test_rows_per_prompt_gives_each_prompt_exactly_that_many_images():
+    # Setup
+    prompts = {"labels": {3: "a three", 7: "a seven"}, "rows_per_prompt": 4}
+    job = prompted_job(prompts=prompts, rows=8)
+
+    # Run
+    plan = job.modality.sample_conditions(job, FITTED, job.rows, 0)
+
+    # Assert
+    assert job.prompts.labels == {"3": "a three", "7": "a seven"}
+    assert plan["prompt"].value_counts().to_dict() == {"a three": 4, "a seven": 4}
+
+
+def test_rows_disagreeing_with_rows_per_prompt_fail_before_fitting_naming_the_total(tmp_path):
+    # Setup: a template covers all ten digits, so 3 per prompt is 30 images.
+    job = prompted_job(prompts={"template": "a digit {label}", "rows_per_prompt": 3}, rows=25)
+
+    # Run / Assert
+    with pytest.raises(DataError, match=r"10 prompts is 30 images.*rows: 25.*set rows: 30"):
+        job.modality.load_job(job, tmp_path)
+    with pytest.raises(ConfigError, match="rows_per_prompt"):
+        prompted_job(prompts={"template": "a {label}", "rows_per_prompt": 0})
