@@ -11,10 +11,11 @@ remote code, never a pickled `.bin`.
 sha256 (over every file; lineage also gets the sha256 of model_index.json). Without `lora` it
 trains nothing. With `lora: {rank, steps, learning_rate}` it fine-tunes LoRA adapters (peft) on
 the UNet's attention projections: denoising the real images, resized to the pipeline's native
-size, conditioned on `prompt_template` filled with each image's label (frozen VAE and text
-encoder; the image base's batch_size, lr_schedule, warmup and checkpoints apply). The adapters
-are saved in diffusers' LoRA format, `lora/pytorch_lora_weights.safetensors`, which plain
-diffusers loads too (`pipe.load_lora_weights(dir / "lora")`).
+size, conditioned on each image's prompt (a job's `prompts:`), or on `prompt_template` filled
+with its label when the images carry none (frozen VAE and text encoder; the image base's
+batch_size, lr_schedule, warmup and checkpoints apply). The adapters are saved in diffusers'
+LoRA format, `lora/pytorch_lora_weights.safetensors`, which plain diffusers loads too
+(`pipe.load_lora_weights(dir / "lora")`).
 
 Output size: the pipeline's native size (the UNet's sample size times the VAE's scale), in its
 channels; `resize_to_source: true` resizes each image (bilinear, antialiased) to the real images'
@@ -41,7 +42,11 @@ from core.images import ImageData
 from generators.images.clip_text import tokenize
 from generators.images.latent import DTYPES
 from generators.images.pipeline_folder import PipelineFolder
-from generators.images.prompted import PromptedImageConfig, PromptedImageGenerator
+from generators.images.prompted import (
+    PromptedImageConfig,
+    PromptedImageGenerator,
+    index_by_prompt,
+)
 from generators.registry import register
 from generators.seeding import derive_seed, seeded
 
@@ -90,7 +95,9 @@ class PretrainedConfig(PromptedImageConfig):
         False, description="Resize outputs to the real images' size and channels."
     )
     prompt_template: str = Field(
-        "a photo of a {label}", description="LoRA training prompt per real image's label."
+        "a photo of a {label}",
+        description="LoRA training prompt per label, for images without their own prompts "
+        "(in a job, each image learns the prompt its `prompts:` give it).",
     )
     lora: LoraConfig | None = Field(None, description="Fine-tune LoRA adapters on the real images.")
     cache_dir: str | None = Field(
@@ -214,7 +221,10 @@ class PretrainedGenerator(PromptedImageGenerator):
             self._add_adapter(unet)
         adapters = [p for p in unet.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(adapters, lora.learning_rate)
-        prompts = [self.config.prompt_template.format(label=n) for n in self.spec.label_names]
+        if data.prompts is None:
+            prompts = [self.config.prompt_template.format(label=n) for n in self.spec.label_names]
+        else:  # a job's prompts (or captions): each image learns its own
+            data, prompts = index_by_prompt(data)
         with torch.no_grad():
             ids = tokenize(tokenizer, prompts)
             label_states = encoder(ids.to(device))[0]  # (labels, tokens, width)

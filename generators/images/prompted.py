@@ -11,10 +11,12 @@ from __future__ import annotations
 from abc import abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
 import pandas as pd
 from pydantic import Field
 
 from core.errors import ConfigError, DataError
+from core.images import ImageData
 from generators.device import torch_threads
 from generators.images.base import ImageGeneratorBase, ImageGeneratorConfig
 
@@ -23,6 +25,16 @@ if TYPE_CHECKING:
 
 PROMPTED_COLUMNS = ["image", "label", "prompt", "guidance_scale"]
 CONDITION_COLUMNS = ("prompt", "label")
+
+
+def index_by_prompt(data: ImageData) -> tuple[ImageData, list[str]]:
+    """The images with each one's label replaced by its prompt's index into the sorted distinct
+    prompts, so a training loop that hands out labels picks rows of one prompt-token table."""
+    assert data.prompts is not None
+    prompts = sorted(set(data.prompts))
+    position = {prompt: i for i, prompt in enumerate(prompts)}
+    index = np.array([position[p] for p in data.prompts], dtype=np.int64)
+    return ImageData(data.images, index, prompts, data.source), prompts
 
 
 class PromptedImageConfig(ImageGeneratorConfig):

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
 from pydantic import Field, model_validator
 
 from core.errors import ConfigError, DataError
@@ -36,7 +35,11 @@ from generators.images.latent import (
     LatentDiffusionConfig,
     component_errors,
 )
-from generators.images.prompted import PromptedImageConfig, PromptedImageGenerator
+from generators.images.prompted import (
+    PromptedImageConfig,
+    PromptedImageGenerator,
+    index_by_prompt,
+)
 from generators.registry import register
 
 if TYPE_CHECKING:
@@ -152,14 +155,7 @@ class Text2ImageGenerator(LatentDiffusion, PromptedImageGenerator):
         vae_info = self._train_vae(data, seed)
         # The UNet stage sees each image's prompt as an index into the distinct prompts, so the
         # shared loop's labels pick token rows of one table (the last row: the empty prompt).
-        prompts = sorted(set(data.prompts))
-        position = {prompt: i for i, prompt in enumerate(prompts)}
-        by_prompt = ImageData(
-            data.images,
-            np.array([position[p] for p in data.prompts], dtype=np.int64),
-            prompts,
-            data.source,
-        )
+        by_prompt, prompts = index_by_prompt(data)
         text = self._text_model()
         ids = tokenize(text.tokenizer, [*prompts, NULL_PROMPT])
         unet_info, tokens = self._train_unet(

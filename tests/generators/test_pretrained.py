@@ -230,6 +230,24 @@ def test_lora_fit_with_the_same_seed_repeats(tuned, tiny_pipeline, digits):
     )
 
 
+def test_lora_learns_each_image_s_own_prompt_when_the_images_carry_prompts(
+    tuned, tiny_pipeline, digits
+):
+    # Setup: a job's prompts caption every image; the template is then not used.
+    names = digits.label_names
+    captioned = digits.with_prompts([f"a digit {names[i]}" for i in digits.labels])
+
+    # Run
+    prompted = pretrained(tiny_pipeline, **LORA).fit(captioned, seed=0)
+
+    # Assert
+    wanted = sorted({f"a digit {names[i]}" for i in digits.labels})
+    assert prompted.training_info()["lora_prompts"] == wanted
+    assert tuned.training_info()["lora_prompts"][0] == "a photo of a 0"
+    frames = [g.sample(3, seed=1, conditions=conditions(LABELS)) for g in (tuned, prompted)]
+    assert not np.array_equal(*map(images, frames))
+
+
 def test_lora_round_trips_through_save_and_load(tuned, tmp_path):
     # Setup
     tuned.save(tmp_path / "model")
