@@ -101,6 +101,15 @@ class ImageData:
             self.images, self.labels, self.label_names, self.source, tuple(map(str, prompts))
         )
 
+    def prompt_pairs(self) -> list[tuple[str, str]]:
+        """The distinct (prompt, label name) pairs the images carry, by label order then prompt;
+        empty without prompts."""
+        if self.prompts is None:
+            return []
+        labelled = zip(self.prompts, self.labels.tolist(), strict=True)
+        pairs = set(labelled)
+        return [(p, self.label_names[i]) for p, i in sorted(pairs, key=lambda pair: pair[::-1])]
+
     def fingerprint(self) -> str:
         """sha256 of the pixels, labels, label names and prompts (image order matters), for
         lineage and the model cache."""

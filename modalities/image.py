@@ -79,6 +79,19 @@ class ImageModality(Modality):
 
     # ---- real data -----------------------------------------------------------------------------
     def load(self, source: SourceConfig, root: str | Path) -> tuple[ImageData, str]:
+        return self.load_images(source, root)
+
+    def load_images(
+        self, source: SourceConfig, root: str | Path, *, captions: str | None = None
+    ) -> tuple[ImageData, str]:
+        """The source's images; with `captions`, each image's prompt from that text column of an
+        image Parquet source (the only kind that holds one)."""
+        if captions is not None and source.builtin is not None:
+            raise DataError(
+                f"prompts.captions_column {captions!r} reads a column of an image Parquet "
+                f"source; the built-in {source.builtin!r} has no captions: caption it with a "
+                'template (prompts: "a photo of a {label}") instead.'
+            )
         if source.builtin is not None:
             data = image_sources.load_builtin_images(source.builtin, source.image_size)
             return data, f"builtin:{source.builtin}"
@@ -87,16 +100,22 @@ class ImageModality(Modality):
             version = open_source_version(source, root)
             parts = version.verified_part_paths()
             data = image_sources.load_image_parquet(
-                parts, source.image_size, source.max_image_pixels
+                parts, source.image_size, source.max_image_pixels, captions=captions
             )
             return data, f"dataset:{version.ref}"
         path = Path(str(source.path))
         origin = str(path.resolve())
         if path.is_file() or any(path.glob("*.parquet")):
             data = image_sources.load_image_parquet(
-                path, source.image_size, source.max_image_pixels
+                path, source.image_size, source.max_image_pixels, captions=captions
             )
             return data, origin
+        if captions is not None:
+            raise DataError(
+                f"prompts.captions_column {captions!r} reads a column of an image Parquet "
+                f"source; {path} is a folder of class folders. Write the images with their "
+                "captions as image Parquet (columns image, label and the caption)."
+            )
         if source.image_size is None:
             raise DataError(
                 f"Images from the folder {path} need source.image_size (the square side to "

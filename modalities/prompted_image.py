@@ -23,7 +23,7 @@ from generators import Generator
 from generators.base import GeneratorConfig
 from modalities.base import JobView, RealData
 from modalities.image import ImageModality, check_image_job, validate_image_parts
-from modalities.prompts import PromptsConfig
+from modalities.prompts import Pairs, PromptsConfig
 from validators import ValidationReport
 from validators.html_report import Figure
 from validators.images import read_image_parts
@@ -64,11 +64,13 @@ class PromptedImageModality(ImageModality):
     # ---- real data -----------------------------------------------------------------------------
     def load_job(self, job: JobView, root: str | Path) -> tuple[ImageData, str]:
         """The source's images of the prompted labels, each captioned with its label's prompt."""
-        data, origin = self.load(job.source, root)
         prompts = _prompts(job)
+        if prompts.captions_column is not None:
+            return self.load_images(job.source, root, captions=prompts.captions_column)
+        data, origin = self.load(job.source, root)
         names = list(data.label_names)
         classes = prompts.classes(names)
-        prompts.check_rows(names, job.rows)
+        prompts.check_rows(len(classes), job.rows)
         wanted = np.flatnonzero(np.isin(data.labels, [names.index(c) for c in classes]))
         data = data.subset(wanted)
         return data.with_prompts([prompts.prompt(names[i]) for i in data.labels]), origin
@@ -78,7 +80,7 @@ class PromptedImageModality(ImageModality):
         self, job: JobView, generator: Generator, rows: int, first_index: int
     ) -> pd.DataFrame:
         """This shard's rows of the version's plan: one (prompt, label) per image."""
-        plan = _prompts(job).plan(generator.spec.label_names, job.rows)
+        plan = _prompts(job).plan(_learned_pairs(job, generator), job.rows)
         return plan.iloc[first_index : first_index + rows].reset_index(drop=True)
 
     def schema(self, real: RealData) -> pa.Schema:
@@ -102,7 +104,7 @@ class PromptedImageModality(ImageModality):
         """The sampling choices plus the prompts drawn (with their image counts) and guidance."""
         return {
             **super().lineage_extra(job, generator),
-            "prompts": _prompts(job).counts(generator.spec.label_names, job.rows),
+            "prompts": _prompts(job).counts(_learned_pairs(job, generator), job.rows),
             "guidance_scale": generator.config.guidance_scale,
         }
 
@@ -119,7 +121,7 @@ class PromptedImageModality(ImageModality):
             parts,
             expected_rows=job.rows,
             requested_labels=prompts.classes(names),
-            prompt_counts=prompts.counts(names, job.rows),
+            prompt_counts=prompts.counts(_train_pairs(job, real), job.rows),
         )
 
     def figures(
@@ -130,7 +132,7 @@ class PromptedImageModality(ImageModality):
         from validators.image_plots import image_figures, prompt_counts_figure
 
         synthetic = read_image_parts(parts)
-        planned = _prompts(job).counts(real.train.label_names, job.rows)
+        planned = _prompts(job).counts(_train_pairs(job, real), job.rows)
         drawn = pd.Series(synthetic.prompts, dtype=object).value_counts().to_dict()
         return [
             prompt_counts_figure(planned, drawn),
@@ -141,3 +143,13 @@ class PromptedImageModality(ImageModality):
 def _prompts(job: JobView) -> PromptsConfig:
     assert job.prompts is not None  # check_job refuses a prompted job without prompts
     return job.prompts
+
+
+def _learned_pairs(job: JobView, generator: Generator) -> Pairs:
+    """The (prompt, label) pairs a fitted model draws: its prompted labels, or its captions."""
+    return _prompts(job).pairs(generator.spec.label_names, generator.spec.prompts)
+
+
+def _train_pairs(job: JobView, real: RealData) -> Pairs:
+    """The same pairs, from the training images the model was fitted on."""
+    return _prompts(job).pairs(real.train.label_names, real.train.prompt_pairs())

@@ -202,7 +202,11 @@ def load_image_folder(
 
 
 def load_image_parquet(
-    path: str | Path | Sequence[Path], size: int | None = None, max_pixels: int | None = None
+    path: str | Path | Sequence[Path],
+    size: int | None = None,
+    max_pixels: int | None = None,
+    *,
+    captions: str | None = None,
 ) -> ImageData:
     """An image dataset written by Synthpipe: one Parquet file, a folder of `*.parquet` parts, or
     a list of part files (a dataset version's, checked against its manifest).
@@ -211,7 +215,8 @@ def load_image_parquet(
     `label` (a ClassLabel index whose names the schema declares, or the name as a string in
     older parts). Label names are the classes present, in declared order (else sorted). Images
     keep their size unless `size` is given; all must share one size and channel count, and none
-    may have more than `max_pixels` (default `MAX_IMAGE_PIXELS`).
+    may have more than `max_pixels` (default `MAX_IMAGE_PIXELS`). `captions` names a text column
+    read as each image's prompt (every row needs a non-empty one).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -233,6 +238,7 @@ def load_image_parquet(
         raise DataError(f"Image dataset {source} does not exist; check the path.")
     images_column: list[dict | None] = []
     labels_column: list[str | None] = []
+    captions_column: list[str | None] = []
     declared: list[str] | None = None
     for file in files:
         try:
@@ -245,8 +251,16 @@ def load_image_parquet(
                 f"{file} lacks column(s) {missing}; an image dataset has 'image' (struct of PNG "
                 f"bytes and path) and 'label'. Its columns: {table.column_names}."
             )
+        if captions is not None and captions not in table.column_names:
+            raise DataError(
+                f"{file} has no captions column {captions!r} (prompts.captions_column); its "
+                f"columns: {table.column_names}."
+            )
         images_column += table.column("image").to_pylist()
         labels_column += label_column(table)
+        if captions is not None:
+            values = table.column(captions).to_pylist()
+            captions_column += [None if c is None else str(c) for c in values]
         declared = declared or label_names_of(table.schema)
     rows = [
         {"image": image, "label": label}
@@ -277,7 +291,16 @@ def load_image_parquet(
     names = [n for n in declared if n in present] if declared else sorted(present)
     index = {name: i for i, name in enumerate(names)}
     labels = np.asarray([index[str(row["label"])] for row in rows], dtype=np.int64)
-    return ImageData(np.stack(images), labels, names, source=f"parquet:{source}")
+    data = ImageData(np.stack(images), labels, names, source=f"parquet:{source}")
+    if captions is None:
+        return data
+    empty = [i for i, c in enumerate(captions_column) if c is None or not c.strip()]
+    if empty:
+        raise DataError(
+            f"{len(empty)} row(s) of {source} have no caption in {captions!r} (the first: row "
+            f"{empty[0]}); give every image a caption or drop those rows."
+        )
+    return data.with_prompts(captions_column)
 
 
 def split_holdout(

@@ -92,11 +92,18 @@ class ImageSpec:
     label_counts: list[int]
     channels: int
     size: int
+    # Text-to-image: the distinct (prompt, label) pairs learned, which a captions job draws.
+    prompts: list[tuple[str, str]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.prompts is not None:  # JSON gives lists; equality wants the tuples `of` makes
+            object.__setattr__(self, "prompts", [tuple(pair) for pair in self.prompts])
 
     @classmethod
     def of(cls, data: ImageData) -> ImageSpec:
         counts = np.bincount(data.labels, minlength=data.num_classes)
-        return cls(list(data.label_names), counts.tolist(), data.channels, data.size)
+        prompts = data.prompt_pairs() if data.prompts is not None else None
+        return cls(list(data.label_names), counts.tolist(), data.channels, data.size, prompts)
 
 
 class ImageGeneratorBase(Generator):
