@@ -47,6 +47,8 @@ def open_dataset(
     return DatasetStore(root).open(ref, allow_quarantined=allow_quarantined)
 
 
-def read_dataset(ref: str, root: str | Path | None = None) -> pd.DataFrame:
-    """Read a published version by ref into a DataFrame."""
-    return open_dataset(ref, root).to_pandas()
+def read_dataset(
+    ref: str, root: str | Path | None = None, table: str | None = None
+) -> pd.DataFrame:
+    """Read a published version by ref into a DataFrame (one `table` of a relational version)."""
+    return open_dataset(ref, root).to_pandas(table=table)

@@ -28,6 +28,20 @@ _VERSION_DIR_RE = re.compile(r"^v([1-9][0-9]*)$")
 _SELECTOR_RE = re.compile(r"^v?([0-9]+)$")
 
 
+TABLE_NAME_RULE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+_TABLE_NAME_RE = re.compile(TABLE_NAME_RULE)
+
+
+def check_table_name(name: str) -> str:
+    """Return `name` if it can be the folder of a relational version's table (`data/<name>/`)."""
+    if not isinstance(name, str) or not _TABLE_NAME_RE.match(name):
+        raise ConfigError(
+            f"Invalid table name {name!r}: a table is stored in data/<table>/, so its name must "
+            f"match {TABLE_NAME_RULE}; rename the table (e.g. its file) in the source."
+        )
+    return name
+
+
 def check_dataset_name(name: str) -> str:
     """Return `name` if it is a valid dataset name, else raise ConfigError naming the rule."""
     if not isinstance(name, str) or not _DATASET_NAME_RE.match(name):

@@ -39,6 +39,7 @@ from datastore.layout import (
     VALIDATION_JSON,
     VALIDATION_MD,
     check_relpath,
+    check_table_name,
     version_dir_name,
 )
 from datastore.manifest import (
@@ -89,30 +90,42 @@ class StagedVersion:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def part_path(self, index: int) -> _fs.StorePath:
-        """Where shard `index` lives: `<path>/data/part-{index:05d}.parquet`."""
+    def part_path(self, index: int, table: str | None = None) -> _fs.StorePath:
+        """Where shard `index` lives: `<path>/data/part-{index:05d}.parquet`, or
+        `<path>/data/<table>/part-{index:05d}.parquet` for one table of a relational version."""
         if isinstance(index, bool) or not isinstance(index, int) or index < 0:
             raise ConfigError(f"Part index must be a non-negative integer, got {index!r}.")
-        return _fs.location(self.path) / DATA_DIR / f"part-{index:05d}.parquet"
+        data = _fs.location(self.path) / DATA_DIR
+        if table is not None:
+            data = data / check_table_name(table)
+        return data / f"part-{index:05d}.parquet"
 
     def write_part(
-        self, index: int, frame: pd.DataFrame, schema: pa.Schema | None = None
+        self,
+        index: int,
+        frame: pd.DataFrame,
+        schema: pa.Schema | None = None,
+        *,
+        table: str | None = None,
     ) -> FileEntry:
         """Write shard `index` as Parquet, atomically; a retry of the same index replaces it.
 
         Pass the same `schema` to every shard when a column's type could be inferred differently
-        per shard (e.g. all-null in one shard); commit refuses parts whose schemas differ.
+        per shard (e.g. all-null in one shard); commit refuses parts whose schemas differ. A
+        relational version writes each `table` into its own folder of `data/` (schemas are
+        compared per table).
         """
         self._require_open()
-        target = self.part_path(index)
-        table = _to_arrow(frame, schema, index)
-        _fs.make_dirs(target.parent, parents=False)  # never recreate an aborted staging dir
-        sha256, size = _fs.atomic_write(target, lambda handle: pq.write_table(table, handle))
+        target = self.part_path(index, table)
+        arrow = _to_arrow(frame, schema, index)
+        # Never recreate an aborted staging dir: only a table's folder inside data/ is made.
+        _fs.make_dirs(target.parent, parents=False)
+        sha256, size = _fs.atomic_write(target, lambda handle: pq.write_table(arrow, handle))
         return FileEntry(
-            path=f"{DATA_DIR}/{target.name}",
+            path=target.relative_to(_fs.location(self.path)).as_posix(),
             sha256=sha256,
             bytes=size,
-            rows=table.num_rows,
+            rows=arrow.num_rows,
         )
 
     def write_json(self, relpath: str, obj: Any) -> _fs.StorePath:
@@ -159,14 +172,16 @@ class StagedVersion:
         On an object store the parts are downloaded into `data/` of a scratch directory that
         commit and abort remove, so a part's last two path components are its manifest path.
         """
-        parts = sorted(_fs.location(self.path).joinpath(DATA_DIR).glob("part-*.parquet"))
+        data = _fs.location(self.path).joinpath(DATA_DIR)
+        parts = sorted([*data.glob("part-*.parquet"), *data.glob("*/part-*.parquet")])
         if not parts or not _fs.is_remote(parts[0]):
             return [str(part) for part in parts]
         scratch = self._scratch() / DATA_DIR
-        scratch.mkdir(parents=True, exist_ok=True)
-        for part in parts:
-            part.fs.get(part.path, str(scratch / part.name))
-        return [str(scratch / part.name) for part in parts]
+        local = [scratch / part.relative_to(data).as_posix() for part in parts]
+        for part, copy in zip(parts, local, strict=True):
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            part.fs.get(part.path, str(copy))
+        return [str(copy) for copy in local]
 
     def abort(self) -> None:
         """Discard the staged version (no-op if it is already gone)."""
@@ -382,15 +397,16 @@ def _verify_staging(
             f"Staged version {staging.name} has no Parquet parts in {DATA_DIR}/; a version needs "
             "at least one (write_part() accepts an empty DataFrame). It was discarded."
         )
-    if schemas:
-        first_rel, first = schemas[0]
-        for rel, schema in schemas[1:]:
-            if not schema.equals(first, check_metadata=False):
-                raise IntegrityError(
-                    f"Schema mismatch in staged version {staging.name}: part {rel} differs from "
-                    f"{first_rel}: {_schema_difference(first, schema)}. Pass the same schema= to "
-                    "every write_part() call. The staged version was discarded."
-                )
+    first_of_table: dict[str, tuple[str, pa.Schema]] = {}
+    for rel, schema in schemas:
+        # A relational version's tables have their own schemas: compare parts of one folder.
+        first_rel, first = first_of_table.setdefault(rel.rpartition("/")[0], (rel, schema))
+        if rel != first_rel and not schema.equals(first, check_metadata=False):
+            raise IntegrityError(
+                f"Schema mismatch in staged version {staging.name}: part {rel} differs from "
+                f"{first_rel}: {_schema_difference(first, schema)}. Pass the same schema= to "
+                "every write_part() call. The staged version was discarded."
+            )
 
     rows = sum(entry.rows or 0 for entry in files)
     if rows_expected is not None and rows != rows_expected:

@@ -105,30 +105,60 @@ class DatasetVersion:
             )
         return full
 
-    def to_arrow_dataset(self) -> pads.Dataset:
-        """The parts as one `pyarrow.dataset.Dataset`, checked against the manifest first."""
+    @property
+    def tables(self) -> list[str]:
+        """The tables of a relational version (folders `data/<table>/`); [] for one table."""
+        names = {e.path.split("/")[1] for e in self.manifest.parts if e.path.count("/") == 2}
+        return sorted(names)
+
+    def table_part_paths(self, table: str | None = None) -> list[_fs.StorePath]:
+        """`verified_part_paths` of one table (`table` names one of `tables` exactly when the
+        version is relational)."""
+        tables = self.tables
+        if table is None and tables:
+            raise ConfigError(
+                f"{self.ref} holds several tables ({', '.join(tables)}); read one with "
+                "table=<name>, e.g. read_dataset(ref, table=" + repr(tables[0]) + ")."
+            )
+        if table is not None and table not in tables:
+            raise ConfigError(
+                f"{self.ref} has no table {table!r}; "
+                + (f"its tables: {', '.join(tables)}." if tables else "it holds one table.")
+            )
+        prefix = f"{DATA_DIR}/" if table is None else f"{DATA_DIR}/{table}/"
+        wanted = {e.path for e in self.manifest.parts if e.path.startswith(prefix)}
+        return [
+            path
+            for path, entry in zip(self.verified_part_paths(), self.manifest.parts, strict=True)
+            if entry.path in wanted
+        ]
+
+    def to_arrow_dataset(self, table: str | None = None) -> pads.Dataset:
+        """The parts (of one `table` of a relational version) as one `pyarrow.dataset.Dataset`,
+        checked against the manifest first."""
         if not self.manifest.parts:
             # pyarrow cannot infer a schema from zero files; an image version may have no parts.
             return pads.dataset([], format="parquet", schema=pa.schema([]))
-        parts = self.verified_part_paths()
+        parts = self.table_part_paths(table)
         if _fs.is_remote(self.path):  # pyarrow reads through the fsspec filesystem
             paths = [path.path for path in parts]
             return pads.dataset(paths, format="parquet", filesystem=self.path.fs)
         return pads.dataset([str(path) for path in parts], format="parquet")
 
-    def to_pandas(self, columns: list[str] | None = None) -> pd.DataFrame:
-        """Read the whole table (or only `columns`) into a DataFrame, parts in shard order."""
-        dataset = self.to_arrow_dataset()
+    def to_pandas(self, columns: list[str] | None = None, table: str | None = None) -> pd.DataFrame:
+        """Read the whole table (or only `columns`; of a relational version, its `table`) into a
+        DataFrame, parts in shard order."""
+        dataset = self.to_arrow_dataset(table)
         self._check_columns(dataset, columns)
         return dataset.to_table(columns=columns).to_pandas()
 
     def iter_batches(
-        self, batch_size: int = 65_536, columns: list[str] | None = None
+        self, batch_size: int = 65_536, columns: list[str] | None = None, table: str | None = None
     ) -> Iterator[pd.DataFrame]:
         """Yield the table as DataFrames of at most `batch_size` rows, for data too big to load."""
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}.")
-        dataset = self.to_arrow_dataset()
+        dataset = self.to_arrow_dataset(table)
         self._check_columns(dataset, columns)
         for batch in dataset.to_batches(columns=columns, batch_size=batch_size):
             if batch.num_rows:  # pyarrow may emit empty batches at file boundaries

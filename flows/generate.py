@@ -50,14 +50,14 @@ def fit_generator(job: JobConfig, real: RealData, root: str) -> FittedModel:
 @task(retries=2, retry_delay_seconds=2, retry_condition_fn=_transient_only, cache_policy=NO_CACHE)
 def sample_shard(
     job: JobConfig, model: FittedModel, staged: StagedVersion, shard: Shard, schema: Any
-) -> FileEntry:
-    """Sample one shard and write it as its own part file (a retry overwrites, never adds)."""
+) -> FileEntry | list[FileEntry]:
+    """Sample one shard and write it as its own part file(s) (a retry overwrites, never adds)."""
     return steps.sample_shard(job, model, staged, shard, schema, slot=gpu_slot)
 
 
 def sample_shards(
     job: JobConfig, model: FittedModel, staged: StagedVersion, shards: list[Shard], schema: Any
-) -> list[FileEntry]:
+) -> list[FileEntry | list[FileEntry]]:
     """Run every shard as its own task on the job's runner; the parts in shard order.
 
     A shard that still fails after its retries fails the run; the runner's exit waits for (or
@@ -103,7 +103,7 @@ def publish(
     html_report: str | None = None,
 ) -> DatasetVersion:
     """Verify and atomically publish; a failed gate publishes the version as quarantined."""
-    version = commit(staged, report, rows_expected=job.rows, lineage=lineage)
+    version = commit(staged, report, rows_expected=job.modality.expected_rows(job), lineage=lineage)
     status = "published" if report.passed else "QUARANTINED"
     get_run_logger().info("%s %s at %s", status, version.ref, version.path)
     _report_artifacts(job.dataset, version, status, report, html_report)

@@ -16,11 +16,13 @@ from modalities.registry import (
     modality_of,
     register_modality,
 )
+from modalities.relational import RelationalModality
 from modalities.table import TableModality
 
 register_modality(TableModality())
 register_modality(ImageModality())
 register_modality(PromptedImageModality())
+register_modality(RelationalModality())
 
 __all__ = [
     "FileInputs",

@@ -24,11 +24,11 @@ import pyarrow as pa
 
 from core.constraints import Constraint
 from core.errors import ConfigError, DataError
-from datastore import DatasetStore, DatasetVersion, StagedVersion
+from datastore import DatasetStore, DatasetVersion, FileEntry, StagedVersion
 from generators import Generator
 from generators.base import GeneratorConfig
 from modalities.prompts import PromptsConfig
-from sources.config import SourceConfig
+from sources.config import RELATIONAL_ONLY, SourceConfig
 from validators import ValidationReport
 from validators.html_report import Figure
 from validators.thresholds import CheckSelection
@@ -186,6 +186,16 @@ class Modality(ABC):
         """A generator's sample as the rows a part of `schema` stores."""
         return frame
 
+    def write_records(
+        self, staged: StagedVersion, index: int, records: Any, schema: pa.Schema
+    ) -> FileEntry | list[FileEntry]:
+        """Write a shard's `records` as its part(s) of the staged version."""
+        return staged.write_part(index, records, schema=schema)
+
+    def expected_rows(self, job: JobView) -> int | None:
+        """The rows a version of `job` holds in all, checked at commit (None: not fixed)."""
+        return job.rows
+
     def add_views(self, staged: StagedVersion, grid_parts: Sequence[str | Path]) -> None:
         """Files beside the parts (e.g. a sample grid of `grid_parts`, an imagefolder)."""
         return None  # nothing to check / write unless the kind says so
@@ -248,6 +258,16 @@ class Modality(ABC):
         self, train: Any, holdout: Any, parts: list[str], label: str, sdtypes: dict[str, str]
     ) -> UpliftInputs:
         """Feature matrices and labels for the real-only vs augmented classifiers."""
+
+
+def refuse_relational_options(job: JobView) -> None:
+    """A ValueError naming the relational source options a job of another kind was given."""
+    given = [key for key in RELATIONAL_ONLY if getattr(job.source, key) is not None]
+    if given:
+        raise ValueError(
+            f"source options {given} apply to relational generators only (e.g. hma); "
+            f"{job.generator.name!r} reads one table or images"
+        )
 
 
 def open_source_version(source: SourceConfig, root: str | Path) -> DatasetVersion:

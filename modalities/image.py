@@ -36,6 +36,7 @@ from modalities.base import (
     RealData,
     UpliftInputs,
     open_source_version,
+    refuse_relational_options,
 )
 from modalities.image_files import is_image_source, validate_image_files
 from modalities.provenance import HF_PROVENANCE, PROVENANCE_FIELDS
@@ -258,6 +259,7 @@ class ImageModality(Modality):
 
 def check_image_job(job: JobView) -> None:
     """What every image job needs: a local root, and labels rather than a target."""
+    refuse_relational_options(job)
     if job.root is not None and get_protocol(job.root) not in ("file", "local"):
         raise ValueError(
             f"image datasets need a local root for now (their grid and imagefolder views are "

@@ -20,6 +20,7 @@ from modalities.base import (
     RealData,
     UpliftInputs,
     open_source_version,
+    refuse_relational_options,
 )
 from modalities.provenance import PROVENANCE_COLUMNS, PROVENANCE_FIELDS
 from modalities.table_files import reads_table_files, validate_table_files
@@ -40,6 +41,7 @@ class TableModality(Modality):
     holdout_default: ClassVar[float] = 0.2
 
     def check_job(self, job: JobView) -> None:
+        refuse_relational_options(job)
         given = [key for key in IMAGE_ONLY if getattr(job.source, key) is not None]
         if given or job.balanced_labels:
             raise ValueError(

@@ -146,8 +146,8 @@ def sample_shard(
     schema: Any,
     *,
     slot: Slot = no_slot,
-) -> FileEntry:
-    """Sample one shard and write it as its own part file (a retry overwrites, never adds)."""
+) -> FileEntry | list[FileEntry]:
+    """Sample one shard and write it as its own part file(s) (a retry overwrites, never adds)."""
     with progress.step(f"shard {shard.index}", f"{shard.rows:,} records"):
         generator = load_generator(job, model)
         conditions = job.modality.sample_conditions(job, generator, shard.rows, shard.first_index)
@@ -158,7 +158,7 @@ def sample_shard(
         frame = job.modality.records(
             frame, schema=schema, seed=shard.seed, first_index=shard.first_index
         )
-        return staged.write_part(shard.index, frame, schema=schema)
+        return job.modality.write_records(staged, shard.index, frame, schema)
 
 
 def sampling(shards: list[Shard]) -> AbstractContextManager[progress.Phase]:

@@ -7,7 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.relational import Relationship
 from sources.images import MAX_IMAGE_PIXELS
+
+RELATIONAL_ONLY = ("tables", "table_rows", "primary_keys", "relationships")
 
 
 class SourceConfig(BaseModel):
@@ -34,6 +37,22 @@ class SourceConfig(BaseModel):
         description="images: refuse an image of more pixels (width x height) than this, checked "
         f"before decoding; default {MAX_IMAGE_PIXELS:,} (4096 x 4096)",
     )
+    tables: tuple[str, ...] | None = Field(
+        None, description="relational: keep only these tables of the source (default all)"
+    )
+    table_rows: dict[str, int] | None = Field(
+        None,
+        description="relational: a seeded random sample of this many rows of these tables; "
+        "child rows whose parent is left out go with it",
+    )
+    primary_keys: dict[str, str] | None = Field(
+        None, description="relational: {table: column}, overriding the detected primary keys"
+    )
+    relationships: tuple[Relationship, ...] | None = Field(
+        None,
+        description="relational: [{parent, parent_key, child, child_key}], replacing the "
+        "detected relationships",
+    )
     holdout_fraction: float | None = Field(
         None,
         ge=0,
@@ -44,6 +63,9 @@ class SourceConfig(BaseModel):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SourceConfig:
+        rows = self.table_rows or {}
+        if any(n < 1 for n in rows.values()):
+            raise ValueError(f"table_rows must be positive row counts (got {rows})")
         given = [key for key in ("builtin", "path", "dataset") if getattr(self, key) is not None]
         if len(given) != 1:
             raise ValueError(f"give exactly one of 'builtin', 'path' or 'dataset' (got {given})")

@@ -40,6 +40,7 @@ _WORDING = {
     "table": ("rows", "rows scored by SDMetrics"),
     "image": ("images", "synthetic images evaluated by the image-quality checks"),
     "prompted_image": ("images", "synthetic images evaluated by the image-quality checks"),
+    "relational": ("rows", "synthetic rows of every table scored by SDMetrics"),
 }
 
 GX_PREFIX = "gx."

@@ -8,6 +8,7 @@ from typing import Any
 
 from validators.check import Suite
 from validators.image_checks import IMAGE_SUITE, PROMPTED_IMAGE_SUITE
+from validators.relational_checks import RELATIONAL_SUITE
 from validators.report import Kind
 from validators.table_checks import TABLE_SUITE
 
@@ -15,4 +16,5 @@ SUITES: dict[Kind, Suite[Any, Any, Any]] = {
     "table": TABLE_SUITE,
     "image": IMAGE_SUITE,
     "prompted_image": PROMPTED_IMAGE_SUITE,
+    "relational": RELATIONAL_SUITE,
 }
