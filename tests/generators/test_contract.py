@@ -192,3 +192,82 @@ def test_a_declared_key_is_regenerated_and_cannot_be_conditioned(wine):
     assert frame["account"].tolist() == list(range(1240, 1260))  # a fresh run after the real keys
     with pytest.raises(ConfigError, match=r"'account'.*key column"):
         generator.sample(5, conditions={"account": 7})
+
+
+# Relational generators: fitted on SDMetrics' demo users -> sessions (10 rows each).
+RELATIONAL_TINY_PARAMS: dict[str, dict] = {"hma": {}}
+RELATIONAL = available_generators("relational")
+
+
+def test_every_relational_generator_has_tiny_params():
+    # Assert
+    assert sorted(RELATIONAL_TINY_PARAMS) == RELATIONAL
+
+
+@pytest.fixture(scope="module")
+def users_sessions():
+    from modalities.relational import keep_tables
+    from sources.relational import load_builtin_relational
+
+    return keep_tables(load_builtin_relational("sdmetrics_demo"), ["users", "sessions"])
+
+
+@pytest.fixture(scope="module", params=RELATIONAL)
+def fitted_relational(request, users_sessions):
+    name = request.param
+    return name, create_generator(name, RELATIONAL_TINY_PARAMS[name]).fit(users_sessions, seed=1)
+
+
+def assert_same_tables(first, second):
+    assert list(first.tables) == list(second.tables)
+    for name in first.tables:
+        pd.testing.assert_frame_equal(first.tables[name], second.tables[name])
+
+
+def test_relational_sample_keeps_tables_columns_and_every_key(fitted_relational, users_sessions):
+    # Setup
+    _, generator = fitted_relational
+
+    # Run
+    sample = generator.sample(20, seed=0)
+
+    # Assert: columns as trained; RelationalData refuses an orphan foreign key or a bad key
+    for name, frame in users_sessions.tables.items():
+        assert list(sample.tables[name].columns) == list(frame.columns)
+    sessions, users = sample.tables["sessions"], sample.tables["users"]
+    assert sessions["user_id"].isin(users["user_id"]).all()
+    assert users["user_id"].is_unique
+
+
+def test_relational_same_seed_repeats_other_seed_differs(fitted_relational):
+    # Setup
+    _, generator = fitted_relational
+
+    # Run
+    first, again, other = (generator.sample(20, seed=s) for s in (3, 3, 4))
+
+    # Assert
+    assert_same_tables(first, again)
+    assert first.fingerprint() != other.fingerprint()
+
+
+def test_relational_save_load_round_trip_samples_identically(fitted_relational, tmp_path):
+    # Setup
+    _, generator = fitted_relational
+    generator.save(tmp_path / "model")
+
+    # Run
+    loaded = load_saved_generator(tmp_path / "model")
+
+    # Assert
+    assert type(loaded) is type(generator) and loaded.relationships == generator.relationships
+    assert_same_tables(loaded.sample(20, seed=9), generator.sample(20, seed=9))
+
+
+def test_relational_sample_refuses_a_second_shard(fitted_relational):
+    # Setup
+    _, generator = fitted_relational
+
+    # Run / Assert
+    with pytest.raises(ConfigError, match="one shard"):
+        generator.sample(10, seed=0, first_row=10)

@@ -25,6 +25,7 @@ from validators.html_report import Figure, render_html
 from validators.image_plots import ImageEvidence
 from validators.image_quality import to_uint8
 from validators.images import SyntheticImages, validate_images
+from validators.relational_checks import RelationalThresholds, validate_relational
 from validators.report import Category
 from validators.suites import SUITES
 from validators.thresholds import (
@@ -38,6 +39,7 @@ MODELS: dict[str, type[CheckSelection]] = {
     "table": Thresholds,
     "image": ImageThresholds,
     "prompted_image": PromptedImageThresholds,
+    "relational": RelationalThresholds,
 }
 CHECKS = [(suite, check) for suite in SUITES.values() for check in suite.checks]
 IDS = [f"{suite.kind}:{check.name}" for suite, check in CHECKS]
@@ -105,11 +107,27 @@ def prompted_reports(tmp_path_factory) -> tuple[list[ValidationReport], ImageEvi
 
 
 @pytest.fixture(scope="module")
-def reported(table_report, image_reports, prompted_reports) -> dict[str, list[ValidationReport]]:
+def relational_report() -> ValidationReport:
+    """The relational suite on SDMetrics' demo users -> sessions against a reshuffled copy."""
+    from modalities.relational import keep_tables
+    from sources.relational import load_builtin_relational
+
+    real = keep_tables(load_builtin_relational("sdmetrics_demo"), ["users", "sessions"])
+    synthetic = {
+        name: frame.sample(frac=1.0, random_state=0) for name, frame in real.tables.items()
+    }
+    return validate_relational(real, synthetic, RelationalThresholds())
+
+
+@pytest.fixture(scope="module")
+def reported(
+    table_report, image_reports, prompted_reports, relational_report
+) -> dict[str, list[ValidationReport]]:
     return {
         "table": [table_report],
         "image": image_reports[0],
         "prompted_image": prompted_reports[0],
+        "relational": [relational_report],
     }
 
 
