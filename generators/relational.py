@@ -17,10 +17,12 @@ import warnings
 from pathlib import Path
 from typing import Any, Self
 
+import numpy as np
+import pandas as pd
 from pydantic import Field
 
 from core.errors import ConfigError, DataError, NotFittedError
-from core.relational import RelationalData, Relationship, depth, sdv_metadata
+from core.relational import RelationalData, Relationship, child_counts, depth, sdv_metadata
 from core.signing import read_signed, write_signed
 from generators.base import _PROCESS_STATE_LOCK, Conditions, Generator, GeneratorConfig
 from generators.registry import register
@@ -171,3 +173,162 @@ class HMAGenerator(RelationalGenerator):
             warnings.simplefilter("ignore")
             scratch.write_bytes(data)
             self._synthesizer = load_synthesizer(str(scratch))
+
+
+COUNT_PREFIX, CONTEXT_PREFIX = "__children__.", "__parent__."
+TABLES_DIR, PLAN_FILE = "tables", "argn_relational_plan.json"
+
+
+class RelationalARGNConfig(GeneratorConfig):
+    argn: dict[str, Any] = Field(
+        default_factory=dict,
+        description="argn settings for every table's model, e.g. {max_epochs: 20, width: 32}.",
+    )
+
+
+def _count_column(rel: Relationship) -> str:
+    return f"{COUNT_PREFIX}{rel.child}.{rel.child_key}"
+
+
+def _features(real: RelationalData, table: str) -> list[str]:
+    keys = {real.primary_keys.get(table)} | {r.child_key for r in real.parents(table)}
+    return [str(c) for c in real.tables[table].columns if c not in keys]
+
+
+@register("argn_relational")
+class RelationalARGNGenerator(RelationalGenerator):
+    """Our own relational model on `argn`: each table one argn model. A child table's model is
+    conditioned on its context parent's row (the first relationship whose foreign key is never
+    empty): its columns lead the child's, so children follow their parent. Each parent's model
+    also learns, per relationship, its number of children (`__children__.<child>.<key>`), so a
+    sampled parent draws its child count given its own columns. Children of the context parent
+    are drawn per parent row; other foreign keys go to parents drawn in proportion to their
+    sampled child counts (the child-count shape of every relationship is kept). Keys are new and
+    assigned by construction, so referential integrity holds."""
+
+    config_class = RelationalARGNConfig
+
+    def __init__(self, config: Any = None, **params: Any):
+        super().__init__(config, **params)
+        self._models: dict[str, Generator] = {}
+        self._plan: dict[str, dict[str, Any]] = {}
+
+    def _fit(self, real: RelationalData, *, seed: int) -> None:
+        from generators.keys import KeySpec
+        from generators.registry import create_generator
+
+        for index, (name, frame) in enumerate(real.tables.items()):
+            training = frame[_features(real, name)].reset_index(drop=True)
+            for rel in real.children(name):
+                counts = child_counts(frame[rel.parent_key], real.tables[rel.child][rel.child_key])
+                training[_count_column(rel)] = counts
+            context = next(
+                (r for r in real.parents(name) if frame[r.child_key].notna().all()), None
+            )
+            context_columns: list[str] = []
+            if context is not None:
+                parent = real.tables[context.parent].set_index(context.parent_key)
+                columns = _features(real, context.parent)
+                joined = parent.loc[frame[context.child_key], columns].reset_index(drop=True)
+                context_columns = [CONTEXT_PREFIX + c for c in columns]
+                training = pd.concat([joined.set_axis(context_columns, axis=1), training], axis=1)
+            if training.shape[1] == 0:
+                raise DataError(
+                    f"Table {name!r} has only key columns and no children; argn_relational "
+                    "has nothing to learn for it. Drop it with source.tables."
+                )
+            params = {**self.config.argn, "conditional_columns": context_columns}
+            self._models[name] = create_generator("argn", params).fit(
+                training, seed=derive_seed(seed, index)
+            )
+            key = real.primary_keys.get(name)
+            self._plan[name] = {
+                "columns": [str(c) for c in frame.columns],
+                "context": None if context is None else vars(context),
+                "context_columns": context_columns,
+                "key": None if key is None else KeySpec.learn(key, frame[key]).model_dump(),
+                # A sampled parent may carry a value its child's model never saw (argn decodes a
+                # parent's rare categories to a shared token): such values are redrawn from these.
+                "context_values": {
+                    c: sorted(training[c].dropna().astype(str).unique())
+                    for c in context_columns
+                    if training[c].dtype == object
+                },
+                "empty_share": {
+                    r.child_key: float(frame[r.child_key].isna().mean()) for r in real.parents(name)
+                },
+            }
+
+    def _sample_tables(self, scale: float, *, seed: int) -> RelationalData:
+        from generators.keys import KeySpec
+
+        sampled: dict[str, pd.DataFrame] = {}
+        rng = np.random.default_rng(derive_seed(seed, 3))
+        for index, (name, plan) in enumerate(self._plan.items()):
+            model, stream = self._models[name], derive_seed(seed, 4, index)
+            context = None if plan["context"] is None else Relationship(**plan["context"])
+            if context is None:
+                frame = model.sample(max(1, round(scale * self.training_rows[name])), seed=stream)
+            else:
+                parent = sampled[context.parent]
+                counts = parent[_count_column(context)].round().clip(lower=0).astype(int)
+                rows = np.repeat(np.arange(len(parent)), counts.to_numpy())
+                given = parent.iloc[rows][
+                    [c[len(CONTEXT_PREFIX) :] for c in plan["context_columns"]]
+                ]
+                given = given.set_axis(plan["context_columns"], axis=1).reset_index(drop=True)
+                for column, known in plan["context_values"].items():
+                    unseen = given[column].notna() & ~given[column].isin(known)
+                    given.loc[unseen, column] = rng.choice(known, int(unseen.sum()))
+                frame = (
+                    model.sample(
+                        len(rows), seed=stream, conditions=given if given.shape[1] else None
+                    )
+                    if len(rows)
+                    else pd.DataFrame(columns=model.columns)
+                )
+                frame[context.child_key] = parent[context.parent_key].to_numpy()[rows]
+            for rel in self.relationships:
+                if rel.child == name and rel != context:
+                    frame[rel.child_key] = _assign_parents(
+                        sampled[rel.parent],
+                        rel,
+                        len(frame),
+                        plan["empty_share"][rel.child_key],
+                        rng,
+                    )
+            if plan["key"] is not None:
+                spec = KeySpec.model_validate(plan["key"])
+                frame[spec.column] = spec.values(len(frame), 0).to_numpy()
+            sampled[name] = frame.reset_index(drop=True)
+        tables = {name: sampled[name][plan["columns"]] for name, plan in self._plan.items()}
+        return RelationalData(tables, self.primary_keys, self.relationships)
+
+    def _save(self, directory: Path) -> None:
+        for name, model in self._models.items():
+            model.save(directory / TABLES_DIR / name)
+        (directory / PLAN_FILE).write_text(json.dumps(self._plan, indent=1))
+
+    def _load(self, directory: Path) -> None:
+        from generators.registry import load_saved_generator
+
+        self._plan = json.loads((directory / PLAN_FILE).read_text())
+        self._models = {
+            name: load_saved_generator(directory / TABLES_DIR / name) for name in self._plan
+        }
+
+
+def _assign_parents(
+    parent: pd.DataFrame, rel: Relationship, n: int, empty_share: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Parent keys for `n` children: each sampled parent as often as its sampled child count
+    (topped up in proportion to it), shuffled; `empty_share` of them left empty."""
+    keys = parent[rel.parent_key].to_numpy()
+    weights = parent[_count_column(rel)].round().clip(lower=0).astype(int).to_numpy()
+    pool = np.repeat(keys, weights)
+    if len(pool) < n:
+        p = weights / weights.sum() if weights.sum() else None
+        pool = np.concatenate([pool, rng.choice(keys, n - len(pool), p=p)])
+    assigned = rng.permutation(pool)[:n].astype(object)
+    assigned[rng.random(n) < empty_share] = None
+    return assigned

@@ -195,7 +195,13 @@ def test_a_declared_key_is_regenerated_and_cannot_be_conditioned(wine):
 
 
 # Relational generators: fitted on SDMetrics' demo users -> sessions (10 rows each).
-RELATIONAL_TINY_PARAMS: dict[str, dict] = {"hma": {}}
+RELATIONAL_TINY_PARAMS: dict[str, dict] = {
+    "hma": {},
+    "argn_relational": {
+        "argn": {"max_epochs": 2, "width": 16, "depth": 1, "heads": 2, "cpu_threads": 1}
+        | {"verbose": False}
+    },
+}
 RELATIONAL = available_generators("relational")
 
 
