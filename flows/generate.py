@@ -103,7 +103,7 @@ def publish(
     html_report: str | None = None,
 ) -> DatasetVersion:
     """Verify and atomically publish; a failed gate publishes the version as quarantined."""
-    version = commit(staged, report, rows_expected=job.rows, lineage=lineage)
+    version = commit(staged, report, rows_expected=job.modality.rows_expected(job), lineage=lineage)
     status = "published" if report.passed else "QUARANTINED"
     get_run_logger().info("%s %s at %s", status, version.ref, version.path)
     _report_artifacts(job.dataset, version, status, report, html_report)

@@ -4,7 +4,7 @@ Importing this package registers every family without importing SDV or torch: th
 generator is first fitted or loaded.
 """
 
-from generators import argn, images, sdv_tabular, tabddpm
+from generators import argn, images, sdv_sequence, sdv_tabular, tabddpm
 from generators.base import Generator, GeneratorConfig
 from generators.registry import (
     available_generators,
@@ -24,6 +24,7 @@ __all__ = [
     "images",
     "load_saved_generator",
     "register",
+    "sdv_sequence",
     "sdv_tabular",
     "tabddpm",
 ]

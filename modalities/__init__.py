@@ -16,11 +16,13 @@ from modalities.registry import (
     modality_of,
     register_modality,
 )
+from modalities.sequence import SequenceModality
 from modalities.table import TableModality
 
 register_modality(TableModality())
 register_modality(ImageModality())
 register_modality(PromptedImageModality())
+register_modality(SequenceModality())
 
 __all__ = [
     "FileInputs",

@@ -130,6 +130,11 @@ class Modality(ABC):
     def check_job(self, job: JobView) -> None:
         """Raise ValueError (naming the fix) for options of the job that do not fit this kind."""
 
+    def generator_defaults(self, job: JobView) -> dict[str, Any]:
+        """Generator params the job's source implies (e.g. a table's sequence columns); the
+        job's own `generator.params` win."""
+        return {}
+
     def check_augment(self, label: str, config: GeneratorConfig) -> None:
         """Raise ValueError when a labelled set of this kind cannot be augmented as configured."""
         return None  # nothing to check / write unless the kind says so
@@ -185,6 +190,11 @@ class Modality(ABC):
     ) -> pd.DataFrame:
         """A generator's sample as the rows a part of `schema` stores."""
         return frame
+
+    def rows_expected(self, job: JobView) -> int | None:
+        """The rows a version of the job holds, checked when it is published (None where a
+        sample's size is only known once drawn; the kind's checks then gate what it holds)."""
+        return job.rows
 
     def add_views(self, staged: StagedVersion, grid_parts: Sequence[str | Path]) -> None:
         """Files beside the parts (e.g. a sample grid of `grid_parts`, an imagefolder)."""

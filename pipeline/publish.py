@@ -40,7 +40,7 @@ def commit(
     staged: StagedVersion,
     report: ValidationReport,
     *,
-    rows_expected: int,
+    rows_expected: int | None,
     lineage: dict[str, Any],
 ) -> DatasetVersion:
     """Verify the staged files and publish them atomically with the report; a failed gate

@@ -40,7 +40,9 @@ def run_job(job: JobConfig) -> DatasetVersion:
         steps.write_html_report(job, real, staged, report)
         watch.lap("validate")
         lineage = steps.build_lineage(job, real, model, shards, timings | watch.laps)
-        version = commit(staged, report, rows_expected=job.rows, lineage=lineage)
+        version = commit(
+            staged, report, rows_expected=job.modality.rows_expected(job), lineage=lineage
+        )
     raise_if_quarantined(version, report)
     return version
 

@@ -15,4 +15,7 @@ SUITES: dict[Kind, Suite[Any, Any, Any]] = {
     "table": TABLE_SUITE,
     "image": IMAGE_SUITE,
     "prompted_image": PROMPTED_IMAGE_SUITE,
+    # A sequential table's rows run the table suite; `validators.sequences` adds the checks
+    # of whole sequences beside it (their thresholds: `SequenceThresholds`).
+    "sequence": TABLE_SUITE,
 }
