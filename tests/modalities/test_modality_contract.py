@@ -26,6 +26,7 @@ SOURCES = {
     "table": ({"builtin": "wine"}, "target"),
     "image": ({"builtin": "digits", "image_size": 8}, "label"),
     "prompted_image": ({"builtin": "digits", "image_size": 8}, "label"),
+    "sequence": ({"builtin": "grunfeld"}, "firm"),
 }
 # The job options a modality's jobs need besides their source (and other kinds refuse).
 OPTIONS = {"prompted_image": {"prompts": "a handwritten digit {label}"}}
