@@ -9,7 +9,8 @@
   numeric column mean, std, first, last value and lag-1 autocorrelation) (advisory; not
   applicable below the detector's minimum number of entities on each side).
 
-Their thresholds are the arguments below; a job's `validation:` block does not set them yet.
+Their thresholds are the arguments below; a sequence job sets them in `validation:`
+(`validators.thresholds.SequenceThresholds`: `sequence_length_ks_max`, `sequence_lag1_error_max`).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.errors import DataError, ValidationFailedError
+from core.errors import ConfigError, DataError, ValidationFailedError
 from core.sequences import SequenceSpec
 from datastore import DatasetStore
 from job.config import parse_job
@@ -127,3 +127,34 @@ def test_sequence_checks_see_autocorrelation_lost_by_shuffling_steps():
     assert lost["sequence.lag1_autocorr_error"].value > 0.3
     assert lost["sequence.step_marginals"].value < same["sequence.step_marginals"].value
     assert 0 <= same["sequence.detection_auc"].value <= 1
+
+
+def test_sequence_options_are_refused_for_tables_and_required_for_files():
+    # Setup
+    table = {"source": {"builtin": "fair", "sequence_key": "a"}, "generator": {"name": "ctgan"}}
+    file = {"source": {"path": "panel.csv"}, "generator": {"name": "par"}}
+
+    # Run / Assert
+    for raw, message in [(table, "apply to sequence generators only"), (file, "sequence_key")]:
+        with pytest.raises(ConfigError, match=message):
+            parse_job({"dataset": "x", "rows": 2, **raw})
+
+
+def test_a_builtin_brings_its_sequence_columns_into_the_generator_params():
+    # Run
+    job = parse_job(
+        {
+            "dataset": "x",
+            "rows": 2,
+            "source": {"builtin": "macrodata"},
+            "generator": {"name": "par", "params": {"epochs": 3}},
+        }
+    )
+
+    # Assert: they are learned params, so part of the fitted-model cache key
+    assert job.generator_params() == {
+        "sequence_key": "decade",
+        "sequence_index": "period",
+        "context_columns": [],
+        "epochs": 3,
+    }
