@@ -4,7 +4,7 @@ Importing this package registers every family without importing SDV or torch: th
 generator is first fitted or loaded.
 """
 
-from generators import argn, images, relational, sdv_tabular, tabddpm
+from generators import argn, images, relational, sdv_sequence, sdv_tabular, tabddpm
 from generators.base import Generator, GeneratorConfig
 from generators.registry import (
     available_generators,
@@ -25,6 +25,7 @@ __all__ = [
     "load_saved_generator",
     "register",
     "relational",
+    "sdv_sequence",
     "sdv_tabular",
     "tabddpm",
 ]

@@ -204,7 +204,7 @@ class JobConfig(StrictModel):
     def generator_params(self) -> dict[str, Any]:
         """The generator's params with the job's sdtype overrides and constraints added where
         it takes them (constraints change what is learned, so they are part of the model key)."""
-        params = dict(self.generator.params)
+        params = {**self.modality.generator_defaults(self), **self.generator.params}
         config_fields = get_generator_class(self.generator.name).config_class.model_fields
         if self.column_sdtypes and "column_sdtypes" in config_fields:
             params.setdefault("column_sdtypes", self.column_sdtypes)

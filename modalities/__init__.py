@@ -17,12 +17,14 @@ from modalities.registry import (
     register_modality,
 )
 from modalities.relational import RelationalModality
+from modalities.sequence import SequenceModality
 from modalities.table import TableModality
 
 register_modality(TableModality())
 register_modality(ImageModality())
 register_modality(PromptedImageModality())
 register_modality(RelationalModality())
+register_modality(SequenceModality())
 
 __all__ = [
     "FileInputs",

@@ -130,6 +130,11 @@ class Modality(ABC):
     def check_job(self, job: JobView) -> None:
         """Raise ValueError (naming the fix) for options of the job that do not fit this kind."""
 
+    def generator_defaults(self, job: JobView) -> dict[str, Any]:
+        """Generator params the job's source implies (e.g. a table's sequence columns); the
+        job's own `generator.params` win."""
+        return {}
+
     def check_augment(self, label: str, config: GeneratorConfig) -> None:
         """Raise ValueError when a labelled set of this kind cannot be augmented as configured."""
         return None  # nothing to check / write unless the kind says so

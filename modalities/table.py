@@ -31,6 +31,7 @@ from validators.html_report import Figure
 from validators.uplift import table_matrices
 
 IMAGE_ONLY = ("image_size", "channels", "max_image_pixels")
+SEQUENCE_ONLY = ("sequence_key", "sequence_index", "context_columns")
 
 
 class TableModality(Modality):
@@ -50,6 +51,8 @@ class TableModality(Modality):
             )
         if job.prompts is not None:
             raise ValueError("prompts apply to text-to-image generators only (e.g. t2i)")
+        if any(getattr(job.source, key) for key in SEQUENCE_ONLY):
+            raise ValueError(f"{', '.join(SEQUENCE_ONLY)} apply to sequence generators only (par)")
         if job.target is not None and job.holdout_fraction == 0:
             raise ValueError(
                 f"target {job.target!r} needs real holdout rows to score on; set "

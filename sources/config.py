@@ -61,6 +61,20 @@ class SourceConfig(BaseModel):
         "default 0.2 (images and tables)",
     )
 
+    sequence_key: str | None = Field(
+        None,
+        description="sequences: the column naming each row's entity (default for built-ins: "
+        "grunfeld firm, macrodata decade)",
+    )
+    sequence_index: str | None = Field(
+        None,
+        description="sequences: the numeric or datetime column ordering an entity's rows "
+        "(default for built-ins: grunfeld year, macrodata period)",
+    )
+    context_columns: tuple[str, ...] = Field(
+        (), description="sequences: columns holding one value per entity"
+    )
+
     @model_validator(mode="after")
     def _exactly_one(self) -> SourceConfig:
         rows = self.table_rows or {}

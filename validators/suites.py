@@ -17,4 +17,7 @@ SUITES: dict[Kind, Suite[Any, Any, Any]] = {
     "image": IMAGE_SUITE,
     "prompted_image": PROMPTED_IMAGE_SUITE,
     "relational": RELATIONAL_SUITE,
+    # A sequential table's rows run the table suite; `validators.sequences` adds the checks
+    # of whole sequences beside it (their thresholds: `SequenceThresholds`).
+    "sequence": Suite("sequence", TABLE_SUITE.checks),
 }

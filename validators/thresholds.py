@@ -412,3 +412,21 @@ class PromptedImageThresholds(ImageThresholds):
     image suite, with per-prompt counts in its expectations)."""
 
     kind: ClassVar[Kind] = "prompted_image"
+
+
+class SequenceThresholds(Thresholds):
+    """A sequential table's thresholds: the table checks on its rows (the table suite) plus the
+    gates of `validators.sequences` on whole sequences."""
+
+    kind: ClassVar[Kind] = "sequence"
+
+    sequence_length_ks_max: float = Field(
+        0.5, ge=0, le=1, description="sequence.length_ks: largest KS statistic of the lengths"
+    )
+    sequence_lag1_error_max: float = Field(
+        0.5,
+        ge=0,
+        le=2,
+        description="sequence.lag1_autocorr_error: largest |real - synthetic| mean lag-1 "
+        "autocorrelation of a numeric column",
+    )

@@ -27,6 +27,7 @@ SOURCES = {
     "image": ({"builtin": "digits", "image_size": 8}, "label"),
     "prompted_image": ({"builtin": "digits", "image_size": 8}, "label"),
     "relational": ({"builtin": "sdmetrics_demo", "tables": ["users", "sessions"]}, "country"),
+    "sequence": ({"builtin": "grunfeld"}, "firm"),
 }
 # The job options a modality's jobs need besides their source (and other kinds refuse).
 OPTIONS = {"prompted_image": {"prompts": "a handwritten digit {label}"}}

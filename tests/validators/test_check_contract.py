@@ -32,6 +32,7 @@ from validators.thresholds import (
     CheckSelection,
     ImageThresholds,
     PromptedImageThresholds,
+    SequenceThresholds,
     Thresholds,
 )
 
@@ -40,6 +41,7 @@ MODELS: dict[str, type[CheckSelection]] = {
     "image": ImageThresholds,
     "prompted_image": PromptedImageThresholds,
     "relational": RelationalThresholds,
+    "sequence": SequenceThresholds,
 }
 CHECKS = [(suite, check) for suite in SUITES.values() for check in suite.checks]
 IDS = [f"{suite.kind}:{check.name}" for suite, check in CHECKS]
@@ -128,6 +130,7 @@ def reported(
         "image": image_reports[0],
         "prompted_image": prompted_reports[0],
         "relational": [relational_report],
+        "sequence": [table_report],  # a sequence's rows run the table suite
     }
 
 
@@ -180,7 +183,7 @@ def test_every_check_renders_as_a_row_and_its_figure(suite, check, reported, ima
     # Setup
     matplotlib.use("Agg")
     report = _report_with(reported[suite.kind], check.name)
-    evidence = image_reports[1] if suite.kind != "table" else None
+    evidence = image_reports[1] if suite.kind not in ("table", "sequence") else None
 
     # Run
     markdown, page = report.to_markdown(), render_html(report, [], "contract")
