@@ -206,6 +206,7 @@ def build_lineage(
             "config": generator.config.model_dump(mode="json"),
             **job.modality.lineage_extra(job, generator),
         },
+        "privacy": job.privacy_statement,
         "seed": job.seed,
         "shards": [{"index": s.index, "rows": s.rows, "seed": s.seed} for s in shards],
         "source": {
