@@ -174,7 +174,8 @@ def stage_model_and_views(job: JobConfig, model: FittedModel, staged: StagedVers
 
 
 def validate(job: JobConfig, real: RealData, staged: StagedVersion) -> ValidationReport:
-    return job.modality.validate(job, real, staged.local_parts())
+    report = job.modality.validate(job, real, staged.local_parts())
+    return report.model_copy(update={"privacy": job.privacy_statement})
 
 
 def write_html_report(
