@@ -119,6 +119,8 @@ class Generator(ABC):
     # The kind of data it makes: the name of a modality plugin (`modalities`: "table", "image").
     modality: ClassVar[str]
     config_class: ClassVar[type[GeneratorConfig]]
+    # Whether the family trains under a job's `privacy:` block (DP-SGD with an accounted ε).
+    supports_privacy: ClassVar[bool] = False
 
     def __init__(self, config: GeneratorConfig | Mapping[str, Any] | None = None, **params: Any):
         if isinstance(config, GeneratorConfig):

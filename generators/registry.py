@@ -36,6 +36,11 @@ def available_generators(modality: str | None = None) -> list[str]:
     return sorted(n for n, k in _REGISTRY.items() if modality in (None, k.modality))
 
 
+def private_generators() -> list[str]:
+    """The generators that can train under a job's `privacy:` block."""
+    return [n for n in available_generators() if get_generator_class(n).supports_privacy]
+
+
 def get_generator_class(name: str) -> type[Generator]:
     try:
         return _REGISTRY[name]

@@ -19,6 +19,7 @@ constraints:                     # optional, tables: rules every synthetic row h
 validation: {quality_min: 0.7}   # optional: gate thresholds (Thresholds; images: ImageThresholds)
                                  # and checks by name: drop: [...], add: [...], checks: {...}
 target: label                    # optional, tables: column for the TSTR / TRTR utility check
+privacy: {epsilon: 3}            # optional: DP budget; refused by generators without DP-SGD
 root: data                       # optional: store root, a path or fsspec URL (s3://bucket/x)
 runner: {kind: threads, workers: null, address: null}  # optional: where shards run (threads|dask)
 resource: cpu                    # cpu | gpu: work pool and GPU slot (default: gpu for image jobs)
@@ -49,7 +50,8 @@ from core.constraints import Constraint, check_consistent
 from core.errors import ConfigError
 from core.metadata import SDTYPES
 from generators.base import parse_config
-from generators.registry import get_generator_class
+from generators.dp_accounting import PrivacyConfig
+from generators.registry import get_generator_class, private_generators
 from modalities import Modality, generator_modality
 from modalities.prompts import PromptsConfig
 from sources.config import SourceConfig
@@ -141,6 +143,11 @@ class JobConfig(StrictModel):
         description="tables: the column a model predicts in the utility check (train on "
         "synthetic / test on the real holdout vs train on real); needs a holdout",
     )
+    privacy: PrivacyConfig | None = Field(
+        None,
+        description="differential privacy: {epsilon, delta, max_grad_norm}; only generators "
+        "that train with DP-SGD accept it (generators.registry.private_generators)",
+    )
     root: str | None = None
     runner: RunnerConfig = Field(default_factory=RunnerConfig)
     resource: Literal["cpu", "gpu"] = "cpu"
@@ -174,7 +181,23 @@ class JobConfig(StrictModel):
                 f"choose one of {sorted(modality.builtins)}"
             )
         modality.check_job(self)
+        generator_class = get_generator_class(self.generator.name)
+        if self.privacy is not None and not generator_class.supports_privacy:
+            capable = private_generators()
+            raise ValueError(
+                f"generator {self.generator.name!r} cannot train under differential privacy, so "
+                "it refuses a `privacy:` block; generators that can: "
+                f"{capable or 'none yet (DP-SGD for argn and tabddpm is not landed)'}"
+            )
         return self
+
+    @property
+    def privacy_statement(self) -> str:
+        """What the version's lineage says about formal privacy."""
+        if self.privacy is None:
+            return "no formal privacy guarantee"
+        delta = "below 1/rows" if self.privacy.delta is None else self.privacy.delta
+        return f"(epsilon={self.privacy.epsilon}, delta={delta})-differential privacy"
 
     @property
     def modality(self) -> Modality:

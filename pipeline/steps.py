@@ -174,7 +174,8 @@ def stage_model_and_views(job: JobConfig, model: FittedModel, staged: StagedVers
 
 
 def validate(job: JobConfig, real: RealData, staged: StagedVersion) -> ValidationReport:
-    return job.modality.validate(job, real, staged.local_parts())
+    report = job.modality.validate(job, real, staged.local_parts())
+    return report.model_copy(update={"privacy": job.privacy_statement})
 
 
 def write_html_report(
@@ -206,6 +207,7 @@ def build_lineage(
             "config": generator.config.model_dump(mode="json"),
             **job.modality.lineage_extra(job, generator),
         },
+        "privacy": job.privacy_statement,
         "seed": job.seed,
         "shards": [{"index": s.index, "rows": s.rows, "seed": s.seed} for s in shards],
         "source": {

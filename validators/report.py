@@ -140,6 +140,11 @@ class ValidationReport(BaseModel):
     kind: Kind = Field(
         "table", description="what was validated: table rows or images (sets the wording)"
     )
+    privacy: str | None = Field(
+        None,
+        description="the formal privacy of the generator's fit, e.g. 'no formal privacy "
+        "guarantee' (set by a job's run; None for user-supplied files)",
+    )
 
     @property
     def passed(self) -> bool:
@@ -195,9 +200,10 @@ class ValidationReport(BaseModel):
         sampled fidelity checks saw (left out when none ran)."""
         unit, sampled = _WORDING.get(self.kind, ("records", "records scored"))
         text = f"Real {unit}: {self.real_rows:,}; synthetic {unit}: {self.synthetic_rows:,}"
+        privacy = "" if self.privacy is None else f" Privacy: {self.privacy}."
         if not any(check.category == "fidelity" for check in self.checks):
-            return text + "."
-        return f"{text}; {sampled}: {self.evaluated_rows:,} (seed {self.sample_seed})."
+            return text + "." + privacy
+        return f"{text}; {sampled}: {self.evaluated_rows:,} (seed {self.sample_seed}).{privacy}"
 
     def to_markdown(self) -> str:
         """The report as Markdown: verdict, headline figures, every check, the expectations by

@@ -59,6 +59,8 @@ def test_run_job_publishes_a_whole_job_without_prefect(tmp_path):
     assert [s["rows"] for s in lineage["shards"]] == [25, 25, 10]
     assert set(lineage["timings_s"]) == {"load", "fit", "sample", "validate"}
     assert "prefect" not in lineage
+    assert lineage["privacy"] == "no formal privacy guarantee"
+    assert version.read_json("validation.json")["privacy"] == "no formal privacy guarantee"
     assert list(version.to_pandas().columns) == list(load_builtin("wine").columns)
 
 

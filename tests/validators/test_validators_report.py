@@ -203,6 +203,19 @@ def test_validation_report_sizes_without_fidelity_checks_give_counts_only():
     assert markdown.splitlines()[2] == "Real images: 100; synthetic images: 1,000."
 
 
+def test_validation_report_states_its_privacy_in_markdown_and_html(tmp_path):
+    # Setup
+    report = _report(VALIDITY_OK).model_copy(update={"privacy": "no formal privacy guarantee"})
+
+    # Run
+    markdown = report.to_markdown()
+    html = write_report(tmp_path, report, [], "t").read_text()
+
+    # Assert
+    assert "Privacy: no formal privacy guarantee." in markdown.splitlines()[2]
+    assert "Privacy: no formal privacy guarantee." in html
+
+
 def _gated(*members: CheckResult) -> list[CheckResult]:
     from validators.expectations import gated
 
