@@ -18,7 +18,7 @@ import numpy as np
 from core import progress
 from datastore import FileEntry, StagedVersion
 from job import augment
-from job.augment_config import AugmentJob
+from job.augment_config import AugmentJob, InitConfig
 from job.config import JobConfig
 from modalities import RealData
 from modalities.provenance import with_provenance
@@ -38,6 +38,8 @@ class TrainingSet:
     real_indices: list[int]  # each kept record's index in the source data
     labels: list[str]  # each kept record's class
     plan: dict[str, int]  # synthetic records per class
+    init: InitConfig | None = None  # augment.init: synthetic records are variations of real ones
+    parents: list[int] | None = None  # with init: each planned record's parent (kept position)
 
 
 def training_set(job: AugmentJob, loaded: RealData) -> TrainingSet:
@@ -46,11 +48,17 @@ def training_set(job: AugmentJob, loaded: RealData) -> TrainingSet:
         labels = augment.class_labels(loaded, job.augment.label)
         kept = augment.select_training(labels, job.augment, job.seed)
         kept_labels = labels.iloc[kept].tolist()
+        plan = augment.plan_synthetic(augment.class_counts(kept_labels), job.augment)
+        init = job.augment.init
         training = TrainingSet(
             real=augment.restrict_training(loaded, kept),
             real_indices=augment.source_indices(loaded)[kept].tolist(),
             labels=kept_labels,
-            plan=augment.plan_synthetic(augment.class_counts(kept_labels), job.augment),
+            plan=plan,
+            init=init,
+            parents=None
+            if init is None
+            else augment.plan_parents(kept_labels, plan, job.seed).tolist(),
         )
         phase.detail = (
             f"kept {len(kept_labels):,} of {len(loaded.train):,} real records; synthetic per "
@@ -89,10 +97,19 @@ def sample_class_shard(
         generator = load_generator(job, model)
         planned = augment.planned_labels(training.plan)
         wanted = planned[shard.first_index : shard.first_index + shard.rows]
-        conditions = modality.class_conditions(wanted, training.real.train, label)
-        frame = generator.sample(
-            shard.rows, seed=shard.seed, conditions=conditions, first_row=shard.first_index
-        )
+        parent_index = None
+        if training.init is None:
+            conditions = modality.class_conditions(wanted, training.real.train, label)
+            frame = generator.sample(
+                shard.rows, seed=shard.seed, conditions=conditions, first_row=shard.first_index
+            )
+        else:
+            assert training.parents is not None  # set with init by training_set
+            parents = training.parents[shard.first_index : shard.first_index + shard.rows]
+            frame = modality.variations(
+                generator, training.real.train, parents, wanted, training.init, shard.seed
+            )
+            parent_index = [training.real_indices[p] for p in parents]
         first = len(training.labels) + shard.first_index
         frame = modality.records(frame, schema=schema, seed=shard.seed, first_index=first)
         records = with_provenance(
@@ -101,6 +118,7 @@ def sample_class_shard(
             generator=job.generator.name,
             seed=shard.seed,
             first_index=first,
+            parent_index=parent_index,
         )
         return staged.write_part(shard.index + 1, records, schema=schema)
 
@@ -186,6 +204,10 @@ def augment_lineage(
         "kept_real_indices": training.real_indices,
         "real_class_counts": augment.class_counts(training.labels),
         "synthetic_per_class": training.plan,
+        # augment.init: each synthetic record's parent (its `parent_index`), in record order.
+        "parent_indices": None
+        if training.parents is None
+        else [training.real_indices[p] for p in training.parents],
         "uplift": uplift.model_dump(mode="json"),
     }
 
