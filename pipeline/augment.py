@@ -24,6 +24,7 @@ from modalities import RealData
 from modalities.provenance import with_provenance
 from pipeline.steps import FittedModel, Shard, build_lineage, load_generator
 from validators import ValidationReport
+from validators.parent_copies import parent_copy_check
 from validators.uplift import UpliftReport, measure_uplift
 
 REAL_PART = 0  # real records are part 0; synthetic shard i is part i + 1
@@ -137,11 +138,23 @@ def stage_model_and_views(gen_job: JobConfig, model: FittedModel, staged: Staged
 def validate_synthetic(
     job: AugmentJob, gen_job: JobConfig, training: TrainingSet, staged: StagedVersion
 ) -> ValidationReport:
-    """The generation gates on the synthetic records alone, against the kept real records."""
-    real = training.real
-    return gen_job.modality.validate_augmented(
-        gen_job, job.augment.label, real.train, real.holdout, training.plan, synthetic_parts(staged)
+    """The generation gates on the synthetic records alone, against the kept real records; with
+    augment.init, each variation's distance to its own parent (advisory)."""
+    real, parts = training.real, synthetic_parts(staged)
+    report = gen_job.modality.validate_augmented(
+        gen_job, job.augment.label, real.train, real.holdout, training.plan, parts
     )
+    if training.parents is None:
+        return report
+    # Variations (augment.init) are judged against their own parents: the synthetic rows follow
+    # the planned order, as `training.parents` does.
+    x_real, x_synthetic, *_ = gen_job.modality.uplift_inputs(
+        real.train, real.holdout, parts, job.augment.label, job.column_sdtypes
+    )
+    check = parent_copy_check(
+        np.asarray(x_real), np.asarray(training.parents), np.asarray(x_synthetic)
+    )
+    return report.model_copy(update={"checks": [*report.checks, check]})
 
 
 def measure_augmentation_uplift(

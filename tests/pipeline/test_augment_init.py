@@ -14,8 +14,10 @@ from PIL import Image
 
 from core.errors import ConfigError
 from core.image_masks import policy_masks
+from datastore.layout import VALIDATION_JSON
 from job.augment_config import parse_augment_job
 from pipeline.run import run_augment_job
+from validators import ValidationReport
 
 OPEN_GATES = {
     "expectations_must_pass": False,
@@ -71,6 +73,9 @@ def test_inpainting_job_links_each_variation_to_its_parent_and_keeps_its_unmaske
         parent = parents.loc[row["parent_index"]]
         assert row["label"] == parent["label"]
         assert np.array_equal(_pixels(row["image"])[keep], _pixels(parent["image"])[keep])
+    report = ValidationReport.model_validate(version.read_json(VALIDATION_JSON))
+    copies = report.check("privacy.parent_copy_rate")
+    assert copies.value is not None and 0 <= copies.value <= 1
     lineage = version.read_json("lineage.json")
     assert lineage["augment"]["config"]["init"]["mask"] == "center"
     assert lineage["augment"]["parent_indices"] == synthetic["parent_index"].tolist()
