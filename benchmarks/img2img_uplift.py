@@ -2,7 +2,7 @@
 digits (an augment job's selection), then the classifier uplift of real + each kind of synthetic
 set, all scored on the same untouched real holdout with the same classifier seeds:
 
-    python benchmarks/img2img_uplift.py [--per-class 20] [--steps 600] [--seeds 5]
+    python benchmarks/img2img_uplift.py [--per-class 20] [--steps 800] [--seeds 5] [--fit-seed 0]
 
 Rows: samples from noise, variations at several strengths (`augment.init.strength`), centre
 inpainting (`mask: center`), each `--factor` synthetic images per real image; every row also
@@ -29,7 +29,8 @@ from validators.uplift import measure_uplift
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--per-class", type=int, default=20)
-    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--steps", type=int, default=800)
+    parser.add_argument("--fit-seed", type=int, default=0, help="DDPM fit and sampling seed")
     parser.add_argument("--factor", type=int, default=2)
     parser.add_argument("--seeds", type=int, default=5)
     args = parser.parse_args()
@@ -53,21 +54,25 @@ def main() -> None:
         "sampling_steps": 25,
         "verbose": False,
     }
-    ddpm = create_generator("ddpm", params).fit(kept, seed=0)
+    ddpm = create_generator("ddpm", params).fit(kept, seed=args.fit_seed)
     fit_cpu = time.process_time() - start
 
     x_real = kept.images.reshape(len(kept), -1)
     x_holdout = holdout.images.reshape(len(holdout), -1)
     y_holdout = np.asarray([names[i] for i in holdout.labels])
     nearest = _nearest_real_distance(x_real)
-    images = kept.images[parents]
+    images, draw = kept.images[parents], args.fit_seed + 1  # (n, C, H, W); sampling seed
     variants: dict[str, pd.DataFrame] = {
-        "from noise": ddpm.sample(len(parents), seed=1, conditions=pd.DataFrame({"label": wanted}))
+        "from noise": ddpm.sample(
+            len(parents), seed=draw, conditions=pd.DataFrame({"label": wanted})
+        )
     }
     for strength in (0.25, 0.5, 0.75):
-        variants[f"variation s={strength}"] = ddpm.vary(images, wanted, strength=strength, seed=1)
-    masks = policy_masks("center", len(parents), kept.size, 0.5, seed=1)
-    variants["inpaint centre 50%"] = ddpm.vary(images, wanted, strength=1.0, seed=1, masks=masks)
+        variants[f"variation s={strength}"] = ddpm.vary(
+            images, wanted, strength=strength, seed=draw
+        )
+    masks = policy_masks("center", len(parents), kept.size, 0.5, seed=draw)
+    variants["inpaint centre 50%"] = ddpm.vary(images, wanted, strength=1.0, seed=draw, masks=masks)
 
     rows = []
     for name, frame in variants.items():
@@ -87,7 +92,10 @@ def main() -> None:
                 "synthetic set": name,
                 "real only": f"{acc.real_only.mean:.3f} ± {acc.real_only.std:.3f}",
                 "real + synthetic": f"{acc.augmented.mean:.3f} ± {acc.augmented.std:.3f}",
+                "difference": f"{acc.difference.mean:+.3f} ± {acc.difference.std:.3f}",
                 "real + oversampled": f"{base.augmented.mean:.3f} ± {base.augmented.std:.3f}",
+                "oversampling difference": f"{base.difference.mean:+.3f} ± "
+                f"{base.difference.std:.3f}",
                 "parent_l2": f"{np.linalg.norm(x_syn - x_real[parents], axis=1).mean():.2f}",
             }
         )
@@ -97,7 +105,8 @@ def main() -> None:
     print(
         f"\n{len(kept)} real training images ({args.per_class}/class), {len(holdout)} holdout, "
         f"{len(parents)} synthetic; real-vs-real nearest L2 {nearest:.2f}; ddpm fit "
-        f"{args.steps} steps in {fit_cpu:.0f} CPU s; random_forest, {args.seeds} seeds"
+        f"{args.steps} steps (seed {args.fit_seed}) in {fit_cpu:.0f} CPU s; random_forest, "
+        f"{args.seeds} seeds"
     )
 
 
