@@ -86,3 +86,16 @@ def class_counts(labels: Sequence[str]) -> dict[str, int]:
 def planned_labels(plan: dict[str, int]) -> list[str]:
     """One class per synthetic record, class by class in sorted order."""
     return [name for name in sorted(plan) for _ in range(plan[name])]
+
+
+def plan_parents(labels: Sequence[str], plan: dict[str, int], seed: int) -> np.ndarray:
+    """For each planned synthetic record (`planned_labels` order), the position of the kept real
+    record it starts from: its class's records in a seeded order, cycled when the class needs
+    more variations than it has records."""
+    rng = np.random.default_rng(seed)
+    positions = np.asarray(labels)
+    parents: list[np.ndarray] = []
+    for name in sorted(plan):
+        members = rng.permutation(np.flatnonzero(positions == name))
+        parents.append(np.resize(members, plan[name]))
+    return np.concatenate(parents).astype(np.int64)

@@ -12,6 +12,8 @@ augment:
   reduce_per_class: 20            # optional: keep only N real training records per class
   downsample: {"3": 0.1}          # optional: keep this fraction of a class (make it a minority)
   uplift: {model: random_forest, seeds: 5}
+  init: {strength: 0.5}           # optional: each synthetic record a variation of a real one
+                                  # (images, ddpm); mask: center|boxes regenerates only a square
 ```
 Everything else (shard_rows, column_sdtypes, validation, root) means what it means in a
 generation job; the synthetic records are validated by the same gates.
@@ -24,6 +26,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from core.image_masks import MaskPolicy
 from generators.registry import get_generator_class
 from job.config import (
     DATASET_NAME_PATTERN,
@@ -52,6 +55,18 @@ class UpliftConfig(StrictModel):
     seeds: int = Field(5, ge=2, description="classifier seeds; the report gives mean and std")
 
 
+class InitConfig(StrictModel):
+    """Start each synthetic record from a real one of its class (image-to-image / inpainting)."""
+
+    strength: float = Field(
+        ge=0, le=1, description="how far each real image is noised: 0 keeps it, 1 is pure noise"
+    )
+    mask: MaskPolicy | None = Field(
+        None, description="center / boxes: regenerate only a square of each image (inpainting)"
+    )
+    mask_fraction: float = Field(0.5, gt=0, le=1, description="the square's side / image side")
+
+
 class AugmentConfig(StrictModel):
     label: str = Field(IMAGE_LABEL, min_length=1, description="the class column")
     mode: Literal["balance", "multiply"]
@@ -69,6 +84,9 @@ class AugmentConfig(StrictModel):
         description="class -> fraction of its real training records kept (seeded), in (0, 1]",
     )
     uplift: UpliftConfig = Field(default_factory=UpliftConfig)
+    init: InitConfig | None = Field(
+        None, description="synthetic records as variations of real ones (their parents)"
+    )
 
     @model_validator(mode="after")
     def _mode_settings(self) -> AugmentConfig:
@@ -111,6 +129,11 @@ class AugmentJob(StrictModel):
         generator = get_generator_class(self.generator.name)
         config = generator.config_class(**self.generator.params)
         generator_modality(self.generator.name).check_augment(self.augment.label, config)
+        if self.augment.init is not None and not getattr(generator, "starts_from_images", False):
+            raise ValueError(
+                f"augment.init needs a generator that starts from real images (ddpm); "
+                f"{self.generator.name} does not: drop augment.init or change the generator"
+            )
         fields = generator.config_class.model_fields
         columns = list(self.generator.params.get("conditional_columns", []))
         if "conditional_columns" in fields and columns != [self.augment.label]:

@@ -37,6 +37,17 @@ from validators.thresholds import CheckSelection
 UpliftInputs = tuple[Any, Any, Any, Any, Any]
 
 
+class InitSettings(Protocol):
+    """What an augment job's `init:` block says (`job.augment_config.InitConfig`)."""
+
+    @property
+    def strength(self) -> float: ...
+    @property
+    def mask(self) -> str | None: ...
+    @property
+    def mask_fraction(self) -> float: ...
+
+
 class GeneratorView(Protocol):
     @property
     def name(self) -> str: ...
@@ -245,6 +256,22 @@ class Modality(ABC):
     @abstractmethod
     def class_conditions(self, wanted: list[str], train: Any, label: str) -> pd.DataFrame:
         """Conditions that make the generator draw one record of each `wanted` class."""
+
+    def variations(
+        self,
+        generator: Generator,
+        train: Any,
+        parents: Sequence[int],
+        wanted: list[str],
+        init: InitSettings,
+        seed: int,
+    ) -> pd.DataFrame:
+        """One record per `parents` position of `train`, each a variation of its parent in class
+        `wanted[i]` (augment.init); a modality without them says so."""
+        raise ConfigError(
+            f"augment.init (variations of real records) is for images; the {self.name} "
+            "modality has none: drop augment.init."
+        )
 
     @abstractmethod
     def validate_augmented(

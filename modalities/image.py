@@ -13,7 +13,8 @@ import pandas as pd
 import pyarrow as pa
 from fsspec.utils import get_protocol
 
-from core.errors import DataError
+from core.errors import ConfigError, DataError
+from core.image_masks import policy_masks
 from core.image_parts import (
     IMAGE_FIELDS,
     decode_png,
@@ -28,9 +29,11 @@ from datastore.images import GRID_FILE, IMAGEFOLDER_DIR, sample_grid, write_imag
 from datastore.model_cache import extractor_cache_dir
 from generators import Generator
 from generators.base import GeneratorConfig
+from generators.images.base import ImageGenerator
 from modalities.base import (
     FileInputs,
     FileValidation,
+    InitSettings,
     JobView,
     Modality,
     RealData,
@@ -222,6 +225,26 @@ class ImageModality(Modality):
 
     def class_conditions(self, wanted: list[str], train: ImageData, label: str) -> pd.DataFrame:
         return pd.DataFrame({LABEL: wanted})
+
+    def variations(
+        self,
+        generator: Generator,
+        train: ImageData,
+        parents: Sequence[int],
+        wanted: list[str],
+        init: InitSettings,
+        seed: int,
+    ) -> pd.DataFrame:
+        if not isinstance(generator, ImageGenerator):
+            raise ConfigError(
+                f"augment.init needs a class-label image generator; {generator.name!r} is not one."
+            )
+        images = train.images[np.asarray(parents, dtype=np.int64)]  # (n, C, H, W)
+        masks = None
+        if init.mask is not None:
+            masks = policy_masks(init.mask, len(images), train.size, init.mask_fraction, seed)
+        labels = wanted if generator.config.conditional else None
+        return generator.vary(images, labels, strength=init.strength, seed=seed, masks=masks)
 
     def validate_augmented(
         self,

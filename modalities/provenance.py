@@ -7,6 +7,7 @@
 | `generator`    | null                                 | the generator's registry name          |
 | `seed`         | null                                 | the seed of the shard that drew it     |
 | `sample_index` | position in the version (real first) | position in the version                |
+| `parent_index` | null                                 | a variation's real record (`real_index`) |
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ PROVENANCE_FIELDS = [
     pa.field("generator", pa.string()),
     pa.field("seed", pa.int64()),
     pa.field("sample_index", pa.int64()),
+    pa.field("parent_index", pa.int64()),
 ]
 PROVENANCE_COLUMNS = [f.name for f in PROVENANCE_FIELDS]
 # `datasets` features of the provenance columns (image versions carry HF feature metadata).
@@ -42,9 +44,10 @@ def with_provenance(
     generator: str | None,
     seed: int | None,
     first_index: int,
+    parent_index: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """`frame` plus the provenance columns: real records give `real_index`, synthetic ones
-    `generator` and `seed`."""
+    `generator` and `seed`, variations of real records their parents' `parent_index`."""
     clash = [c for c in ("is_synthetic", "real_index", "generator") if c in frame.columns]
     if clash:
         raise DataError(
@@ -60,4 +63,6 @@ def with_provenance(
     out["generator"] = pd.array([generator] * len(frame), dtype=object)
     out["seed"] = pd.array([seed] * len(frame), dtype="Int64")
     out["sample_index"] = np.arange(first_index, first_index + len(frame), dtype=np.int64)
+    parents = [None] * len(frame) if parent_index is None else list(parent_index)
+    out["parent_index"] = pd.array(parents, dtype="Int64")
     return out

@@ -18,12 +18,13 @@ import numpy as np
 from core import progress
 from datastore import FileEntry, StagedVersion
 from job import augment
-from job.augment_config import AugmentJob
+from job.augment_config import AugmentJob, InitConfig
 from job.config import JobConfig
 from modalities import RealData
 from modalities.provenance import with_provenance
 from pipeline.steps import FittedModel, Shard, build_lineage, load_generator
 from validators import ValidationReport
+from validators.parent_copies import parent_copy_check
 from validators.uplift import UpliftReport, measure_uplift
 
 REAL_PART = 0  # real records are part 0; synthetic shard i is part i + 1
@@ -38,6 +39,8 @@ class TrainingSet:
     real_indices: list[int]  # each kept record's index in the source data
     labels: list[str]  # each kept record's class
     plan: dict[str, int]  # synthetic records per class
+    init: InitConfig | None = None  # augment.init: synthetic records are variations of real ones
+    parents: list[int] | None = None  # with init: each planned record's parent (kept position)
 
 
 def training_set(job: AugmentJob, loaded: RealData) -> TrainingSet:
@@ -46,11 +49,17 @@ def training_set(job: AugmentJob, loaded: RealData) -> TrainingSet:
         labels = augment.class_labels(loaded, job.augment.label)
         kept = augment.select_training(labels, job.augment, job.seed)
         kept_labels = labels.iloc[kept].tolist()
+        plan = augment.plan_synthetic(augment.class_counts(kept_labels), job.augment)
+        init = job.augment.init
         training = TrainingSet(
             real=augment.restrict_training(loaded, kept),
             real_indices=augment.source_indices(loaded)[kept].tolist(),
             labels=kept_labels,
-            plan=augment.plan_synthetic(augment.class_counts(kept_labels), job.augment),
+            plan=plan,
+            init=init,
+            parents=None
+            if init is None
+            else augment.plan_parents(kept_labels, plan, job.seed).tolist(),
         )
         phase.detail = (
             f"kept {len(kept_labels):,} of {len(loaded.train):,} real records; synthetic per "
@@ -89,10 +98,19 @@ def sample_class_shard(
         generator = load_generator(job, model)
         planned = augment.planned_labels(training.plan)
         wanted = planned[shard.first_index : shard.first_index + shard.rows]
-        conditions = modality.class_conditions(wanted, training.real.train, label)
-        frame = generator.sample(
-            shard.rows, seed=shard.seed, conditions=conditions, first_row=shard.first_index
-        )
+        parent_index = None
+        if training.init is None:
+            conditions = modality.class_conditions(wanted, training.real.train, label)
+            frame = generator.sample(
+                shard.rows, seed=shard.seed, conditions=conditions, first_row=shard.first_index
+            )
+        else:
+            assert training.parents is not None  # set with init by training_set
+            parents = training.parents[shard.first_index : shard.first_index + shard.rows]
+            frame = modality.variations(
+                generator, training.real.train, parents, wanted, training.init, shard.seed
+            )
+            parent_index = [training.real_indices[p] for p in parents]
         first = len(training.labels) + shard.first_index
         frame = modality.records(frame, schema=schema, seed=shard.seed, first_index=first)
         records = with_provenance(
@@ -101,6 +119,7 @@ def sample_class_shard(
             generator=job.generator.name,
             seed=shard.seed,
             first_index=first,
+            parent_index=parent_index,
         )
         return staged.write_part(shard.index + 1, records, schema=schema)
 
@@ -119,11 +138,23 @@ def stage_model_and_views(gen_job: JobConfig, model: FittedModel, staged: Staged
 def validate_synthetic(
     job: AugmentJob, gen_job: JobConfig, training: TrainingSet, staged: StagedVersion
 ) -> ValidationReport:
-    """The generation gates on the synthetic records alone, against the kept real records."""
-    real = training.real
-    return gen_job.modality.validate_augmented(
-        gen_job, job.augment.label, real.train, real.holdout, training.plan, synthetic_parts(staged)
+    """The generation gates on the synthetic records alone, against the kept real records; with
+    augment.init, each variation's distance to its own parent (advisory)."""
+    real, parts = training.real, synthetic_parts(staged)
+    report = gen_job.modality.validate_augmented(
+        gen_job, job.augment.label, real.train, real.holdout, training.plan, parts
     )
+    if training.parents is None:
+        return report
+    # Variations (augment.init) are judged against their own parents: the synthetic rows follow
+    # the planned order, as `training.parents` does.
+    x_real, x_synthetic, *_ = gen_job.modality.uplift_inputs(
+        real.train, real.holdout, parts, job.augment.label, job.column_sdtypes
+    )
+    check = parent_copy_check(
+        np.asarray(x_real), np.asarray(training.parents), np.asarray(x_synthetic)
+    )
+    return report.model_copy(update={"checks": [*report.checks, check]})
 
 
 def measure_augmentation_uplift(
@@ -186,6 +217,10 @@ def augment_lineage(
         "kept_real_indices": training.real_indices,
         "real_class_counts": augment.class_counts(training.labels),
         "synthetic_per_class": training.plan,
+        # augment.init: each synthetic record's parent (its `parent_index`), in record order.
+        "parent_indices": None
+        if training.parents is None
+        else [training.real_indices[p] for p in training.parents],
         "uplift": uplift.model_dump(mode="json"),
     }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from core.errors import ConfigError, DataError
+from core.errors import ConfigError, DataError, NotFittedError
 from core.images import ImageData
 from generators.base import Generator, GeneratorConfig
 from generators.device import DeviceName, cpu_threads_field, resolve_device, torch_threads
@@ -226,6 +226,10 @@ class ImageGeneratorBase(Generator):
 class ImageGenerator(ImageGeneratorBase):
     """Base of the class-label families: samples a frame of `image` + `label`.
 
+    Families that set `starts_from_images` also `vary(images, labels, strength=, seed=, masks=)`:
+    each real image noised to `strength` and denoised under its label (image-to-image), or,
+    with masks, only its masked pixels regenerated (inpainting).
+
     `sample(n, seed=, conditions=)` returns `image` as uint8 arrays of shape (H, W, C) and `label`
     as label names (None for an unconditional model). Conditions name the `label` column only:
     `{"label": "3"}` for every row, or a frame with one label per row (see `balanced_labels`).
@@ -233,6 +237,8 @@ class ImageGenerator(ImageGeneratorBase):
     """
 
     modality = "image"
+    # Whether `vary` works: the families that denoise from a noised real image implement `_vary`.
+    starts_from_images: ClassVar[bool] = False
 
     def _output_columns(self, real: Any) -> list[str]:
         return list(IMAGE_COLUMNS)
@@ -285,3 +291,70 @@ class ImageGenerator(ImageGeneratorBase):
     def _generate(self, n: int, labels: torch.Tensor | None, rng: torch.Generator) -> torch.Tensor:
         """`n` images `(n, C, H, W)` in [0, 1] for class indices `labels` `(n,)` (None when
         unconditional), with every random draw taken from the CPU generator `rng`."""
+
+    # ---- starting from real images ------------------------------------------------------------
+    def vary(
+        self,
+        images: np.ndarray,
+        labels: Sequence[str] | None,
+        *,
+        strength: float,
+        seed: int,
+        masks: np.ndarray | None = None,
+    ) -> pd.DataFrame:
+        """A variation of each real image: `images` float32 `(n, C, H, W)` in [0, 1] noised to
+        `strength` (0: the image itself, 1: pure noise, so a plain sample) and denoised under its
+        label from `labels`; `masks` bool `(n, H, W)`, True where pixels are regenerated (the
+        rest is kept). Returns the frame `sample` returns, row i the variation of image i."""
+        if not self.fitted:
+            raise NotFittedError(f"Generator {self.name!r} is not fitted; fit or load it first.")
+        if not self.starts_from_images:
+            raise ConfigError(
+                f"Generator {self.name!r} cannot start from real images (augment.init); use a "
+                "diffusion generator: ddpm."
+            )
+        if isinstance(strength, bool) or not 0 <= strength <= 1:
+            raise ConfigError(f"strength must lie in [0, 1]; got {strength!r}.")
+        spec = self.spec
+        expected = (spec.channels, spec.size, spec.size)
+        if images.ndim != 4 or images.shape[1:] != expected:
+            raise DataError(
+                f"vary() needs images of shape (n, {spec.channels}, {spec.size}, {spec.size}) like "
+                f"the training images; got {images.shape}. Resize the source to {spec.size}."
+            )
+        n = len(images)
+        if masks is not None and masks.shape != (n, spec.size, spec.size):
+            raise DataError(
+                f"The masks have shape {masks.shape}, but {n} image(s) of "
+                f"{spec.size}x{spec.size} need masks of shape ({n}, {spec.size}, {spec.size}); "
+                "resize the masks to the images."
+            )
+        conditions = None if labels is None else pd.DataFrame({"label": list(labels)})
+        index = self._sample_labels(n, seed, conditions)  # (n,) class indices, or None
+        names = [None] * n if index is None else [spec.label_names[i] for i in index]
+
+        import torch
+
+        def generate(rows: slice, rng: torch.Generator) -> torch.Tensor:
+            x0 = torch.from_numpy(np.ascontiguousarray(images[rows], dtype=np.float32))
+            if strength == 0:
+                return x0
+            y = None if index is None else torch.from_numpy(index[rows]).to(self.device)
+            m = None if masks is None else torch.from_numpy(masks[rows, None].astype(np.float32))
+            return self._vary(x0.to(self.device), m, y, strength, rng)
+
+        with torch_threads(self.config.cpu_threads):
+            out = self._generate_batches(n, seed, generate)  # (n, H, W, C) uint8
+        return pd.DataFrame({"image": list(out), "label": names})
+
+    def _vary(
+        self,
+        images: torch.Tensor,
+        masks: torch.Tensor | None,
+        labels: torch.Tensor | None,
+        strength: float,
+        rng: torch.Generator,
+    ) -> torch.Tensor:
+        """Variations `(B, C, H, W)` in [0, 1] of `images` `(B, C, H, W)` in [0, 1], regenerating
+        only where `masks` `(B, 1, H, W)` is 1 (None: everywhere)."""
+        raise NotImplementedError  # unreachable: vary() checks starts_from_images first

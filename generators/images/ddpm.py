@@ -102,6 +102,7 @@ class DDPMGenerator(ImageGenerator):
 
     config_class = DDPMConfig
     config: DDPMConfig
+    starts_from_images = True
 
     def __init__(self, config: Any = None, **params: Any):
         super().__init__(config, **params)
@@ -228,17 +229,67 @@ class DDPMGenerator(ImageGenerator):
     def _generate(self, n: int, labels: torch.Tensor | None, rng: torch.Generator) -> torch.Tensor:
         import torch
 
-        from generators.images.training import autocast
-
-        spec, unet = self.spec, self._unet
+        spec = self.spec
         scheduler = self._sampling_scheduler()  # fresh per batch: multistep solvers keep state
         scheduler.set_timesteps(self.num_inference_steps, device=self.device)
         shape = (n, spec.channels, spec.size, spec.size)
         x = torch.randn(shape, generator=rng).to(self.device) * scheduler.init_noise_sigma
-        for t in scheduler.timesteps:
+        return self._denoise(x, scheduler, scheduler.timesteps, labels, rng)
+
+    def _vary(
+        self,
+        images: torch.Tensor,
+        masks: torch.Tensor | None,
+        labels: torch.Tensor | None,
+        strength: float,
+        rng: torch.Generator,
+    ) -> torch.Tensor:
+        import torch
+
+        scheduler = self._sampling_scheduler()
+        scheduler.set_timesteps(self.num_inference_steps, device=self.device)
+        clean = images * 2 - 1  # (B, C, H, W) in [-1, 1]
+        # The same first draw as _generate, so strength 1 without masks is exactly a sample.
+        noise = torch.randn(clean.shape, generator=rng).to(self.device)
+        timesteps = strength_timesteps(scheduler, strength)
+        if len(timesteps) == 0:  # a strength too small for one step of this schedule
+            return images
+        if strength == 1:
+            x = noise * scheduler.init_noise_sigma
+        else:
+            x = scheduler.add_noise(clean, noise, timesteps[:1])
+        keep = None if masks is None else (clean, masks.to(self.device))
+        return self._denoise(x, scheduler, timesteps, labels, rng, keep)
+
+    def _denoise(
+        self,
+        x: torch.Tensor,
+        scheduler: Any,
+        timesteps: torch.Tensor,
+        labels: torch.Tensor | None,
+        rng: torch.Generator,
+        keep: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """Denoise `x` `(B, C, H, W)` over `timesteps`; with `keep` = (clean, mask), after every
+        step the pixels outside the mask are the clean image noised to the next timestep
+        (RePaint, Lugmayr et al. 2022, without its resampling jumps), so only the mask is new."""
+        import torch
+
+        from generators.images.training import autocast
+
+        unet = self._unet
+        for i, t in enumerate(timesteps):
             with autocast(self.device, self.config.mixed_precision):
                 eps = unet(scheduler.scale_model_input(x, t), t, class_labels=labels).sample
-            x = scheduler.step(eps.float(), t, x, generator=rng).prev_sample  # (n, C, H, W)
+            x = scheduler.step(eps.float(), t, x, generator=rng).prev_sample  # (B, C, H, W)
+            if keep is not None:
+                clean, mask = keep
+                if i + 1 < len(timesteps):
+                    fresh = torch.randn(clean.shape, generator=rng).to(self.device)
+                    known = scheduler.add_noise(clean, fresh, timesteps[i + 1 : i + 2])
+                else:
+                    known = clean
+                x = mask * x + (1 - mask) * known
         return (x + 1) / 2
 
     def _save_weights(self, directory: Path) -> None:
@@ -285,3 +336,13 @@ def loss_weights(scheduler: Any, prediction_type: str, snr_gamma: float | None) 
     capped = snr.clamp(max=snr_gamma)
     weights = capped / (snr + 1) if prediction_type == "v_prediction" else capped / snr
     return weights.float()
+
+
+def strength_timesteps(scheduler: Any, strength: float) -> torch.Tensor:
+    """The last `strength` of the sampling schedule (as diffusers' img2img pipelines take it):
+    strength 1 is every timestep, 0.5 the noisier half skipped, so denoising starts midway."""
+    steps = len(scheduler.timesteps) // scheduler.order
+    start = steps - min(int(steps * strength), steps)
+    if hasattr(scheduler, "set_begin_index"):  # multistep solvers count steps from here
+        scheduler.set_begin_index(start * scheduler.order)
+    return scheduler.timesteps[start * scheduler.order :]

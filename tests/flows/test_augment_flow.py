@@ -169,5 +169,6 @@ def test_augment_flow_images_keep_the_image_schema_plus_provenance(tmp_path):
         "is_synthetic",
         "real_index",
         "generator",
+        "parent_index",
     ]
     assert (version.path / "grid.png").is_file()
