@@ -20,10 +20,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--flights", type=int, default=10_000)
     parser.add_argument("--generator", default="hma")
+    parser.add_argument("--epochs", type=int, help="argn_relational: max_epochs of each table")
     args = parser.parse_args()
     real = sample_tables(load_builtin_relational("nycflights13"), {"flights": args.flights}, 0)
     started = time.process_time()
-    generator = create_generator(args.generator).fit(real, seed=0)
+    params = {"argn": {"max_epochs": args.epochs, "verbose": False}} if args.epochs else {}
+    generator = create_generator(args.generator, params).fit(real, seed=0)
     fit_cpu = time.process_time() - started
     started = time.process_time()
     synthetic = generator.sample(max(real.rows.values()), seed=0)
