@@ -20,7 +20,7 @@ from generators.sdv_tabular import GaussianCopulaGenerator
 
 def test_create_generator_unknown_name_lists_available():
     # Run / Assert
-    with pytest.raises(UnknownGeneratorError, match="Available generators: argn, copulagan, ctgan"):
+    with pytest.raises(UnknownGeneratorError, match="Available generators: argn, argn_relational, copulagan, ctgan"):
         create_generator("stylegan")
 
 
